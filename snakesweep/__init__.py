@@ -1,0 +1,1 @@
+"""snakesweep: hyperparameter sweeps for neural networks as a Snakemake workflow."""
