@@ -1,0 +1,20 @@
+# snakesweep: hyperparameter sweeps for neural networks. All logic lives in rules/common.smk
+# and the snakesweep package; this file only wires the parts together.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/search.smk"
+include: "rules/train.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        get_final_outputs,
+    default_target: True

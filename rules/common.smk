@@ -1,0 +1,110 @@
+# All Python of the workflow: config validation, paths and the input functions of the rules.
+import json
+import os
+import sys
+from pathlib import Path
+
+# Jobs import the snakesweep package that sits next to this workflow.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+)
+
+from snakesweep.config import load_config
+from snakesweep.errors import ConfigError
+
+try:
+    config.update(load_config(config))
+except ConfigError as error:
+    sys.exit(f"snakesweep: config error: {error}")
+
+SWEEP = config["sweep"]
+ROUNDS = config["budget"]["rounds"]
+
+
+wildcard_constraints:
+    sweep=r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
+    round=r"\d{3}",
+    trial=r"r\d{3}-t\d{3}",
+
+
+def round_name(index):
+    return f"{index:03d}"
+
+
+def sweep_path(wildcards, *parts):
+    return os.path.join("results", wildcards.sweep, *parts)
+
+
+def trial_ids(wildcards, round_index):
+    """The trials proposed in one round (read after its propose checkpoint has run)."""
+    rounds_file = checkpoints.propose.get(
+        sweep=wildcards.sweep, round=round_name(round_index)
+    ).output[0]
+    return [proposal["trial"] for proposal in json.loads(Path(rounds_file).read_text())["trials"]]
+
+
+def get_propose_inputs(wildcards):
+    """Round r's proposals read the history after round r-1 (ancient: kept proposals stay kept)."""
+    inputs = {"sweep": ancient(sweep_path(wildcards, "sweep.yaml"))}
+    index = int(wildcards.round)
+    if index > 0:
+        inputs["history"] = ancient(sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv"))
+    return inputs
+
+
+def get_record_inputs(wildcards):
+    """A round's history table: the previous table plus this round's trial metrics."""
+    index = int(wildcards.round)
+    inputs = {
+        "sweep": ancient(sweep_path(wildcards, "sweep.yaml")),
+        "trials": [
+            sweep_path(wildcards, "trials", trial, "metrics.json")
+            for trial in trial_ids(wildcards, index)
+        ],
+    }
+    if index > 0:
+        inputs["previous"] = sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv")
+    return inputs
+
+
+def get_trial_proposals(wildcards):
+    return sweep_path(wildcards, "rounds", f"{wildcards.trial[1:4]}.json")
+
+
+def get_aggregate_inputs(wildcards):
+    """The last round's history, and every trial file, so a deleted trial is trained again."""
+    return {
+        "history": sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv"),
+        "metrics": [
+            sweep_path(wildcards, "trials", trial, "metrics.json")
+            for index in range(ROUNDS)
+            for trial in trial_ids(wildcards, index)
+        ],
+    }
+
+
+def get_track_inputs(wildcards):
+    """Rounds are tracked one after another, so only one job writes to the MLflow store."""
+    index = int(wildcards.round)
+    inputs = {"history": sweep_path(wildcards, "history", f"{wildcards.round}.csv")}
+    if index > 0:
+        inputs["previous"] = sweep_path(wildcards, "tracking", f"{round_name(index - 1)}.json")
+    return inputs
+
+
+def get_final_outputs(wildcards):
+    last = round_name(ROUNDS - 1)
+    return [
+        f"results/{SWEEP}/trials.csv",
+        f"results/{SWEEP}/best.yaml",
+        f"results/{SWEEP}/tracking/{last}.json",
+    ]
+
+
+onsuccess:
+    best = Path("results", SWEEP, "best.yaml")
+    if best.exists():
+        print(f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)")
+        print(f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}")
+        print(f"[snakesweep] best configuration ({best}):\n{best.read_text()}")

@@ -1,0 +1,44 @@
+rule freeze_config:
+    output:
+        "results/{sweep}/sweep.yaml",
+    log:
+        "logs/freeze_config/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/freeze_config.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../scripts/freeze_config.py"
+
+
+checkpoint propose:
+    input:
+        unpack(get_propose_inputs),
+    output:
+        "results/{sweep}/rounds/{round}.json",
+    log:
+        "logs/propose/{sweep}/{round}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/propose/{round}.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../scripts/propose_round.py"
+
+
+rule record_round:
+    input:
+        unpack(get_record_inputs),
+    output:
+        "results/{sweep}/history/{round}.csv",
+    log:
+        "logs/record_round/{sweep}/{round}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/record_round/{round}.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../scripts/record_round.py"

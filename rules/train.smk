@@ -1,0 +1,18 @@
+rule train:
+    input:
+        proposals=get_trial_proposals,
+    output:
+        metrics="results/{sweep}/trials/{trial}/metrics.json",
+        history="results/{sweep}/trials/{trial}/history.csv",
+    log:
+        "logs/train/{sweep}/{trial}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/train/{trial}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_trial.py"

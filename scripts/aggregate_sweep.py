@@ -1,0 +1,50 @@
+"""Write the sweep's final table (trials.csv) and its best configuration (best.yaml)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from snakesweep.history import best_trial, read_history, write_history
+from snakesweep.rounds import plain
+
+
+def best_summary(table: pd.DataFrame, config: dict) -> dict:
+    """best.yaml: the best trial's params and metrics, or why there is none."""
+    objective = config["objective"]
+    best = best_trial(table, objective["direction"])
+    counts = table["status"].value_counts().to_dict() if not table.empty else {}
+    summary = {
+        "sweep": config["sweep"],
+        "objective": objective["metric"],
+        "direction": objective["direction"],
+        "trials": {status: int(count) for status, count in counts.items()},
+    }
+    if best is None:
+        return summary | {"best": None}
+    params = [name for name in config["space"] if name in best.index and pd.notna(best[name])]
+    metrics = [name for name in best.index if "/" in name and pd.notna(best[name])]
+    return summary | {
+        "best": {
+            "trial": best["trial"],
+            "round": int(best["round"]),
+            "objective": float(best["objective"]),
+            "params": {name: plain(best[name]) for name in params},
+            "metrics": {name: plain(best[name]) for name in metrics},
+        }
+    }
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    table = read_history(smk.input.history)
+    write_history(table, smk.output.table)
+    summary = best_summary(table, smk.config)
+    Path(smk.output.best).write_text(yaml.safe_dump(summary, sort_keys=False))
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,24 @@
+"""Record the identity of a new sweep (results/<sweep>/sweep.yaml) so later changes are refused."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import yaml
+
+from snakesweep.config import identity
+
+
+def freeze_config(config: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(identity(config), sort_keys=True))
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    freeze_config(smk.config, Path(smk.output[0]))
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,28 @@
+"""Write one round's proposals (rounds/NNN.json) from the finished trials of earlier rounds."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from snakesweep.history import read_history
+from snakesweep.rounds import make_round
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    round_index = int(smk.wildcards.round)
+    history = read_history(smk.input.get("history"))
+    elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
+    started = time.perf_counter()
+    content = make_round(smk.config, history, round_index, elapsed)
+    logging.info("proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started)
+    if content["stopped"]:
+        print(f"[snakesweep] round {round_index}: no trials, the sweep stopped: {content['stopped']}")
+    Path(smk.output[0]).write_text(json.dumps(content, indent=2) + "\n")
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

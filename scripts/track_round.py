@@ -1,0 +1,28 @@
+"""Mirror one finished round into MLflow (the files stay the source of truth)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from snakesweep.history import read_history
+from snakesweep.tracking import track_round
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    table = read_history(smk.input.history)
+    sweep_dir = Path(smk.input.history).parent.parent
+    runs = track_round(
+        smk.config,
+        table,
+        int(smk.wildcards.round),
+        sweep_dir / "trials",
+        Path(smk.params.artifact_root),
+    )
+    Path(smk.output[0]).write_text(json.dumps(runs, indent=2) + "\n")
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

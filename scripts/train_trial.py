@@ -1,0 +1,30 @@
+"""Train one trial; metrics.json is always written (status ok | failed | diverged)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from snakesweep.trial import run_trial
+
+
+def proposal_of(rounds_file: Path, trial: str) -> dict:
+    for proposal in json.loads(rounds_file.read_text())["trials"]:
+        if proposal["trial"] == trial:
+            return proposal
+    raise KeyError(f"{trial} is not in {rounds_file}")
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    # torch reads this when first imported: one trial uses only the cores Snakemake gave it.
+    os.environ["OMP_NUM_THREADS"] = str(smk.threads)
+    proposal = proposal_of(Path(smk.input.proposals), smk.wildcards.trial)
+    round_index = int(smk.wildcards.trial[1:4])
+    run_trial(proposal, round_index, smk.config, Path(smk.output.metrics).parent)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,116 @@
+"""Loading and validating a sweep config: JSON Schema first, then the checks a schema can't express.
+
+Every problem becomes a `ConfigError` naming the key, raised before any job starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from snakesweep.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+SWEEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# Keys whose change would mix incompatible trials into one sweep directory.
+IDENTITY_KEYS = ("seed", "objective", "search", "space", "data", "model", "train", "task")
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(part) for part in path) or "config"
+
+
+def validate_schema(config: dict, schema: dict) -> None:
+    """Raise ConfigError for the most relevant schema violation, naming its key."""
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
+        raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
+    raise ConfigError(_key(error.absolute_path), error.message)
+
+
+def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
+    """Return a copy of `config` with the schema's defaults filled in (recursively, objects only)."""
+    root = root or schema
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = root["$defs"][name]
+    resolved = dict(config)
+    for name, sub in schema.get("properties", {}).items():
+        if name not in resolved and "default" in sub:
+            resolved[name] = sub["default"]
+        if isinstance(resolved.get(name), dict) and ("properties" in sub or "$ref" in sub):
+            resolved[name] = fill_defaults(resolved[name], sub, root)
+    return resolved
+
+
+def check_sweep_name(name: str) -> None:
+    if not SWEEP_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            "sweep",
+            f"{name!r} is not a valid sweep name",
+            "use letters, digits, '_', '-' and '.', so that results stay inside results/",
+        )
+
+
+def identity(config: dict) -> dict:
+    """The part of a config that defines which trials a sweep holds."""
+    return {key: config.get(key) for key in IDENTITY_KEYS} | {
+        "trials_per_round": config["budget"]["trials_per_round"]
+    }
+
+
+def _first_difference(old: Any, new: Any, key: str) -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for name in sorted(set(old) | set(new)):
+            found = _first_difference(old.get(name), new.get(name), f"{key}.{name}")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{key} was {old!r}, now {new!r}"
+
+
+def check_consistent(config: dict, frozen_path: Path) -> None:
+    """Refuse a config that differs from the one a sweep directory was started with."""
+    if not frozen_path.exists():
+        return
+    frozen = yaml.safe_load(frozen_path.read_text())
+    difference = _first_difference(frozen, identity(config), "config")
+    if difference:
+        sweep = config["sweep"]
+        raise ConfigError(
+            difference.split(" ", 1)[0].removeprefix("config."),
+            f"results/{sweep} was started with another config: {difference}",
+            "give the changed sweep a new `sweep:` name, or delete results/"
+            f"{sweep} to start it again",
+        )
+
+
+def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
+    """Validate a raw config (schema, sweep name, space, search, training) and fill defaults."""
+    from snakesweep.space import parse_space
+    from snakesweep.strategies import check_search
+    from snakesweep.train import check_training
+
+    schema = load_schema()
+    validate_schema(config, schema)
+    resolved = fill_defaults(config, schema)
+    check_sweep_name(resolved["sweep"])
+    space = parse_space(resolved["space"])
+    check_search(resolved["search"], resolved["space"])
+    check_training(resolved, space)
+    check_consistent(resolved, results_dir / resolved["sweep"] / "sweep.yaml")
+    return resolved

@@ -1,0 +1,81 @@
+"""The ledger: finished trials as a pandas DataFrame, one row per trial.
+
+Columns: `trial, round, seed, status, objective, duration_s, error`, then one column per
+parameter, then one column per final metric (`stage/metric`). The workflow reads this table,
+never MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+BASE_COLUMNS = ["trial", "round", "seed", "status", "objective", "duration_s", "error"]
+
+
+def empty_history(param_names: Iterable[str] = ()) -> pd.DataFrame:
+    return pd.DataFrame(columns=[*BASE_COLUMNS, *param_names])
+
+
+def trial_row(record: dict) -> dict:
+    """Flatten one metrics.json record into a table row."""
+    row = {key: record.get(key) for key in BASE_COLUMNS}
+    row.update(record.get("params", {}))
+    row.update(record.get("metrics", {}))
+    return row
+
+
+def read_trials(metrics_paths: Iterable[Path | str]) -> pd.DataFrame:
+    """One row per metrics.json, in trial order."""
+    rows = [trial_row(json.loads(Path(path).read_text())) for path in metrics_paths]
+    if not rows:
+        return empty_history()
+    return pd.DataFrame(rows).sort_values("trial", ignore_index=True)
+
+
+def append_round(previous: pd.DataFrame | None, round_rows: pd.DataFrame) -> pd.DataFrame:
+    """The cumulative table after a round: earlier trials, then this round's, base columns first."""
+    frames = [frame for frame in (previous, round_rows) if frame is not None and not frame.empty]
+    if not frames:
+        return previous if previous is not None else empty_history()
+    table = pd.concat(frames, ignore_index=True).drop_duplicates("trial", keep="last")
+    extra = [column for column in table.columns if column not in BASE_COLUMNS]
+    params = [column for column in extra if "/" not in column]
+    metrics = sorted(column for column in extra if "/" in column)
+    return table[[*BASE_COLUMNS, *params, *metrics]].sort_values("trial", ignore_index=True)
+
+
+def read_history(path: Path | str | None) -> pd.DataFrame:
+    if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return empty_history()
+    return pd.read_csv(path)
+
+
+def write_history(table: pd.DataFrame, path: Path | str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+
+
+def best_trial(table: pd.DataFrame, direction: str) -> pd.Series | None:
+    """The finished trial with the best objective, or None when no trial succeeded."""
+    done = table[(table["status"] == "ok") & table["objective"].notna()]
+    if done.empty:
+        return None
+    index = done["objective"].idxmin() if direction == "minimize" else done["objective"].idxmax()
+    return done.loc[index]
+
+
+def round_summary(table: pd.DataFrame, round_index: int, direction: str, elapsed_s: float) -> str:
+    """The one console line printed when a round finishes."""
+    this_round = table[table["round"] == round_index]
+    ok = int((this_round["status"] == "ok").sum())
+    failed = len(this_round) - ok
+    best = best_trial(table, direction)
+    best_text = f"{best['objective']:.4g} ({best['trial']})" if best is not None else "none yet"
+    return (
+        f"[snakesweep] round {round_index}: {ok} ok, {failed} failed, "
+        f"best so far {best_text}, elapsed {elapsed_s:.0f} s"
+    )

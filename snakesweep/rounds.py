@@ -1,0 +1,61 @@
+"""One round's proposals: a pure function of (config, finished trials, round index)."""
+
+from __future__ import annotations
+
+import numbers
+
+import pandas as pd
+
+from snakesweep.seeds import derive_seed, trial_id
+
+
+def plain(value: object) -> object:
+    """A JSON/YAML-friendly Python value (numpy scalars become int/float/str/bool)."""
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return plain(value.item())
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s: float) -> dict:
+    """The content of rounds/NNN.json: the trials to run this round, or why the sweep stopped."""
+    from snakesweep.stopping import stop_reason
+    from snakesweep.strategies import propose
+
+    direction = config["objective"]["direction"]
+    seed = derive_seed(config["seed"], "round", round_index)
+    stopped = stop_reason(config["budget"], history, direction, round_index, elapsed_s)
+    proposals = []
+    if stopped is None:
+        proposals = propose(
+            config["search"],
+            config["space"],
+            history,
+            config["budget"]["trials_per_round"],
+            seed,
+            direction,
+        )
+    trials = []
+    for index, params in enumerate(proposals):
+        trial = trial_id(round_index, index)
+        trials.append(
+            {
+                "trial": trial,
+                "seed": derive_seed(config["seed"], trial),
+                "params": {name: plain(value) for name, value in params.items()},
+            }
+        )
+    return {
+        "round": round_index,
+        "strategy": config["search"]["strategy"],
+        "seed": seed,
+        "stopped": stopped,
+        "trials": trials,
+    }
