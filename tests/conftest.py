@@ -1,0 +1,66 @@
+"""Shared helpers: run the real workflow on tiny sweeps in temporary directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+# A sweep small enough to run in seconds: 2 rounds x 2 trials, 2 epochs on digits.
+TINY_SWEEP = {
+    "sweep": "tiny",
+    "seed": 1,
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+    "budget": {"rounds": 2, "trials_per_round": 2},
+    "search": {"strategy": "bayes"},
+    "space": {
+        "lr": {"type": "float", "low": 1.0e-3, "high": 0.1, "log": True},
+        "hidden_units": {"type": "int", "low": 8, "high": 32, "log": True},
+        "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+        "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"optimizer": ["sgd"]}},
+        "max_epochs": 2,
+        "n_layers": 1,
+        "batch_size": 64,
+    },
+    "data": {"name": "digits"},
+    "model": {"name": "mlp"},
+}
+
+
+def write_config(workdir: Path, config: dict, name: str = "sweep.yaml") -> Path:
+    path = workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_snakemake(
+    workdir: Path, configfile: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the real workflow of this repository with `workdir` as its working directory."""
+    command = [
+        SNAKEMAKE,
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile),
+        "--profile", str(REPO / "profiles" / "default"),
+        "--cores", "2",
+        *args,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+@pytest.fixture
+def tiny_config() -> dict:
+    return yaml.safe_load(yaml.safe_dump(TINY_SWEEP))

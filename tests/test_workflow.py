@@ -1,0 +1,97 @@
+"""The whole sweep through real Snakemake, Lightning, scikit-optimize and MLflow on a tiny config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import TINY_SWEEP, run_snakemake, write_config
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, Path, str]:
+    workdir = tmp_path_factory.mktemp("sweep")
+    configfile = write_config(workdir, TINY_SWEEP)
+    result = run_snakemake(workdir, configfile)
+    return workdir, configfile, result.stdout + result.stderr
+
+
+def test_results_contract(finished):
+    workdir, _, output = finished
+    sweep = workdir / "results" / "tiny"
+    for index in range(2):
+        proposals = json.loads((sweep / "rounds" / f"{index:03d}.json").read_text())
+        assert [t["trial"] for t in proposals["trials"]] == [f"r{index:03d}-t000", f"r{index:03d}-t001"]
+        for trial in proposals["trials"]:
+            trial_dir = sweep / "trials" / trial["trial"]
+            record = json.loads((trial_dir / "metrics.json").read_text())
+            assert record["status"] == "ok", record["error"]
+            assert record["params"] == trial["params"]
+            history = pd.read_csv(trial_dir / "history.csv")
+            assert list(history["epoch"]) == [0, 1]
+            assert (trial_dir / "model.ckpt").stat().st_size > 0
+            # momentum is conditional on sgd: sent only when it is active
+            assert ("momentum" in trial["params"]) == (trial["params"]["optimizer"] == "sgd")
+    table = pd.read_csv(sweep / "trials.csv")
+    assert len(table) == 4
+    assert {"trial", "round", "objective", "status", "duration_s", "lr", "val/loss"} <= set(table)
+    best = yaml.safe_load((sweep / "best.yaml").read_text())["best"]
+    assert best["objective"] == pytest.approx(table["objective"].min())
+    assert "[snakesweep] round 1: 2 ok, 0 failed" in output
+    assert "best configuration" in output
+
+
+def test_mlflow_mirrors_the_files(finished):
+    from mlflow.tracking import MlflowClient
+
+    workdir, _, _ = finished
+    client = MlflowClient(tracking_uri=f"sqlite:///{workdir}/results/mlflow.db")
+    experiment = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [run for run in runs if run.data.tags.get("snakesweep.role") == "sweep"]
+    children = [run for run in runs if "snakesweep.trial" in run.data.tags]
+    assert len(parents) == 1 and len(children) == 4
+    table = pd.read_csv(workdir / "results" / "tiny" / "trials.csv").set_index("trial")
+    for run in children:
+        trial = run.data.tags["snakesweep.trial"]
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert float(run.data.params["lr"]) == pytest.approx(table.loc[trial, "lr"])
+        assert run.data.metrics["final/objective"] == pytest.approx(table.loc[trial, "objective"])
+        epochs = client.get_metric_history(run.info.run_id, "val/loss")
+        assert [metric.step for metric in epochs] == [0, 1]
+
+
+def test_rerun_does_nothing(finished):
+    workdir, configfile, _ = finished
+    result = run_snakemake(workdir, configfile)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_deleted_trial_alone_is_retrained(finished):
+    workdir, configfile, _ = finished
+    trials = workdir / "results" / "tiny" / "trials"
+    before = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
+    rounds_before = (workdir / "results" / "tiny" / "rounds" / "001.json").read_text()
+    shutil.rmtree(trials / "r000-t001")
+    run_snakemake(workdir, configfile)
+    after = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
+    retrained = sorted(name for name in after if after[name] != before.get(name))
+    assert retrained == ["r000-t001"]
+    assert (workdir / "results" / "tiny" / "rounds" / "001.json").read_text() == rounds_before
+
+
+def test_more_rounds_continue_the_sweep(finished):
+    workdir, _, _ = finished
+    trials = workdir / "results" / "tiny" / "trials"
+    before = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
+    longer = write_config(workdir, {**TINY_SWEEP, "budget": {"rounds": 3, "trials_per_round": 2}},
+                          "longer.yaml")
+    run_snakemake(workdir, longer)
+    after = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
+    assert sorted(set(after) - set(before)) == ["r002-t000", "r002-t001"]
+    assert all(after[name] == before[name] for name in before)
+    assert len(pd.read_csv(workdir / "results" / "tiny" / "trials.csv")) == 6
