@@ -18,9 +18,13 @@ def main(smk) -> None:
     elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
     started = time.perf_counter()
     content = make_round(smk.config, history, round_index, elapsed)
-    logging.info("proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started)
+    logging.info(
+        "proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started
+    )
     if content["stopped"]:
-        print(f"[snakesweep] round {round_index}: no trials, the sweep stopped: {content['stopped']}")
+        print(
+            f"[snakesweep] round {round_index}: no trials, the sweep stopped: {content['stopped']}"
+        )
     Path(smk.output[0]).write_text(json.dumps(content, indent=2) + "\n")
 
 

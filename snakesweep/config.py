@@ -43,7 +43,7 @@ def validate_schema(config: dict, schema: dict) -> None:
 
 
 def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
-    """Return a copy of `config` with the schema's defaults filled in (recursively, objects only)."""
+    """A copy of `config` with the schema defaults filled in (recursively, objects only)."""
     root = root or schema
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]

@@ -33,7 +33,9 @@ def read_trials(metrics_paths: Iterable[Path | str]) -> pd.DataFrame:
     rows = [trial_row(json.loads(Path(path).read_text())) for path in metrics_paths]
     if not rows:
         return empty_history()
-    return pd.DataFrame(rows).sort_values("trial", ignore_index=True)
+    table = pd.DataFrame(rows).sort_values("trial", ignore_index=True)
+    table["objective"] = pd.to_numeric(table["objective"], errors="coerce").astype(float)
+    return table
 
 
 def append_round(previous: pd.DataFrame | None, round_rows: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +47,8 @@ def append_round(previous: pd.DataFrame | None, round_rows: pd.DataFrame) -> pd.
     extra = [column for column in table.columns if column not in BASE_COLUMNS]
     params = [column for column in extra if "/" not in column]
     metrics = sorted(column for column in extra if "/" in column)
-    return table[[*BASE_COLUMNS, *params, *metrics]].sort_values("trial", ignore_index=True)
+    ordered = table.reindex(columns=[*BASE_COLUMNS, *params, *metrics])
+    return ordered.sort_values("trial", ignore_index=True)
 
 
 def read_history(path: Path | str | None) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""MLflow as a view of the result files: one experiment per sweep, a parent run, a child run per trial.
+"""MLflow as a view of the result files: an experiment per sweep, a parent run, a run per trial.
 
 Idempotent: a trial's run is found by its `snakesweep.trial` tag and re-logged only when its files
 changed, so re-running tracking never duplicates runs, and a deleted store is rebuilt the same.
@@ -76,7 +76,7 @@ def _metric_batch(history: pd.DataFrame, final: dict, timestamp: int) -> list:
 
 
 def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
-    """Log one trial's files as a child run (or keep the existing run if the files are unchanged)."""
+    """Log one trial as a child run (kept as it is when its files are unchanged)."""
     from mlflow.entities import Param, RunTag
 
     record = json.loads((trial_dir / "metrics.json").read_text())
@@ -91,7 +91,11 @@ def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
     run_id = run.info.run_id
     history = pd.read_csv(trial_dir / "history.csv")
     timestamp = int(trial_dir.joinpath("metrics.json").stat().st_mtime * 1000)
-    final = {**record["metrics"], "objective": record["objective"], "duration_s": record["duration_s"]}
+    final = {
+        **record["metrics"],
+        "objective": record["objective"],
+        "duration_s": record["duration_s"],
+    }
     tags = {
         "mlflow.parentRunId": parent,
         TRIAL_TAG: record["trial"],

@@ -47,11 +47,16 @@ def run_snakemake(
     """Run the real workflow of this repository with `workdir` as its working directory."""
     command = [
         SNAKEMAKE,
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
-        "--profile", str(REPO / "profiles" / "default"),
-        "--cores", "2",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--profile",
+        str(REPO / "profiles" / "default"),
+        "--cores",
+        "2",
         *args,
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}

@@ -1,4 +1,4 @@
-"""The whole sweep through real Snakemake, Lightning, scikit-optimize and MLflow on a tiny config."""
+"""The whole sweep through real Snakemake, Lightning, scikit-optimize and MLflow, tiny config."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def test_results_contract(finished):
     sweep = workdir / "results" / "tiny"
     for index in range(2):
         proposals = json.loads((sweep / "rounds" / f"{index:03d}.json").read_text())
-        assert [t["trial"] for t in proposals["trials"]] == [f"r{index:03d}-t000", f"r{index:03d}-t001"]
+        assert [t["trial"] for t in proposals["trials"]] == [
+            f"r{index:03d}-t000",
+            f"r{index:03d}-t001",
+        ]
         for trial in proposals["trials"]:
             trial_dir = sweep / "trials" / trial["trial"]
             record = json.loads((trial_dir / "metrics.json").read_text())
@@ -88,8 +91,9 @@ def test_more_rounds_continue_the_sweep(finished):
     workdir, _, _ = finished
     trials = workdir / "results" / "tiny" / "trials"
     before = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
-    longer = write_config(workdir, {**TINY_SWEEP, "budget": {"rounds": 3, "trials_per_round": 2}},
-                          "longer.yaml")
+    longer = write_config(
+        workdir, {**TINY_SWEEP, "budget": {"rounds": 3, "trials_per_round": 2}}, "longer.yaml"
+    )
     run_snakemake(workdir, longer)
     after = {t.name: (t / "metrics.json").stat().st_mtime for t in trials.iterdir()}
     assert sorted(set(after) - set(before)) == ["r002-t000", "r002-t001"]
