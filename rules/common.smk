@@ -1,4 +1,5 @@
 # All Python of the workflow: config validation, paths and the input functions of the rules.
+import copy
 import json
 import os
 import sys
@@ -12,6 +13,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
+
+# A sweep given with --configfile stands alone: it replaces the default sweep instead of being
+# merged into it (a merge would add the default's parameters to the user's search space).
+if workflow.overwrite_configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 try:
     config.update(load_config(config))

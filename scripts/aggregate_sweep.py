@@ -1,7 +1,5 @@
 """Write the sweep's final table (trials.csv) and its best configuration (best.yaml)."""
 
-from __future__ import annotations
-
 import logging
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Record the identity of a new sweep (results/<sweep>/sweep.yaml) so later changes are refused."""
 
-from __future__ import annotations
-
 import logging
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Write one round's proposals (rounds/NNN.json) from the finished trials of earlier rounds."""
 
-from __future__ import annotations
-
 import json
 import logging
 import time

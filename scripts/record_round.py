@@ -1,7 +1,5 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
-from __future__ import annotations
-
 import logging
 import time
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Mirror one finished round into MLflow (the files stay the source of truth)."""
 
-from __future__ import annotations
-
 import json
 import logging
 from pathlib import Path

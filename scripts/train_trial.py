@@ -1,7 +1,5 @@
 """Train one trial; metrics.json is always written (status ok | failed | diverged)."""
 
-from __future__ import annotations
-
 import json
 import logging
 import os
