@@ -100,7 +100,7 @@ def _check_space(config: dict[str, Any], space: Any, user_model: bool, model: di
     if user_model:
         accepted = set(TRAINER_PARAMS)
         open_ended = False
-        for key, section in (("model.class_path", model), ("data.class_path", data)):
+        for section in (model, data):
             if section.get("class_path"):
                 args = _init_arg_names(section["class_path"])
                 if args is None:

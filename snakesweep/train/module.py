@@ -266,8 +266,8 @@ def prediction_metrics(out: torch.Tensor, y: torch.Tensor, task: str, n_classes:
         pred = out.float().squeeze(-1) * target_std + target_mean
         err = pred - y.float()
         mse = (err**2).mean()
-        m = {"mse": mse, "mae": err.abs().mean(),
-             "r2": 1 - (err**2).sum() / ((y.float() - y.float().mean()) ** 2).sum().clamp_min(1e-12)}
+        total = ((y.float() - y.float().mean()) ** 2).sum().clamp_min(1e-12)
+        m = {"mse": mse, "mae": err.abs().mean(), "r2": 1 - (err**2).sum() / total}
     return {prefix + k: float(v) for k, v in m.items()}
 
 

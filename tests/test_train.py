@@ -1,0 +1,253 @@
+"""Training of one trial: real Lightning runs on tiny data, and each hyperparameter's effect."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from snakesweep.errors import ConfigError
+from snakesweep.train import DivergedError, check_training, fit_trial
+from snakesweep.train.data import make_split, split_indices
+
+TINY = {"seed": 0, "data": {"name": "digits", "subset": 300}, "model": {"name": "mlp"},
+        "objective": {"metric": "val/loss", "direction": "minimize"}}
+
+
+def config(**sections):
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in TINY.items()}
+    for key, value in sections.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def read_history(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_fit_trial_writes_history_checkpoint_and_metrics(tmp_path):
+    params = {"lr": 0.01, "max_epochs": 2, "hidden_units": 16, "n_layers": 1, "batch_size": 32}
+    metrics = fit_trial(params, config(), tmp_path, seed=3)
+    rows = read_history(tmp_path / "history.csv")
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert {"train/loss", "val/loss", "val/acc", "val/f1"} <= set(rows[0])
+    assert metrics["epochs"] == 2
+    assert 0.0 <= metrics["val/acc"] <= 1.0
+    best = min(rows, key=lambda r: float(r["val/loss"]))
+    assert metrics["val/loss"] == pytest.approx(float(best["val/loss"]))
+    import torch
+
+    ckpt = torch.load(tmp_path / "model.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == metrics["best_epoch"]
+    assert ckpt["hyper_parameters"]["hp"]["hidden_units"] == 16
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_same_seed_same_result_other_seed_differs(tmp_path):
+    params = {"lr": 0.01, "max_epochs": 1, "hidden_units": 16, "dropout": 0.2}
+    a = fit_trial(params, config(), tmp_path / "a", seed=5)
+    b = fit_trial(params, config(), tmp_path / "b", seed=5)
+    c = fit_trial(params, config(), tmp_path / "c", seed=6)
+    assert a["val/loss"] == b["val/loss"]
+    assert a["val/loss"] != c["val/loss"]
+
+
+def test_divergence_raises(tmp_path):
+    params = {"lr": 1.0e6, "optimizer": "sgd", "max_epochs": 2, "init": "normal",
+              "init_scale": 50.0, "activation": "relu"}
+    with pytest.raises(DivergedError):
+        fit_trial(params, config(), tmp_path, seed=0)
+    assert (tmp_path / "history.csv").exists()
+
+
+@pytest.mark.parametrize("model,data", [("cnn", {"name": "digits", "subset": 200}),
+                                        ("gru", {"name": "sequence", "sequence": {"n_samples": 120,
+                                                                                  "length": 8}}),
+                                        ("lstm", {"name": "digits", "subset": 200})])
+def test_other_models_train_one_epoch(tmp_path, model, data):
+    params = {"max_epochs": 1, "hidden_units": 8, "channels": 4, "conv_layers": 1,
+              "n_layers": 1}
+    cfg = config(model={"name": model})
+    cfg["data"] = data
+    metrics = fit_trial(params, cfg, tmp_path, seed=0)
+    assert math.isfinite(metrics["val/loss"])
+
+
+def test_regression_reports_mse_mae_r2(tmp_path):
+    cfg = config(data={"name": "diabetes", "subset": None})
+    metrics = fit_trial({"max_epochs": 2, "lr": 0.01}, cfg, tmp_path, seed=0)
+    assert {"val/mse", "val/mae", "val/r2"} <= set(metrics)
+    assert metrics["val/mse"] > 100  # in the target's own units, not standardised
+
+
+def build(hp, model="mlp", shape=(1, 8, 8)):
+    from snakesweep.train.module import SweepModule
+    from snakesweep.train.options import resolve
+
+    return SweepModule(model, resolve(hp), list(shape), "classification", 10)
+
+
+@pytest.mark.parametrize("name,cls", [("relu", "ReLU"), ("tanh", "Tanh"), ("sigmoid", "Sigmoid"),
+                                      ("leaky_relu", "LeakyReLU"), ("elu", "ELU"),
+                                      ("gelu", "GELU")])
+def test_activation_reaches_network(name, cls):
+    net = build({"activation": name, "n_layers": 2}).net
+    used = {type(m).__name__ for m in net.modules()}
+    assert cls in used
+    assert not ({"ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "GELU"} - {cls}) & used
+
+
+def test_architecture_params_reach_network():
+    from torch import nn
+
+    net = build({"n_layers": 3, "hidden_units": 20, "hidden_units_2": 7, "dropout": 0.3,
+                 "batch_norm": True, "activation": "leaky_relu", "leaky_slope": 0.2}).net
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [20, 7, 20, 10]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in net.modules()) == 3
+    assert {m.p for m in net.modules() if isinstance(m, nn.Dropout)} == {0.3}
+    assert {m.negative_slope for m in net.modules() if isinstance(m, nn.LeakyReLU)} == {0.2}
+    cnn = build({"conv_layers": 2, "channels": 5, "kernel_size": 5}, model="cnn").net
+    convs = [m for m in cnn.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [(5, (5, 5)), (10, (5, 5))]
+
+
+@pytest.mark.parametrize("init,expected_std", [
+    ("xavier_normal", math.sqrt(2 / (64 + 200))), ("glorot_uniform", math.sqrt(2 / (64 + 200))),
+    ("kaiming_normal", math.sqrt(2 / 64)), ("he_uniform", math.sqrt(2 / 64)),
+    ("normal", 0.05), ("uniform", 0.05 / math.sqrt(3))])
+def test_initialiser_reaches_weights(init, expected_std):
+    w = build({"init": init, "activation": "relu", "hidden_units": 200, "n_layers": 1}
+              ).net.blocks[0][1].weight
+    gain = math.sqrt(2) if init.startswith(("xavier", "glorot")) else 1.0  # relu gain
+    assert float(w.detach().std()) == pytest.approx(expected_std * gain, rel=0.08)
+
+
+def test_optimizer_params_reach_optimizer():
+    import torch
+
+    opt = build({"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr": 0.02,
+                 "weight_decay": 1e-3}).configure_optimizers()
+    assert isinstance(opt, torch.optim.SGD)
+    group = opt.param_groups[0]
+    assert (group["momentum"], group["nesterov"], group["lr"], group["weight_decay"]) == \
+        (0.9, True, 0.02, 1e-3)
+    assert isinstance(build({"optimizer": "adamw"}).configure_optimizers(), torch.optim.AdamW)
+    rms = build({"optimizer": "rmsprop", "momentum": 0.5}).configure_optimizers()
+    assert rms.param_groups[0]["momentum"] == 0.5
+    # momentum is not an Adam argument: it must not leak into Adam.
+    adam = build({"optimizer": "adam", "momentum": 0.5}).configure_optimizers()
+    assert "momentum" not in adam.param_groups[0]
+
+
+def test_lr_schedules():
+    m = build({"lr_scheduler": "step", "lr_step_size": 2, "lr_gamma": 0.1})
+    assert [m.lr_factor(e) for e in (0, 1, 2, 4)] == pytest.approx([1, 1, 0.1, 0.01])
+    m = build({"lr_scheduler": "cosine", "max_epochs": 10, "lr_min_factor": 0.0})
+    assert m.lr_factor(0) == pytest.approx(1) and m.lr_factor(5) == pytest.approx(0.5)
+    m = build({"lr_scheduler": "exponential", "lr_gamma": 0.5, "warmup_epochs": 2})
+    assert m.lr_factor(1) == pytest.approx(0.5)  # half-way through warmup
+    assert m.lr_factor(3) == pytest.approx(0.5)  # one epoch of decay after warmup
+
+
+def test_schedule_and_clipping_reach_training(tmp_path):
+    params = {"max_epochs": 3, "lr": 0.1, "lr_scheduler": "step", "lr_step_size": 1,
+              "lr_gamma": 0.5, "grad_clip": 0.5, "optimizer": "sgd"}
+    fit_trial(params, config(), tmp_path, seed=0)
+    lrs = [float(r["lr"]) for r in read_history(tmp_path / "history.csv")]
+    assert lrs == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_early_stopping_stops(tmp_path):
+    params = {"max_epochs": 30, "lr": 1e-7, "early_stopping_patience": 1,
+              "early_stopping_min_delta": 1.0}
+    metrics = fit_trial(params, config(), tmp_path, seed=0)
+    assert metrics["epochs"] == 2
+
+
+def test_augmentations_change_inputs():
+    import torch
+
+    from snakesweep.train.module import random_shift
+
+    x = torch.zeros(4, 1, 5, 5)
+    x[:, :, 2, 2] = 1
+    shifted = random_shift(x, 1)
+    assert shifted.sum() == 4  # the pixel moved but stayed inside
+    m = build({"noise_std": 0.5, "flip": True})
+    assert not torch.equal(m._augment(x), x)
+
+
+def test_split_is_seeded_stratified_and_disjoint():
+    y = np.repeat(np.arange(3), 50)
+    tr, va, te = split_indices(y, "classification", 0.2, 0.2, seed=0)
+    assert len(set(tr) | set(va) | set(te)) == 150 and len(te) == 30 and len(va) == 30
+    assert np.bincount(y[te]).tolist() == [10, 10, 10]
+    again = split_indices(y, "classification", 0.2, 0.2, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip((tr, va, te), again, strict=True))
+    folds = [split_indices(y, "classification", 0.2, 0.2, 0, fold=f, folds=4) for f in range(4)]
+    assert all(np.array_equal(f[2], te) for f in folds)  # the test part never changes
+    vals = np.concatenate([f[1] for f in folds])
+    assert sorted(vals.tolist()) == sorted(set(range(150)) - set(te.tolist()))
+
+
+def test_split_sizes_and_refit_merges_validation():
+    s = make_split(config())
+    assert abs(len(s.x_test) - 60) <= 5 and abs(len(s.x_val) - 60) <= 5
+    assert len(s.x_train) + len(s.x_val) + len(s.x_test) == 300
+    refit = make_split(config(), refit=True)
+    assert len(refit.x_train) == len(s.x_train) + len(s.x_val)
+    assert np.array_equal(refit.y_test, s.y_test)
+
+
+# --- parse-time checks ---------------------------------------------------------------------
+def with_space(space, **sections):
+    cfg = config(**sections)
+    cfg["space"] = space
+    return cfg
+
+
+@pytest.mark.parametrize("space,key", [
+    ({"activation": {"type": "categorical", "choices": ["relu", "swish"]}}, "space.activation"),
+    ({"optimizer": "adagrad"}, "space.optimizer"),
+    ({"init": "orthogonal"}, "space.init"),
+    ({"lr_scheduler": "cyclic"}, "space.lr_scheduler"),
+    ({"learning_rate": 0.1}, "space.learning_rate"),
+])
+def test_check_names_the_bad_key(space, key):
+    with pytest.raises(ConfigError) as err:
+        check_training(with_space(space))
+    assert err.value.key == key
+
+
+def test_check_model_data_and_folds(tmp_path):
+    with pytest.raises(ConfigError, match="model.name"):
+        check_training(with_space({"lr": 0.1}, model={"name": "transformer"}))
+    with pytest.raises(ConfigError, match="evaluate.folds"):
+        check_training(with_space({"lr": 0.1}, evaluate={"folds": 1}))
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    with pytest.raises(ConfigError, match="data.target"):
+        check_training(with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file),
+                                                     "target": "y"}))
+    with pytest.raises(ConfigError, match="data.features.*'b'"):
+        check_training(with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file),
+                                                     "target": "label"}))
+    with pytest.raises(ConfigError, match="model.class_path"):
+        check_training(with_space({"lr": 0.1}, model={"class_path": "no_such_pkg.Model"}))
+    with pytest.raises(ConfigError, match="objective.metric"):
+        check_training(with_space({"lr": 0.1}, objective={"metric": "val/r2"}))
+    check_training(with_space({"lr": 0.1, "momentum": 0.5, "optimizer": "sgd"}))
+
+
+def test_check_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from snakesweep.train import check_training; "
+            "check_training({'data': {'name': 'wine'}, 'space': {'lr': 0.1}}); "
+            "assert 'torch' not in sys.modules and 'lightning' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
