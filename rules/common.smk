@@ -7,8 +7,10 @@ from pathlib import Path
 
 # Jobs import the snakesweep package that sits next to this workflow.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.getenv("PYTHONPATH")])
+    )
 )
 
 from snakesweep.config import load_config
@@ -48,7 +50,10 @@ def trial_ids(wildcards, round_index):
     rounds_file = checkpoints.propose.get(
         sweep=wildcards.sweep, round=round_name(round_index)
     ).output[0]
-    return [proposal["trial"] for proposal in json.loads(Path(rounds_file).read_text())["trials"]]
+    return [
+        proposal["trial"]
+        for proposal in json.loads(Path(rounds_file).read_text())["trials"]
+    ]
 
 
 def get_propose_inputs(wildcards):
@@ -56,7 +61,9 @@ def get_propose_inputs(wildcards):
     inputs = {"sweep": ancient(sweep_path(wildcards, "sweep.yaml"))}
     index = int(wildcards.round)
     if index > 0:
-        inputs["history"] = ancient(sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv"))
+        inputs["history"] = ancient(
+            sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv")
+        )
     return inputs
 
 
@@ -71,7 +78,9 @@ def get_record_inputs(wildcards):
         ],
     }
     if index > 0:
-        inputs["previous"] = sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv")
+        inputs["previous"] = sweep_path(
+            wildcards, "history", f"{round_name(index - 1)}.csv"
+        )
     return inputs
 
 
@@ -96,7 +105,9 @@ def get_track_inputs(wildcards):
     index = int(wildcards.round)
     inputs = {"history": sweep_path(wildcards, "history", f"{wildcards.round}.csv")}
     if index > 0:
-        inputs["previous"] = sweep_path(wildcards, "tracking", f"{round_name(index - 1)}.json")
+        inputs["previous"] = sweep_path(
+            wildcards, "tracking", f"{round_name(index - 1)}.json"
+        )
     return inputs
 
 
@@ -112,6 +123,10 @@ def get_final_outputs(wildcards):
 onsuccess:
     best = Path("results", SWEEP, "best.yaml")
     if best.exists():
-        print(f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)")
-        print(f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}")
+        print(
+            f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)"
+        )
+        print(
+            f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}"
+        )
         print(f"[snakesweep] best configuration ({best}):\n{best.read_text()}")

@@ -24,10 +24,10 @@ rule track:
         "logs/track/{sweep}/{round}.log",
     benchmark:
         "results/{sweep}/benchmarks/track/{round}.tsv"
-    params:
-        artifact_root="results/mlartifacts",
     localrule: True
     conda:
         "../envs/report.yaml"
+    params:
+        artifact_root="results/mlartifacts",
     script:
         "../scripts/track_round.py"

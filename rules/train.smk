@@ -8,11 +8,11 @@ rule train:
         "logs/train/{sweep}/{trial}.log",
     benchmark:
         "results/{sweep}/benchmarks/train/{trial}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_trial.py"
