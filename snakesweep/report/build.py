@@ -1,0 +1,95 @@
+"""What the `report` rule does: read the sweep's files, write every plot and summary.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from snakesweep.report import analysis, plots
+from snakesweep.report.summary import summary_markdown
+
+TOP_CURVES = 5
+# name of the PNG under plots/ -> what it shows (used by the rule's outputs and by tests)
+PLOTS = (
+    "optimisation_history",
+    "parallel_coordinates",
+    "importance",
+    "partial_dependence",
+    "learning_curves",
+)
+
+
+def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFrame]:
+    """Per-epoch history.csv of the given trials (missing or empty files are left out)."""
+    histories = {}
+    for trial in trials:
+        path = trials_dir / trial / "history.csv"
+        if path.exists() and path.stat().st_size > 0:
+            frame = pd.read_csv(path)
+            if not frame.empty:
+                histories[trial] = frame
+    return histories
+
+
+def read_test_metrics(path: Path | None) -> dict | None:
+    """test.json of the evaluation step (flat or under a `metrics` key), or None."""
+    if path is None or not Path(path).exists():
+        return None
+    record = json.loads(Path(path).read_text())
+    return record.get("metrics", record) if isinstance(record, dict) else None
+
+
+def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[str, Path]) -> None:
+    """Draw each plot named in `out` (keys from PLOTS) from the trials table."""
+    metric = config["objective"]["metric"]
+    direction = config["objective"]["direction"]
+    seed = int(config.get("seed", 0))
+    dims = analysis.tuned_dims(config["space"], table)
+    sweep = config["sweep"]
+    if "optimisation_history" in out:
+        plots.plot_history(
+            table,
+            metric,
+            direction,
+            out["optimisation_history"],
+            title=f"Optimisation history of sweep {sweep}",
+        )
+    if "parallel_coordinates" in out:
+        plots.plot_parallel_coordinates(table, dims, metric, direction, out["parallel_coordinates"])
+    if "importance" in out:
+        plots.plot_importance(table, dims, metric, out["importance"], seed)
+    if "partial_dependence" in out:
+        plots.plot_partial_dependence(
+            table, dims, metric, direction, out["partial_dependence"], seed
+        )
+    if "learning_curves" in out:
+        top = list(analysis.ranked(table, direction)["trial"].head(TOP_CURVES))
+        plots.plot_learning_curves(
+            read_histories(sweep_dir / "trials", top),
+            out["learning_curves"],
+            title=f"Learning curves of the top {len(top)} trials",
+        )
+    if "sensitivity" in out:
+        plots.plot_sensitivity(
+            analysis.one_at_a_time(table, dims), dims, metric, out["sensitivity"]
+        )
+
+
+def write_summary(
+    table: pd.DataFrame,
+    config: dict,
+    sweep_dir: Path,
+    path: Path,
+    test_json: Path | None = None,
+    plot_paths: list[Path] | None = None,
+) -> None:
+    text = summary_markdown(
+        table,
+        config,
+        read_test_metrics(test_json),
+        sweep_dir / "benchmarks",
+        [str(p) for p in plot_paths or []],
+    )
+    Path(path).write_text(text)

@@ -1,0 +1,163 @@
+"""results/<sweep>/summary.md: what a person reads first after a sweep.
+
+Best configuration, its validation (and, when the evaluation step ran, test) metrics, the top-10
+table, where the time went and which trials failed and why, all from the result files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from snakesweep.report import analysis
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (no extra dependency)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "–"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def job_times(benchmarks_dir: Path) -> pd.DataFrame:
+    """Snakemake's benchmark files summed per rule: rule, jobs, seconds."""
+    rows = []
+    for path in sorted(benchmarks_dir.rglob("*.tsv")) if benchmarks_dir.exists() else []:
+        rule = path.relative_to(benchmarks_dir).parts[0].removesuffix(".tsv")
+        try:
+            seconds = float(pd.read_csv(path, sep="\t")["s"].sum())
+        except (KeyError, ValueError, pd.errors.EmptyDataError):
+            continue
+        rows.append({"rule": rule, "seconds": seconds})
+    if not rows:
+        return pd.DataFrame(columns=["rule", "jobs", "seconds"])
+    frame = pd.DataFrame(rows)
+    return (
+        frame.groupby("rule", as_index=False)
+        .agg(jobs=("seconds", "size"), seconds=("seconds", "sum"))
+        .sort_values("seconds", ascending=False, ignore_index=True)
+    )
+
+
+def top_table(table: pd.DataFrame, params: list[str], direction: str, n: int = 10) -> pd.DataFrame:
+    ranked = analysis.ranked(table, direction).head(n)
+    columns = ["trial", "round", "objective", *[p for p in params if p in ranked], "duration_s"]
+    frame = ranked[columns].reset_index(drop=True)
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame
+
+
+def summary_markdown(
+    table: pd.DataFrame,
+    config: dict,
+    test_metrics: dict | None = None,
+    benchmarks_dir: Path | None = None,
+    plots: list[str] | None = None,
+) -> str:
+    """The whole summary.md text."""
+    sweep = config["sweep"]
+    metric = config["objective"]["metric"]
+    direction = config["objective"]["direction"]
+    strategy = (
+        config["search"]["strategy"] if isinstance(config["search"], dict) else (config["search"])
+    )
+    params = [d.name for d in analysis.tuned_dims(config["space"], table)]
+    counts = table["status"].value_counts().to_dict() if not table.empty else {}
+    rounds = int(table["round"].max()) + 1 if not table.empty else 0
+    lines = [
+        f"# Sweep `{sweep}`",
+        "",
+        f"- Objective: **{metric}** ({direction})",
+        f"- Strategy: {strategy}, seed {config['seed']}",
+        f"- Trials: {len(table)} in {rounds} rounds — "
+        + ", ".join(f"{count} {status}" for status, count in sorted(counts.items())),
+        "",
+    ]
+    ranked = analysis.ranked(table, direction)
+    lines += ["## Best configuration", ""]
+    if ranked.empty:
+        lines += ["No trial finished, so there is no best configuration (see Failures).", ""]
+    else:
+        best = ranked.iloc[0]
+        lines += [
+            f"Trial `{best['trial']}` (round {int(best['round'])}): "
+            f"{metric} = **{float(best['objective']):.4g}**",
+            "",
+        ]
+        fixed = {k: v for k, v in config["space"].items() if not isinstance(v, dict)}
+        rows = [(name, best[name]) for name in params if name in best and pd.notna(best[name])]
+        rows += [(name, f"{value} (fixed)") for name, value in fixed.items()]
+        lines += [markdown_table(pd.DataFrame(rows, columns=["parameter", "value"])), ""]
+        lines += ["## Metrics of the best configuration", ""]
+        metric_rows = [
+            ("validation (search)", name, best[name])
+            for name in best.index
+            if "/" in str(name) and pd.notna(best[name])
+        ]
+        for name, value in sorted((test_metrics or {}).items()):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                metric_rows.append(("test (held out, after refit)", name, value))
+        lines += [markdown_table(pd.DataFrame(metric_rows, columns=["set", "metric", "value"])), ""]
+        if not test_metrics:
+            lines += ["Test metrics: not available (the evaluation step has not run).", ""]
+        lines += [
+            f"## Top {min(10, len(ranked))} trials",
+            "",
+            markdown_table(top_table(table, params, direction)),
+            "",
+        ]
+    durations = pd.to_numeric(table.get("duration_s", pd.Series(dtype=float)), errors="coerce")
+    lines += [
+        "## Time",
+        "",
+        f"- Training, summed over trials: {_duration(float(durations.sum()))} "
+        f"(median {durations.median():.1f} s per trial, slowest "
+        f"{durations.max():.1f} s)"
+        if durations.notna().any()
+        else "- Training: –",
+    ]
+    jobs = job_times(benchmarks_dir) if benchmarks_dir is not None else pd.DataFrame()
+    if not jobs.empty:
+        lines += [
+            f"- All Snakemake jobs (benchmark files): {_duration(jobs['seconds'].sum())}",
+            "",
+            markdown_table(jobs),
+        ]
+    lines += [""]
+    failed = table[table["status"] != "ok"] if not table.empty else table
+    lines += ["## Failures", ""]
+    if failed.empty:
+        lines += ["None: every trial finished.", ""]
+    else:
+        reasons = failed[["trial", "status", "error"]].copy()
+        reasons["error"] = reasons["error"].map(lambda e: _cell(e)[:300])
+        lines += [
+            f"{len(failed)} of {len(table)} trials did not finish; the optimiser saw them "
+            "as penalised points.",
+            "",
+            markdown_table(reasons),
+            "",
+        ]
+    if plots:
+        lines += ["## Plots", "", *[f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots], ""]
+    return "\n".join(lines)

@@ -1,0 +1,139 @@
+"""Plots and summary.md from hand-made result files (real matplotlib, scikit-learn, pandas)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+from sweep_files import sweep_config, write_sweep
+
+from snakesweep.history import read_history
+from snakesweep.report import analysis, plots
+from snakesweep.report.build import PLOTS, write_plots, write_summary
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height of a valid PNG (asserts the signature and the IHDR chunk)."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    assert data[-8:-4] == b"IEND"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    sweep_dir = write_sweep(root, rounds=3, per_round=4, failed=("r001-t002", "r002-t001"))
+    return sweep_dir, read_history(sweep_dir / "trials.csv"), sweep_config()
+
+
+def test_every_plot_is_a_png(sweep):
+    sweep_dir, table, config = sweep
+    out = {name: sweep_dir / "plots" / f"{name}.png" for name in PLOTS}
+    write_plots(table, config, sweep_dir, out)
+    for name, path in out.items():
+        width, height = png_size(path)
+        assert width > 300 and height > 150, name
+        assert path.stat().st_size > 10_000, f"{name} looks empty"
+
+
+def test_summary(sweep):
+    sweep_dir, table, config = sweep
+    (sweep_dir / "benchmarks" / "train").mkdir(parents=True)
+    (sweep_dir / "benchmarks" / "train" / "r000-t000.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
+    test_json = sweep_dir / "test.json"
+    test_json.write_text('{"test/acc": 0.91, "test/loss": 0.3}')
+    path = sweep_dir / "summary.md"
+    write_summary(table, config, sweep_dir, path, test_json)
+    text = path.read_text()
+    best = analysis.ranked(table, "minimize").iloc[0]
+    assert f"Trial `{best['trial']}`" in text
+    assert f"{best['objective']:.4g}" in text
+    assert "| test (held out, after refit) | test/acc | 0.91 |" in text
+    top = text.split("## Top 10 trials")[1].split("## Time")[0]
+    assert top.count("\n| ") == 11  # header + ten rows
+    assert "RuntimeError: out of memory second line" in text
+    assert "loss is nan" in text
+    assert "2 of 12 trials did not finish" in text
+    assert "| train | 1 | 2.5 |" in text
+
+
+def test_summary_without_finished_trials(sweep):
+    _, table, config = sweep
+    broken = table.assign(status="failed", objective=np.nan)
+    from snakesweep.report.summary import summary_markdown
+
+    text = summary_markdown(broken, config)
+    assert "No trial finished" in text and "12 of 12 trials did not finish" in text
+
+
+def test_importance_finds_the_parameter_that_matters():
+    rng = np.random.default_rng(0)
+    n = 40
+    table = pd.DataFrame(
+        {
+            "trial": [f"r000-t{i:03d}" for i in range(n)],
+            "round": 0,
+            "status": "ok",
+            "lr": 10 ** rng.uniform(-4, -1, n),
+            "dropout": rng.uniform(0, 0.5, n),
+        }
+    )
+    table["objective"] = (np.log10(table["lr"]) + 2.5) ** 2 + rng.normal(0, 0.01, n)
+    dims = analysis.tuned_dims(
+        {
+            "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+            "dropout": {"type": "float", "low": 0, "high": 0.5},
+        }
+    )
+    scores = analysis.importance(table, dims)
+    assert scores.index[0] == "lr" and scores["lr"] > 0.8
+    curve = analysis.partial_dependence(table, dims)["lr"]
+    # the surrogate's minimum sits near lr = 10**-2.5
+    assert abs(np.log10(curve.loc[curve["objective"].idxmin(), "value"]) + 2.5) < 0.5
+
+
+def test_one_at_a_time_groups(tmp_path):
+    space = {
+        "lr": {"type": "float", "low": 1e-3, "high": 1, "log": True},
+        "activation": {"type": "categorical", "choices": ["relu", "tanh", "sigmoid"]},
+    }
+    rows = [("relu", 0.01), ("relu", 0.001), ("relu", 0.1), ("tanh", 0.01), ("sigmoid", 0.01)]
+    table = pd.DataFrame(
+        {
+            "trial": [f"r000-t{i:03d}" for i in range(5)],
+            "status": "ok",
+            "activation": [a for a, _ in rows],
+            "lr": [lr for _, lr in rows],
+            "objective": [0.5, 0.7, 0.9, 0.6, 1.2],
+        }
+    )
+    dims = analysis.tuned_dims(space)
+    groups = analysis.one_at_a_time(table, dims)
+    assert sorted(groups["lr"]["value"]) == [0.001, 0.01, 0.1]
+    assert sorted(groups["activation"]["value"]) == ["relu", "sigmoid", "tanh"]
+    path = plots.plot_sensitivity(groups, dims, "val/loss", tmp_path / "sensitivity.png")
+    assert png_size(path)[0] > 600 and path.stat().st_size > 15_000
+
+
+def test_plots_explain_missing_data(tmp_path):
+    config = sweep_config()
+    empty = pd.DataFrame(columns=["trial", "round", "status", "objective"])
+    dims = analysis.tuned_dims(config["space"])
+    path = plots.plot_importance(empty, dims, "val/loss", tmp_path / "importance.png")
+    assert png_size(path)[0] > 100
+    path = plots.plot_learning_curves({}, tmp_path / "curves.png")
+    assert png_size(path)[0] > 100
+
+
+def test_confusion_matrix_png(tmp_path):
+    labels = [str(i) for i in range(10)]
+    matrix = pd.DataFrame(np.eye(10, dtype=int) * 30 + 1, index=labels, columns=labels)
+    path = plots.plot_confusion_matrix(matrix, tmp_path / "confusion.png")
+    width, height = png_size(path)
+    assert width > 400 and height > 400
