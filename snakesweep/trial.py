@@ -1,15 +1,31 @@
-"""Run one trial and always leave a metrics.json behind, whatever happened inside training."""
+"""Run one trial and always leave a metrics.json behind, whatever happened inside training.
+
+Training runs in a forked child process that this (light) process supervises: an exception,
+a NaN/inf loss, the child being killed (SIGKILL, the kernel's out-of-memory killer, a segfault
+in a native library) or running over its time limit all end as a metrics.json with a status and
+a reason, and the train job itself succeeds, so a trial's own failure never fails the workflow.
+The fork costs a few milliseconds (benchmarks/trial_overhead.py); the parent never imports torch.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
+import select
+import shutil
+import signal
+import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+RESULT_FILE = ".result.json"
 
 
 def objective_of(metrics: dict, metric: str) -> float:
@@ -19,40 +35,217 @@ def objective_of(metrics: dict, metric: str) -> float:
     return float(metrics[metric])
 
 
-def run_trial(proposal: dict, round_index: int, config: dict, trial_dir: Path) -> dict:
-    """Train one proposed trial; write and return its metrics.json record.
+def signal_name(number: int) -> str:
+    with contextlib.suppress(ValueError):
+        return signal.Signals(number).name
+    return f"signal {number}"
 
-    Status is `ok`, `diverged` (NaN/inf loss) or `failed` (any other exception, with the error).
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies (no orphaned training)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def _wait(pid: int, time_limit_s: float | None) -> tuple[int | None, bool]:
+    """Wait for child `pid`; kill it past the time limit. Returns (wait status, timed_out)."""
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    pidfd = None
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status, False
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None, True
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(0.05 if remaining is None else min(0.05, remaining))
+    except BaseException:
+        # The supervisor itself is interrupted (Ctrl-C, SIGTERM): take the training down too.
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def supervise(
+    target: Callable[[], dict], result_path: Path, time_limit_s: float | None = None
+) -> dict:
+    """Run `target()` in a forked child and return the dict it returned.
+
+    When the child dies without returning (killed, crashed, over `time_limit_s`), the result is
+    `{"status": "failed", "error": <reason>}` instead. Without os.fork the target runs in-process.
     """
+    result_path.unlink(missing_ok=True)
+    if not hasattr(os, "fork"):
+        return target()
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: train, hand the result over as a file, exit without cleanup
+        code = 70
+        try:
+            _die_with_parent()
+            result = target()
+            partial = result_path.with_suffix(".part")
+            partial.write_text(json.dumps(result, default=str))
+            os.replace(partial, result_path)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            for handler in logging.getLogger().handlers:
+                with contextlib.suppress(Exception):
+                    handler.flush()
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    status, timed_out = _wait(pid, time_limit_s)
+    if timed_out:
+        return {
+            "status": "failed",
+            "error": f"timeout: still running after the time limit of {time_limit_s:g} s "
+            "(limits.trial_time_s), killed",
+        }
+    if status is not None and os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        hint = " (out of memory, or killed from outside)" if number == signal.SIGKILL else ""
+        return {
+            "status": "failed",
+            "error": f"killed: the training process was killed by {signal_name(number)}{hint}",
+        }
+    if not result_path.exists():
+        code = os.WEXITSTATUS(status) if status is not None else None
+        return {
+            "status": "failed",
+            "error": f"crashed: the training process exited with code {code} and no result",
+        }
+    result = json.loads(result_path.read_text())
+    result_path.unlink()
+    return result
+
+
+def train_outcome(proposal: dict, config: dict, trial_dir: Path) -> dict:
+    """Train in this process: status, error, objective and metrics (exceptions are recorded)."""
     from snakesweep.train import DivergedError, fit_trial
 
+    outcome: dict = {"status": "ok", "error": None, "objective": None, "metrics": {}}
+    try:
+        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"])
+        outcome["metrics"] = metrics
+        objective = objective_of(metrics, config["objective"]["metric"])
+        if not math.isfinite(objective):
+            raise DivergedError(f"objective is {objective}")
+        outcome["objective"] = objective
+    except DivergedError as error:
+        outcome.update(status="diverged", error=f"diverged: {error}")
+    except Exception as error:  # a trial's own failure is recorded, never raised
+        log.error("trial %s failed:\n%s", proposal["trial"], traceback.format_exc())
+        reason = f"{type(error).__name__}: {error}"
+        # A user's module whose loss went NaN fails later, elsewhere; its history tells.
+        diverged = nonfinite_loss(trial_dir / "history.csv")
+        if diverged:
+            outcome.update(status="diverged", error=f"diverged: {diverged} ({reason})")
+        else:
+            outcome.update(status="failed", error=reason)
+    return outcome
+
+
+def nonfinite_loss(history_path: Path) -> str | None:
+    """'train/loss is nan in epoch 0' when a loss column of history.csv is NaN or infinite."""
+    import csv
+
+    if not history_path.exists():
+        return None
+    with open(history_path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            for name, value in row.items():
+                if not name or not name.endswith("loss") or value in (None, ""):
+                    continue
+                with contextlib.suppress(ValueError):
+                    if not math.isfinite(float(value)):
+                        return f"{name} is {value} in epoch {row.get('epoch', '?')}"
+    return None
+
+
+def clear_trial_dir(trial_dir: Path) -> None:
+    """Remove what an interrupted earlier attempt left, so no stale file mixes in."""
+    if not trial_dir.is_dir():
+        return
+    for path in trial_dir.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def write_json_atomic(path: Path, content: dict) -> None:
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(content, indent=2, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def run_trial(
+    proposal: dict,
+    round_index: int,
+    config: dict,
+    trial_dir: Path,
+    time_limit_s: float | None = None,
+    isolate: bool = True,
+) -> dict:
+    """Train one proposed trial; write and return its metrics.json record.
+
+    Status is `ok`, `diverged` (NaN/inf loss) or `failed` (an exception, the training process
+    killed, or over `time_limit_s`), with the reason in `error`.
+    """
+    clear_trial_dir(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
+    if time_limit_s is None:
+        time_limit_s = (config.get("limits") or {}).get("trial_time_s")
+    start = time.perf_counter()
+    if isolate:
+        outcome = supervise(
+            lambda: train_outcome(proposal, config, trial_dir),
+            trial_dir / RESULT_FILE,
+            time_limit_s,
+        )
+    else:
+        outcome = train_outcome(proposal, config, trial_dir)
+    if outcome["status"] != "ok":
+        log.error("trial %s: %s", proposal["trial"], outcome["error"])
     record = {
         "trial": proposal["trial"],
         "round": round_index,
         "seed": proposal["seed"],
         "params": proposal["params"],
-        "status": "ok",
-        "error": None,
-        "objective": None,
-        "metrics": {},
+        "status": outcome["status"],
+        "error": outcome.get("error"),
+        "objective": outcome.get("objective"),
+        "metrics": outcome.get("metrics") or {},
+        "duration_s": round(time.perf_counter() - start, 3),
     }
-    start = time.perf_counter()
-    try:
-        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"])
-        record["metrics"] = metrics
-        objective = objective_of(metrics, config["objective"]["metric"])
-        if not math.isfinite(objective):
-            raise DivergedError(f"objective is {objective}")
-        record["objective"] = objective
-    except DivergedError as error:
-        record.update(status="diverged", error=str(error))
-    except Exception as error:  # a trial's own failure is recorded, never raised
-        log.error("trial %s failed:\n%s", proposal["trial"], traceback.format_exc())
-        record.update(status="failed", error=f"{type(error).__name__}: {error}")
-    record["duration_s"] = round(time.perf_counter() - start, 3)
     history = trial_dir / "history.csv"
     if not history.exists():
         history.write_text("epoch\n")
-    (trial_dir / "metrics.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_json_atomic(trial_dir / "metrics.json", record)
     return record

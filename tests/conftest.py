@@ -12,6 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+FIXTURES = REPO / "tests" / "fixtures"
 
 # A sweep small enough to run in seconds: 2 rounds x 2 trials, 2 epochs on digits.
 TINY_SWEEP = {
@@ -41,11 +42,8 @@ def write_config(workdir: Path, config: dict, name: str = "sweep.yaml") -> Path:
     return path
 
 
-def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess:
-    """Run the real workflow of this repository with `workdir` as its working directory."""
-    command = [
+def snakemake_command(workdir: Path, configfile: Path, *args: str) -> list[str]:
+    return [
         SNAKEMAKE,
         "--snakefile",
         str(REPO / "Snakefile"),
@@ -59,8 +57,22 @@ def run_snakemake(
         "2",
         *args,
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
+
+
+def snakemake_env() -> dict[str, str]:
+    """The environment of a test run: tests/fixtures (user classes) importable."""
+    path = os.pathsep.join(filter(None, [str(FIXTURES), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": path}
+
+
+def run_snakemake(
+    workdir: Path, configfile: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the real workflow of this repository with `workdir` as its working directory."""
+    command = snakemake_command(workdir, configfile, *args)
+    result = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, env=snakemake_env()
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result

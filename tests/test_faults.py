@@ -1,0 +1,135 @@
+"""Faults inside a trial end as a metrics.json with a status and a reason, never as a failed job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import run_snakemake, write_config
+
+from snakesweep.trial import run_trial, supervise
+
+
+def test_supervise_returns_the_childs_result(tmp_path):
+    assert (
+        supervise(lambda: {"status": "ok", "pid": os.getpid()}, tmp_path / "r.json")["pid"]
+        != os.getpid()
+    )
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_killed_child_is_a_failed_trial(tmp_path):
+    def killed():
+        os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+    result = supervise(killed, tmp_path / "r.json")
+    assert result["status"] == "failed"
+    assert result["error"].startswith("killed:") and "SIGKILL" in result["error"]
+
+
+def test_a_crashed_child_is_a_failed_trial(tmp_path):
+    def crashed():
+        os._exit(3)
+
+    result = supervise(crashed, tmp_path / "r.json")
+    assert result == {
+        "status": "failed",
+        "error": "crashed: the training process exited with code 3 and no result",
+    }
+
+
+def test_a_child_over_its_time_limit_is_killed(tmp_path):
+    started = time.monotonic()
+    result = supervise(lambda: time.sleep(30) or {}, tmp_path / "r.json", time_limit_s=0.5)
+    assert time.monotonic() - started < 5
+    assert result["status"] == "failed" and result["error"].startswith("timeout:")
+    assert "limits.trial_time_s" in result["error"]
+
+
+def test_supervision_costs_milliseconds(tmp_path):
+    supervise(lambda: {}, tmp_path / "r.json")
+    started = time.perf_counter()
+    for _ in range(5):
+        supervise(lambda: {"status": "ok"}, tmp_path / "r.json")
+    assert (time.perf_counter() - started) / 5 < 0.25
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "reason"),
+    [
+        ("raise", "failed", "RuntimeError: injected fault"),
+        ("nan", "diverged", "diverged"),
+        ("kill", "failed", "killed: the training process was killed by SIGKILL"),
+    ],
+)
+def test_run_trial_records_every_fault(tmp_path, monkeypatch, fault, status, reason):
+    """fit_trial replaced by a faulty one in the child (the real one is tested elsewhere)."""
+    import snakesweep.train as train
+
+    def faulty_fit(params, config, trial_dir, seed):
+        if fault == "raise":
+            raise RuntimeError("injected fault")
+        if fault == "nan":
+            raise train.DivergedError("train/loss is nan at epoch 0")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(train, "fit_trial", faulty_fit)
+    proposal = {"trial": "r000-t000", "seed": 5, "params": {"lr": 0.1}}
+    config = {"objective": {"metric": "val/loss", "direction": "minimize"}}
+    trial_dir = tmp_path / "trials" / "r000-t000"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / "model.ckpt").write_text("stale, from an interrupted attempt")
+    record = run_trial(proposal, 0, config, trial_dir)
+    on_disk = json.loads((trial_dir / "metrics.json").read_text())
+    assert on_disk == record
+    assert record["status"] == status and reason in record["error"]
+    assert record["objective"] is None and record["params"] == {"lr": 0.1}
+    assert (trial_dir / "history.csv").exists()
+    assert not (trial_dir / "model.ckpt").exists()
+
+
+FAULTY_SWEEP = {
+    "sweep": "faults",
+    "seed": 3,
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+    "budget": {"rounds": 1, "trials_per_round": 4},
+    "search": {"strategy": "grid"},
+    "space": {
+        "fault": {
+            "type": "categorical",
+            "choices": ["healthy", "exception", "nan_loss", "sigkill"],
+        },
+        "lr": 0.05,
+        "max_epochs": 1,
+        "batch_size": 64,
+    },
+    "data": {"name": "digits", "subset": 300},
+    "model": {"class_path": "faulty_model.FaultyMLP"},
+}
+
+
+@pytest.mark.slow
+def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
+    """Real Snakemake and Lightning: an exception, a NaN loss and a SIGKILLed training process."""
+    configfile = write_config(tmp_path, FAULTY_SWEEP)
+    result = run_snakemake(tmp_path, configfile)
+    sweep = tmp_path / "results" / "faults"
+    table = pd.read_csv(sweep / "trials.csv").set_index("fault")
+    assert table.loc["healthy", "status"] == "ok" and table.loc["healthy", "objective"] > 0
+    assert table.loc["exception", "status"] == "failed"
+    assert "RuntimeError: injected fault" in table.loc["exception", "error"]
+    assert table.loc["nan_loss", "status"] == "diverged"
+    assert "train/loss is nan" in table.loc["nan_loss", "error"]
+    assert table.loc["sigkill", "status"] == "failed"
+    assert "killed by SIGKILL" in table.loc["sigkill", "error"]
+    assert table.loc[["exception", "nan_loss", "sigkill"], "objective"].isna().all()
+    assert "round 0: 1 ok, 3 failed" in result.stdout + result.stderr
+    best = yaml.safe_load((sweep / "best.yaml").read_text())
+    assert best["best"]["params"]["fault"] == "healthy"
+    assert best["trials"] == {"ok": 1, "failed": 2, "diverged": 1}
