@@ -1,0 +1,222 @@
+"""Every place a user types: a mistake gives one message naming the key to fix, exit 1, no
+traceback, and results/ untouched. Most cases go through load_config (fast); a few through real
+`snakemake -n` and `python -m snakesweep check`.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, TINY_SWEEP, run_snakemake, write_config
+
+from snakesweep.config import identity, load_config
+from snakesweep.configfile import read_config_file
+from snakesweep.errors import ConfigError
+
+
+def set_key(path: str, value: object) -> Callable[[dict], None]:
+    """A change of the tiny sweep: set `a.b.c` to value."""
+
+    def change(config: dict) -> None:
+        *parents, last = path.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+
+    return change
+
+
+def drop_key(path: str) -> Callable[[dict], None]:
+    def change(config: dict) -> None:
+        *parents, last = path.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        del node[last]
+
+    return change
+
+
+def write_csv(text: str, **data: object) -> Callable[[dict], None]:
+    """A CSV data file (in the working directory) and a data section pointing at it."""
+
+    def change(config: dict) -> None:
+        Path("data.csv").write_text(text)
+        config["data"] = {"name": "csv", "path": "data.csv", "target": "label", **data}
+
+    return change
+
+
+CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n" * 5
+
+# (id, change of the tiny sweep, key the message must name, words it must contain)
+CASES = [
+    # config keys and types: typos are caught, not ignored
+    ("top-level typo", set_key("budgt", {"rounds": 2}), "budgt", "unknown key"),
+    ("nested typo", set_key("budget.round", 3), "budget.round", "unknown key"),
+    ("objective typo", set_key("objective.metirc", "val/acc"), "objective.metirc", "unknown"),
+    ("tracking typo", set_key("tracking.url", "x"), "tracking.url", "unknown key"),
+    ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
+    ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
+    ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
+    ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
+    ("seed negative", set_key("seed", -1), "seed", ""),
+    ("seed float", set_key("seed", 1.5), "seed", "integer"),
+    ("direction", set_key("objective.direction", "minimise"), "objective.direction", ""),
+    ("time limit zero", set_key("limits.trial_time_s", 0), "limits.trial_time_s", ""),
+    ("metric not logged", set_key("objective.metric", "val/accuracy"), "objective.metric", ""),
+    ("strategy typo", set_key("search.strategy", "bayez"), "search.strategy", "bayes"),
+    ("train typo", set_key("train.acelerator", "cpu"), "train.acelerator", "unknown key"),
+    # search-space definitions
+    ("empty space", set_key("space", {}), "space", ""),
+    ("unknown type", set_key("space.lr.type", "flaot"), "space.lr.type", "float"),
+    ("low above high", set_key("space.lr.low", 1.0), "space.lr", ""),
+    ("log of zero", set_key("space.lr.low", 0.0), "space.lr", ""),
+    ("missing bound", drop_key("space.lr.high"), "space.lr", "high"),
+    ("empty choices", set_key("space.activation.choices", []), "space.activation", ""),
+    ("unknown choice", set_key("space.activation.choices", ["relu", "swish"]), "activation", ""),
+    ("unknown hyperparameter", set_key("space.lerning_rate", 0.1), "space.lerning_rate", ""),
+    ("spec typo", set_key("space.lr.hihg", 0.1), "space.lr", "hihg"),
+    ("condition on nothing", set_key("space.momentum.when", {"optimiser": ["sgd"]}), "space", ""),
+    ("bound not a number", set_key("space.lr.high", "big"), "space.lr.high", "number"),
+    # data paths and columns
+    ("data set typo", set_key("data.name", "digitz"), "data.name", "digits"),
+    ("data key typo", set_key("data.val_fraktion", 0.2), "data.val_fraktion", "unknown key"),
+    ("val fraction", set_key("data.val_fraction", 1.5), "data.val_fraction", ""),
+    ("csv without path", set_key("data", {"name": "csv", "target": "y"}), "data.path", ""),
+    ("csv missing", set_key("data", {"name": "csv", "path": "no.csv", "target": "y"}), "data", ""),
+    ("csv target column", write_csv(CSV.replace("label", "lab")), "data.target", "label"),
+    ("csv feature column", write_csv(CSV, features=["a", "c"]), "data.features", "'c'"),
+    ("csv not numeric", write_csv("a,b,label\n1,zz,x\n" * 10), "data.features", "numeric"),
+    # class_paths: located and read, never imported at parse time
+    ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
+    ("class_path no module", set_key("model", {"class_path": "nosuch.Model"}), "model", "nosuch"),
+    ("class_path no class", set_key("model", {"class_path": "faulty_model.Nope"}), "model", "Nope"),
+    (
+        "class_path not a module",
+        set_key("model.class_path", "json.decoder.JSONDecoder"),
+        "model",
+        "not a",
+    ),
+    ("data class_path", set_key("data", {"class_path": "nosuch.Data"}), "data.class_path", ""),
+    ("model name typo", set_key("model.name", "mpl"), "model.name", "mlp"),
+    # sweep names must not leave results/
+    ("sweep parent", set_key("sweep", "../x"), "sweep", "results/"),
+    ("sweep absolute", set_key("sweep", "/tmp/x"), "sweep", ""),
+    ("sweep nested", set_key("sweep", "a/b"), "sweep", ""),
+    ("sweep dots", set_key("sweep", ".."), "sweep", ""),
+    ("sweep empty", set_key("sweep", ""), "sweep", ""),
+    ("sweep number", set_key("sweep", 12), "sweep", "string"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_bad_config_names_the_key(tmp_path, monkeypatch, change, key, words):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "fixtures"))
+    config = copy.deepcopy(TINY_SWEEP)
+    change(config)
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, tmp_path / "results")
+    message = str(raised.value)
+    assert "\n" not in message
+    if key:
+        assert message.startswith(key) or f"{key}:" in message or key in message.split(":")[0]
+    assert words in message
+    assert not (tmp_path / "results").exists()
+
+
+def test_at_least_thirty_cases():
+    assert len(CASES) + len(FILE_CASES) + 2 >= 30
+
+
+FILE_CASES = [
+    ("yaml syntax", "sweep: x\nspace:\n  lr: {type: float, low: 1\n", "line 4"),
+    ("yaml tab", "sweep: x\nspace:\n\tlr: 0.1\n", "line 3"),
+    ("yaml list", "- sweep: x\n", "not a mapping"),
+    ("yaml empty", "", "not a mapping"),
+    ("yte code", "__use_yte__: true\nsweep: ?f'x'\n", "runs Python code"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [case[1:] for case in FILE_CASES], ids=[case[0] for case in FILE_CASES]
+)
+def test_bad_config_file_says_where(tmp_path, text, words):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        read_config_file(path)
+    assert str(raised.value).startswith("configfile:") and words in str(raised.value)
+
+
+def check_command(path: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakesweep", "check", str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_check_command_reports_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sweep: x\nspace:\n  lr: {type: float, low: 1\n")
+    result = check_command(bad, tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("snakesweep: config error: configfile:")
+    assert "line 4" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    good = write_config(tmp_path, TINY_SWEEP)
+    result = check_command(good, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def assert_refused(result: subprocess.CompletedProcess, words: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if line.startswith("snakesweep: config error")]
+    assert len(lines) == 1 and words in lines[0], output
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (set_key("budget.rundos", 2), "budget.rundos: unknown key"),
+        (set_key("sweep", "../escape"), "sweep: '../escape' is not a valid sweep name"),
+        (set_key("model", {"class_path": "nosuch.Model"}), "model.class_path"),
+    ],
+    ids=["typo", "sweep name", "class_path"],
+)
+def test_snakemake_refuses_before_any_job(tmp_path, change, words):
+    config = copy.deepcopy(TINY_SWEEP)
+    change(config)
+    result = run_snakemake(tmp_path, write_config(tmp_path, config), "-n", check=False)
+    assert_refused(result, words)
+    assert not (tmp_path / "results").exists()
+    assert not (tmp_path.parent / "escape").exists()
+
+
+def test_config_changed_mid_sweep_is_refused(tmp_path):
+    """A started sweep (its sweep.yaml) and a config that changes its space: refused, untouched."""
+    config = copy.deepcopy(TINY_SWEEP)
+    frozen = tmp_path / "results" / "tiny" / "sweep.yaml"
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text(yaml.safe_dump(identity(load_config(config, tmp_path / "none"))))
+    before = sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*"))
+    config["space"]["lr"]["high"] = 0.5
+    result = run_snakemake(tmp_path, write_config(tmp_path, config), check=False)
+    assert_refused(result, "space.lr.high: results/tiny was started with another config")
+    assert "new `sweep:` name" in result.stderr
+    assert sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*")) == before
