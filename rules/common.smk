@@ -15,6 +15,7 @@ os.environ.update(
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
+from snakesweep.train.evaluate import evaluation_outputs
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -29,6 +30,9 @@ except ConfigError as error:
 
 SWEEP = config["sweep"]
 ROUNDS = config["budget"]["rounds"]
+# Training helper: k-fold cross-validation (one job per fold) and the test-set evaluation.
+FOLDS = (config.get("evaluate") or {}).get("folds") or 0
+EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
 
 
 wildcard_constraints:
@@ -117,6 +121,8 @@ def get_final_outputs(wildcards):
         f"results/{SWEEP}/trials.csv",
         f"results/{SWEEP}/best.yaml",
         f"results/{SWEEP}/tracking/{last}.json",
+        f"results/{SWEEP}/test.json",
+        f"results/{SWEEP}/ensemble.json",
     ]
 
 

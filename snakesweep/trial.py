@@ -145,13 +145,13 @@ def supervise(
     return result
 
 
-def train_outcome(proposal: dict, config: dict, trial_dir: Path) -> dict:
+def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | None = None) -> dict:
     """Train in this process: status, error, objective and metrics (exceptions are recorded)."""
     from snakesweep.train import DivergedError, fit_trial
 
     outcome: dict = {"status": "ok", "error": None, "objective": None, "metrics": {}}
     try:
-        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"])
+        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], fold=fold)
         outcome["metrics"] = metrics
         objective = objective_of(metrics, config["objective"]["metric"])
         if not math.isfinite(objective):
@@ -212,11 +212,13 @@ def run_trial(
     trial_dir: Path,
     time_limit_s: float | None = None,
     isolate: bool = True,
+    fold: int | None = None,
 ) -> dict:
     """Train one proposed trial; write and return its metrics.json record.
 
     Status is `ok`, `diverged` (NaN/inf loss) or `failed` (an exception, the training process
-    killed, or over `time_limit_s`), with the reason in `error`.
+    killed, or over `time_limit_s`), with the reason in `error`. `fold` trains one fold of
+    k-fold cross-validation (evaluate.folds) into `trial_dir`.
     """
     clear_trial_dir(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -225,12 +227,12 @@ def run_trial(
     start = time.perf_counter()
     if isolate:
         outcome = supervise(
-            lambda: train_outcome(proposal, config, trial_dir),
+            lambda: train_outcome(proposal, config, trial_dir, fold),
             trial_dir / RESULT_FILE,
             time_limit_s,
         )
     else:
-        outcome = train_outcome(proposal, config, trial_dir)
+        outcome = train_outcome(proposal, config, trial_dir, fold)
     if outcome["status"] != "ok":
         log.error("trial %s: %s", proposal["trial"], outcome["error"])
     record = {

@@ -37,6 +37,17 @@ def check(config: dict[str, Any], space: Any = None) -> None:
         _check_objective(config, task)
 
 
+def task_of(config: dict[str, Any]) -> str | None:
+    """classification | regression of the configured built-in data; None for a user's."""
+    data = config.get("data") or {}
+    if data.get("class_path"):
+        return None
+    name = data.get("name", "digits")
+    if name in ("csv", "npz"):
+        return data.get("task", "classification")
+    return SKLEARN_SETS.get(name, "classification")
+
+
 def _check_data(config: dict[str, Any]) -> str | None:
     data = config.get("data") or {}
     if data.get("class_path"):

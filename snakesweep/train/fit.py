@@ -153,8 +153,7 @@ def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: i
         if datamodule is not None:
             trainer.fit(model, datamodule=datamodule)
         else:
-            trainer.fit(model, train_loaders_or_none(loaders[0]),
-                        loaders[1] if len(loaders) > 1 else None)
+            trainer.fit(model, loaders[0], loaders[1] if len(loaders) > 1 else None)
     finally:
         write_history(history.rows, trial_dir / "history.csv")
     t_end = time.perf_counter()
@@ -170,14 +169,8 @@ def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: i
     metrics["time/setup_s"] = round(t_fit - t_imported, 3)
     metrics["time/fit_s"] = round(t_end - t_fit, 3)
     if refit:
-        torch.save({"state_dict": model.state_dict(),
-                    "hyper_parameters": dict(getattr(model, "hparams", {}))},
-                   trial_dir / "model.ckpt")
+        trainer.save_checkpoint(trial_dir / "model.ckpt")
     return metrics
-
-
-def train_loaders_or_none(loader: Any) -> Any:
-    return loader
 
 
 def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, float]:

@@ -1,0 +1,22 @@
+"""Merge a trial's k folds into its metrics.json (mean, and <metric>_std) and history.csv."""
+
+import logging
+from pathlib import Path
+
+from snakesweep.train.cv import merge_fold_files
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    merged = merge_fold_files(
+        [Path(p) for p in smk.input.metrics],
+        [Path(p) for p in smk.input.histories],
+        smk.config["objective"]["metric"],
+        Path(smk.output.metrics),
+        Path(smk.output.history),
+    )
+    logging.info("trial %s: %s, objective %s", merged["trial"], merged["status"], merged["objective"])
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,256 @@
+"""After the search: the best configuration on the held-out test set, and a top-k ensemble.
+
+The test part of the split is read only here. Metrics come from scikit-learn, computed from
+saved predictions, so anyone can recompute them from test_predictions.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+# --- which trials -------------------------------------------------------------------------
+def ranked_trials(sweep_dir: Path, direction: str) -> list[dict[str, Any]]:
+    """The sweep's ok trials' records (metrics.json), best objective first."""
+    records = []
+    for path in sorted((sweep_dir / "trials").glob("*/metrics.json")):
+        record = json.loads(path.read_text())
+        objective = record.get("objective")
+        if record.get("status") == "ok" and objective is not None and math.isfinite(objective):
+            record["dir"] = str(path.parent)
+            records.append(record)
+    sign = 1.0 if direction == "minimize" else -1.0
+    return sorted(records, key=lambda r: (sign * float(r["objective"]), r["trial"]))
+
+
+def checkpoints_of(record: dict[str, Any]) -> list[Path]:
+    """A trial's checkpoint(s): model.ckpt, or one per fold under cross-validation."""
+    trial_dir = Path(record["dir"])
+    if (trial_dir / "model.ckpt").exists():
+        return [trial_dir / "model.ckpt"]
+    return sorted(trial_dir.glob("fold*/model.ckpt"))
+
+
+# --- metrics ------------------------------------------------------------------------------
+def test_metrics(y_true: np.ndarray, output: np.ndarray, task: str, n_classes: int,
+                 prefix: str = "test/") -> dict[str, float]:
+    """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
+    probabilities; regression: mse, mae, r2, from predictions."""
+    from sklearn import metrics as skm
+
+    if task == "classification":
+        pred = output.argmax(axis=1)
+        labels = list(range(n_classes))
+        out = {
+            "acc": skm.accuracy_score(y_true, pred),
+            "precision": skm.precision_score(y_true, pred, labels=labels, average="macro",
+                                             zero_division=0),
+            "recall": skm.recall_score(y_true, pred, labels=labels, average="macro",
+                                       zero_division=0),
+            "f1": skm.f1_score(y_true, pred, labels=labels, average="macro", zero_division=0),
+            "loss": skm.log_loss(y_true, np.clip(output, 1e-12, 1.0), labels=labels),
+        }
+        if len(np.unique(y_true)) == n_classes:
+            if n_classes == 2:
+                out["auroc"] = skm.roc_auc_score(y_true, output[:, 1])
+            else:
+                out["auroc"] = skm.roc_auc_score(y_true, output, multi_class="ovr",
+                                                 average="macro", labels=labels)
+    else:
+        out = {
+            "mse": skm.mean_squared_error(y_true, output),
+            "mae": skm.mean_absolute_error(y_true, output),
+            "r2": skm.r2_score(y_true, output),
+        }
+        out["loss"] = out["mse"]
+    return {prefix + k: float(v) for k, v in out.items()}
+
+
+# --- models -------------------------------------------------------------------------------
+def load_model(config: dict[str, Any], ckpt: Path) -> Any:
+    import torch
+
+    from snakesweep.train.fit import import_class
+    from snakesweep.train.module import SweepModule
+
+    mcfg = config.get("model") or {}
+    cls = import_class(mcfg["class_path"], "model.class_path") if mcfg.get("class_path") \
+        else SweepModule
+    model = cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=False)
+    model.eval()
+    torch.set_grad_enabled(False)
+    return model
+
+
+def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
+    """Class probabilities or predictions (target units) for `x`, in batches."""
+    import torch
+
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), 4096):
+            out = model(torch.as_tensor(x[i:i + 4096]))
+            if hasattr(model, "predict_output"):
+                out = model.predict_output(out)
+            elif task == "classification":
+                out = out.softmax(-1)
+            else:
+                out = out.squeeze(-1)
+            outs.append(out.float().cpu().numpy())
+    return np.concatenate(outs)
+
+
+# --- outputs ------------------------------------------------------------------------------
+def write_predictions(path: Path, y: np.ndarray, output: np.ndarray, task: str,
+                      class_names: list[str]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        if task == "classification":
+            writer.writerow(["y_true", "y_pred", *[f"prob_{c}" for c in class_names]])
+            for yi, p in zip(y, output, strict=True):
+                writer.writerow([int(yi), int(p.argmax()), *[repr(float(v)) for v in p]])
+        else:
+            writer.writerow(["y_true", "y_pred"])
+            for yi, p in zip(y, output, strict=True):
+                writer.writerow([repr(float(yi)), repr(float(p))])
+
+
+def write_classification_outputs(out_dir: Path, y: np.ndarray, output: np.ndarray,
+                                  class_names: list[str]) -> None:
+    """confusion_matrix.csv/.png and classification_report.csv (per class)."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    labels = list(range(len(class_names)))
+    pred = output.argmax(axis=1)
+    cm = confusion_matrix(y, pred, labels=labels)
+    with open(out_dir / "confusion_matrix.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["true\\pred", *class_names])
+        for name, row in zip(class_names, cm, strict=True):
+            writer.writerow([name, *[int(v) for v in row]])
+    report = classification_report(y, pred, labels=labels, target_names=class_names,
+                                   output_dict=True, zero_division=0)
+    with open(out_dir / "classification_report.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["class", "precision", "recall", "f1", "support"])
+        for name in [*class_names, "macro avg", "weighted avg"]:
+            r = report[name]
+            writer.writerow([name, r["precision"], r["recall"], r["f1-score"], int(r["support"])])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(4.0, 0.45 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(labels, class_names, rotation=45, ha="right")
+    ax.set_yticks(labels, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in labels:
+        for j in labels:
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+    ax.set_title("Confusion matrix (test set)")
+    fig.tight_layout()
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+    plt.close(fig)
+
+
+# --- the two evaluations ------------------------------------------------------------------
+def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Refit (or reuse the checkpoint of) the best trial and evaluate it once on the test set.
+
+    Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv/.png
+    and classification_report.csv into `out_dir`.
+    """
+    from snakesweep.train.data import make_split
+    from snakesweep.train.fit import fit
+
+    evaluate = config.get("evaluate") or {}
+    direction = (config.get("objective") or {}).get("direction", "minimize")
+    ranked = ranked_trials(sweep_dir, direction)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not ranked:
+        result = {"trial": None, "error": "no trial finished ok"}
+        (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
+        return result
+    best = ranked[0]
+    split = make_split(config)
+    mode = evaluate.get("refit", "checkpoint")
+    ckpts = checkpoints_of(best)
+    if mode == "train_val" or len(ckpts) != 1:
+        # Refit on train+validation for the number of epochs the best trial needed.
+        epochs = int(round(float(best["metrics"].get("best_epoch", 0)))) + 1
+        params = {**best["params"], "max_epochs": epochs, "early_stopping_patience": 0}
+        refit_dir = out_dir / "refit"
+        fit(params, config, refit_dir, int(best["seed"]), refit=True)
+        ckpt, mode = refit_dir / "model.ckpt", "train_val"
+    else:
+        ckpt = ckpts[0]
+    model = load_model(config, ckpt)
+    output = predict(model, split.x_test, split.task)
+    write_predictions(out_dir / "test_predictions.csv", split.y_test, output, split.task,
+                      split.class_names)
+    if split.task == "classification":
+        write_classification_outputs(out_dir, split.y_test, output, split.class_names)
+    result = {
+        "trial": best["trial"],
+        "objective": best["objective"],
+        "params": best["params"],
+        "refit": mode,
+        "checkpoint": str(ckpt),
+        "n_test": int(len(split.y_test)),
+        "metrics": test_metrics(split.y_test, output, split.task, split.n_classes),
+    }
+    (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Average the top-k trials' probabilities (or predictions) on the test set."""
+    from snakesweep.train.data import make_split
+
+    k = int((config.get("evaluate") or {}).get("top_k", 3))
+    direction = (config.get("objective") or {}).get("direction", "minimize")
+    members = ranked_trials(sweep_dir, direction)[:k]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not members:
+        result = {"k": k, "members": [], "error": "no trial finished ok"}
+        (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+        return result
+    split = make_split(config)
+    outputs, member_info = [], []
+    for record in members:
+        member_out = [predict(load_model(config, c), split.x_test, split.task)
+                      for c in checkpoints_of(record)]
+        if not member_out:
+            raise FileNotFoundError(f"trial {record['trial']} has no checkpoint")
+        mean = np.mean(member_out, axis=0)
+        outputs.append(mean)
+        member_info.append({"trial": record["trial"], "objective": record["objective"],
+                            "metrics": test_metrics(split.y_test, mean, split.task,
+                                                    split.n_classes)})
+    output = np.mean(outputs, axis=0)
+    write_predictions(out_dir / "ensemble_predictions.csv", split.y_test, output, split.task,
+                      split.class_names)
+    result = {"k": k, "members": member_info, "n_test": int(len(split.y_test)),
+              "metrics": test_metrics(split.y_test, output, split.task, split.n_classes)}
+    (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def evaluation_outputs(config: dict[str, Any]) -> list[str]:
+    """The files evaluate_best writes besides test.json (depends on the task; no torch)."""
+    from snakesweep.train.check import task_of
+
+    if task_of(config) == "classification":
+        return ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.csv"]
+    return []
