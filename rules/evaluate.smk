@@ -18,12 +18,12 @@ if FOLDS:
             "results/{sweep}/benchmarks/train_fold/{trial}/{fold}.tsv"
         wildcard_constraints:
             fold=r"\d+",
+        conda:
+            "../envs/train.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=60,
-        conda:
-            "../envs/train.yaml"
         script:
             "../scripts/train_fold.py"
 
@@ -62,12 +62,12 @@ rule evaluate_best:
         "logs/evaluate_best/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/evaluate_best.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/evaluate_best.py"
 
@@ -82,11 +82,11 @@ rule evaluate_ensemble:
         "logs/evaluate_ensemble/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/evaluate_ensemble.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/evaluate_ensemble.py"

@@ -15,7 +15,9 @@ def main(smk) -> None:
         Path(smk.output.metrics),
         Path(smk.output.history),
     )
-    logging.info("trial %s: %s, objective %s", merged["trial"], merged["status"], merged["objective"])
+    logging.info(
+        "trial %s: %s, objective %s", merged["trial"], merged["status"], merged["objective"]
+    )
 
 
 if "snakemake" in globals():

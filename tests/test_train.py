@@ -12,8 +12,12 @@ from snakesweep.errors import ConfigError
 from snakesweep.train import DivergedError, check_training, fit_trial
 from snakesweep.train.data import make_split, split_indices
 
-TINY = {"seed": 0, "data": {"name": "digits", "subset": 300}, "model": {"name": "mlp"},
-        "objective": {"metric": "val/loss", "direction": "minimize"}}
+TINY = {
+    "seed": 0,
+    "data": {"name": "digits", "subset": 300},
+    "model": {"name": "mlp"},
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+}
 
 
 def config(**sections):
@@ -56,20 +60,29 @@ def test_same_seed_same_result_other_seed_differs(tmp_path):
 
 
 def test_divergence_raises(tmp_path):
-    params = {"lr": 1.0e6, "optimizer": "sgd", "max_epochs": 2, "init": "normal",
-              "init_scale": 50.0, "activation": "relu"}
+    params = {
+        "lr": 1.0e6,
+        "optimizer": "sgd",
+        "max_epochs": 2,
+        "init": "normal",
+        "init_scale": 50.0,
+        "activation": "relu",
+    }
     with pytest.raises(DivergedError):
         fit_trial(params, config(), tmp_path, seed=0)
     assert (tmp_path / "history.csv").exists()
 
 
-@pytest.mark.parametrize("model,data", [("cnn", {"name": "digits", "subset": 200}),
-                                        ("gru", {"name": "sequence", "sequence": {"n_samples": 120,
-                                                                                  "length": 8}}),
-                                        ("lstm", {"name": "digits", "subset": 200})])
+@pytest.mark.parametrize(
+    "model,data",
+    [
+        ("cnn", {"name": "digits", "subset": 200}),
+        ("gru", {"name": "sequence", "sequence": {"n_samples": 120, "length": 8}}),
+        ("lstm", {"name": "digits", "subset": 200}),
+    ],
+)
 def test_other_models_train_one_epoch(tmp_path, model, data):
-    params = {"max_epochs": 1, "hidden_units": 8, "channels": 4, "conv_layers": 1,
-              "n_layers": 1}
+    params = {"max_epochs": 1, "hidden_units": 8, "channels": 4, "conv_layers": 1, "n_layers": 1}
     cfg = config(model={"name": model})
     cfg["data"] = data
     metrics = fit_trial(params, cfg, tmp_path, seed=0)
@@ -90,9 +103,17 @@ def build(hp, model="mlp", shape=(1, 8, 8)):
     return SweepModule(model, resolve(hp), list(shape), "classification", 10)
 
 
-@pytest.mark.parametrize("name,cls", [("relu", "ReLU"), ("tanh", "Tanh"), ("sigmoid", "Sigmoid"),
-                                      ("leaky_relu", "LeakyReLU"), ("elu", "ELU"),
-                                      ("gelu", "GELU")])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("relu", "ReLU"),
+        ("tanh", "Tanh"),
+        ("sigmoid", "Sigmoid"),
+        ("leaky_relu", "LeakyReLU"),
+        ("elu", "ELU"),
+        ("gelu", "GELU"),
+    ],
+)
 def test_activation_reaches_network(name, cls):
     net = build({"activation": name, "n_layers": 2}).net
     used = {type(m).__name__ for m in net.modules()}
@@ -103,8 +124,17 @@ def test_activation_reaches_network(name, cls):
 def test_architecture_params_reach_network():
     from torch import nn
 
-    net = build({"n_layers": 3, "hidden_units": 20, "hidden_units_2": 7, "dropout": 0.3,
-                 "batch_norm": True, "activation": "leaky_relu", "leaky_slope": 0.2}).net
+    net = build(
+        {
+            "n_layers": 3,
+            "hidden_units": 20,
+            "hidden_units_2": 7,
+            "dropout": 0.3,
+            "batch_norm": True,
+            "activation": "leaky_relu",
+            "leaky_slope": 0.2,
+        }
+    ).net
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert [m.out_features for m in linears] == [20, 7, 20, 10]
     assert sum(isinstance(m, nn.BatchNorm1d) for m in net.modules()) == 3
@@ -115,13 +145,23 @@ def test_architecture_params_reach_network():
     assert [(c.out_channels, c.kernel_size) for c in convs] == [(5, (5, 5)), (10, (5, 5))]
 
 
-@pytest.mark.parametrize("init,expected_std", [
-    ("xavier_normal", math.sqrt(2 / (64 + 200))), ("glorot_uniform", math.sqrt(2 / (64 + 200))),
-    ("kaiming_normal", math.sqrt(2 / 64)), ("he_uniform", math.sqrt(2 / 64)),
-    ("normal", 0.05), ("uniform", 0.05 / math.sqrt(3))])
+@pytest.mark.parametrize(
+    "init,expected_std",
+    [
+        ("xavier_normal", math.sqrt(2 / (64 + 200))),
+        ("glorot_uniform", math.sqrt(2 / (64 + 200))),
+        ("kaiming_normal", math.sqrt(2 / 64)),
+        ("he_uniform", math.sqrt(2 / 64)),
+        ("normal", 0.05),
+        ("uniform", 0.05 / math.sqrt(3)),
+    ],
+)
 def test_initialiser_reaches_weights(init, expected_std):
-    w = build({"init": init, "activation": "relu", "hidden_units": 200, "n_layers": 1}
-              ).net.blocks[0][1].weight
+    w = (
+        build({"init": init, "activation": "relu", "hidden_units": 200, "n_layers": 1})
+        .net.blocks[0][1]
+        .weight
+    )
     gain = math.sqrt(2) if init.startswith(("xavier", "glorot")) else 1.0  # relu gain
     assert float(w.detach().std()) == pytest.approx(expected_std * gain, rel=0.08)
 
@@ -129,12 +169,17 @@ def test_initialiser_reaches_weights(init, expected_std):
 def test_optimizer_params_reach_optimizer():
     import torch
 
-    opt = build({"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr": 0.02,
-                 "weight_decay": 1e-3}).configure_optimizers()
+    opt = build(
+        {"optimizer": "sgd", "momentum": 0.9, "nesterov": True, "lr": 0.02, "weight_decay": 1e-3}
+    ).configure_optimizers()
     assert isinstance(opt, torch.optim.SGD)
     group = opt.param_groups[0]
-    assert (group["momentum"], group["nesterov"], group["lr"], group["weight_decay"]) == \
-        (0.9, True, 0.02, 1e-3)
+    assert (group["momentum"], group["nesterov"], group["lr"], group["weight_decay"]) == (
+        0.9,
+        True,
+        0.02,
+        1e-3,
+    )
     assert isinstance(build({"optimizer": "adamw"}).configure_optimizers(), torch.optim.AdamW)
     rms = build({"optimizer": "rmsprop", "momentum": 0.5}).configure_optimizers()
     assert rms.param_groups[0]["momentum"] == 0.5
@@ -154,16 +199,27 @@ def test_lr_schedules():
 
 
 def test_schedule_and_clipping_reach_training(tmp_path):
-    params = {"max_epochs": 3, "lr": 0.1, "lr_scheduler": "step", "lr_step_size": 1,
-              "lr_gamma": 0.5, "grad_clip": 0.5, "optimizer": "sgd"}
+    params = {
+        "max_epochs": 3,
+        "lr": 0.1,
+        "lr_scheduler": "step",
+        "lr_step_size": 1,
+        "lr_gamma": 0.5,
+        "grad_clip": 0.5,
+        "optimizer": "sgd",
+    }
     fit_trial(params, config(), tmp_path, seed=0)
     lrs = [float(r["lr"]) for r in read_history(tmp_path / "history.csv")]
     assert lrs == pytest.approx([0.1, 0.05, 0.025])
 
 
 def test_early_stopping_stops(tmp_path):
-    params = {"max_epochs": 30, "lr": 1e-7, "early_stopping_patience": 1,
-              "early_stopping_min_delta": 1.0}
+    params = {
+        "max_epochs": 30,
+        "lr": 1e-7,
+        "early_stopping_patience": 1,
+        "early_stopping_min_delta": 1.0,
+    }
     metrics = fit_trial(params, config(), tmp_path, seed=0)
     assert metrics["epochs"] == 2
 
@@ -210,13 +266,16 @@ def with_space(space, **sections):
     return cfg
 
 
-@pytest.mark.parametrize("space,key", [
-    ({"activation": {"type": "categorical", "choices": ["relu", "swish"]}}, "space.activation"),
-    ({"optimizer": "adagrad"}, "space.optimizer"),
-    ({"init": "orthogonal"}, "space.init"),
-    ({"lr_scheduler": "cyclic"}, "space.lr_scheduler"),
-    ({"learning_rate": 0.1}, "space.learning_rate"),
-])
+@pytest.mark.parametrize(
+    "space,key",
+    [
+        ({"activation": {"type": "categorical", "choices": ["relu", "swish"]}}, "space.activation"),
+        ({"optimizer": "adagrad"}, "space.optimizer"),
+        ({"init": "orthogonal"}, "space.init"),
+        ({"lr_scheduler": "cyclic"}, "space.lr_scheduler"),
+        ({"learning_rate": 0.1}, "space.learning_rate"),
+    ],
+)
 def test_check_names_the_bad_key(space, key):
     with pytest.raises(ConfigError) as err:
         check_training(with_space(space))
@@ -231,11 +290,13 @@ def test_check_model_data_and_folds(tmp_path):
     csv_file = tmp_path / "d.csv"
     csv_file.write_text("a,b,label\n1,2,x\n3,oops,y\n")
     with pytest.raises(ConfigError, match="data.target"):
-        check_training(with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file),
-                                                     "target": "y"}))
+        check_training(
+            with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file), "target": "y"})
+        )
     with pytest.raises(ConfigError, match="data.features.*'b'"):
-        check_training(with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file),
-                                                     "target": "label"}))
+        check_training(
+            with_space({"lr": 0.1}, data={"name": "csv", "path": str(csv_file), "target": "label"})
+        )
     with pytest.raises(ConfigError, match="model.class_path"):
         check_training(with_space({"lr": 0.1}, model={"class_path": "no_such_pkg.Model"}))
     with pytest.raises(ConfigError, match="objective.metric"):
@@ -247,7 +308,9 @@ def test_check_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from snakesweep.train import check_training; "
-            "check_training({'data': {'name': 'wine'}, 'space': {'lr': 0.1}}); "
-            "assert 'torch' not in sys.modules and 'lightning' not in sys.modules")
+    code = (
+        "import sys; from snakesweep.train import check_training; "
+        "check_training({'data': {'name': 'wine'}, 'space': {'lr': 0.1}}); "
+        "assert 'torch' not in sys.modules and 'lightning' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,8 +15,13 @@ class DivergedError(RuntimeError):
     """The training (or validation) loss became NaN or infinite."""
 
 
-def fit_trial(params: dict[str, Any], config: dict[str, Any], trial_dir: Path | str, seed: int,
-              fold: int | None = None) -> dict[str, Any]:
+def fit_trial(
+    params: dict[str, Any],
+    config: dict[str, Any],
+    trial_dir: Path | str,
+    seed: int,
+    fold: int | None = None,
+) -> dict[str, Any]:
     """Train one trial; write history.csv and model.ckpt to `trial_dir`; return its metrics.
 
     `fold` (0-based) trains on the other folds of `evaluate.folds` and validates on this one.

@@ -19,8 +19,14 @@ from snakesweep.train.options import CHOICES, MODELS, MOMENTUM_OPTIMIZERS, is_hy
 CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
 REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
 #: Hyperparameters that the trainer itself uses even for a user's LightningModule.
-TRAINER_PARAMS = ("max_epochs", "batch_size", "grad_clip", "early_stopping_patience",
-                  "early_stopping_min_delta", "freeze_layers")
+TRAINER_PARAMS = (
+    "max_epochs",
+    "batch_size",
+    "grad_clip",
+    "early_stopping_patience",
+    "early_stopping_min_delta",
+    "freeze_layers",
+)
 
 
 def check(config: dict[str, Any], space: Any = None) -> None:
@@ -56,14 +62,18 @@ def _check_data(config: dict[str, Any]) -> str | None:
     cfg = data_config(config)
     name = cfg["name"]
     if name not in BUILTIN:
-        raise ConfigError("data.name", f"unknown data set {name!r}",
-                          f"use one of {', '.join(BUILTIN)} or data.class_path")
+        raise ConfigError(
+            "data.name",
+            f"unknown data set {name!r}",
+            f"use one of {', '.join(BUILTIN)} or data.class_path",
+        )
     for key in ("val_fraction", "test_fraction"):
         if not 0.0 <= float(cfg[key]) < 1.0:
             raise ConfigError(f"data.{key}", f"{cfg[key]} is not in [0, 1)")
     if float(cfg["val_fraction"]) + float(cfg["test_fraction"]) >= 1.0:
-        raise ConfigError("data.val_fraction", "val_fraction + test_fraction leave no "
-                          "training data")
+        raise ConfigError(
+            "data.val_fraction", "val_fraction + test_fraction leave no training data"
+        )
     if name == "csv":
         return read_csv(cfg).task  # reads the file: missing target, non-numeric features
     if name == "npz":
@@ -79,8 +89,11 @@ def _check_model(model: dict[str, Any]) -> bool:
         return True
     name = model.get("name", "mlp")
     if name not in MODELS:
-        raise ConfigError("model.name", f"unknown model {name!r}",
-                          f"use one of {', '.join(MODELS)} or model.class_path")
+        raise ConfigError(
+            "model.name",
+            f"unknown model {name!r}",
+            f"use one of {', '.join(MODELS)} or model.class_path",
+        )
     ckpt = model.get("init_checkpoint")
     if ckpt and not Path(ckpt).is_file() and "{" not in str(ckpt):
         raise ConfigError("model.init_checkpoint", f"file {str(ckpt)!r} not found")
@@ -98,8 +111,13 @@ def _space_values(spec: Any) -> list[Any]:
     return [spec]
 
 
-def _check_space(config: dict[str, Any], space: Any, user_model: bool, model: dict[str, Any],
-                 data: dict[str, Any]) -> None:
+def _check_space(
+    config: dict[str, Any],
+    space: Any,
+    user_model: bool,
+    model: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
     mapping = config.get("space") or {}
     if space is not None and hasattr(space, "names"):
         names = list(space.names)
@@ -120,24 +138,34 @@ def _check_space(config: dict[str, Any], space: Any, user_model: bool, model: di
                     accepted |= args
         unknown = [n for n in names if n not in accepted]
         if unknown and not open_ended:
-            raise ConfigError(f"space.{unknown[0]}", "not an __init__ argument of "
-                              "model.class_path or data.class_path, nor a trainer setting",
-                              f"trainer settings: {', '.join(TRAINER_PARAMS)}")
+            raise ConfigError(
+                f"space.{unknown[0]}",
+                "not an __init__ argument of "
+                "model.class_path or data.class_path, nor a trainer setting",
+                f"trainer settings: {', '.join(TRAINER_PARAMS)}",
+            )
         return
     for name in names:
         if not is_hyperparameter(name):
-            raise ConfigError(f"space.{name}", "unknown hyperparameter",
-                              "see config/README.md for the names the trainer understands")
+            raise ConfigError(
+                f"space.{name}",
+                "unknown hyperparameter",
+                "see config/README.md for the names the trainer understands",
+            )
     for name, allowed in CHOICES.items():
         for value in _space_values(mapping.get(name)) if name in mapping else []:
             if value not in allowed:
-                raise ConfigError(f"space.{name}", f"unknown {name} {value!r}",
-                                  f"use one of {', '.join(allowed)}")
+                raise ConfigError(
+                    f"space.{name}", f"unknown {name} {value!r}", f"use one of {', '.join(allowed)}"
+                )
     if "momentum" in mapping:
         optimizers = _space_values(mapping.get("optimizer", "adam")) or list(CHOICES["optimizer"])
         if not any(o in MOMENTUM_OPTIMIZERS for o in optimizers):
-            raise ConfigError("space.momentum", "no optimizer in the space uses momentum",
-                              "add sgd or rmsprop to space.optimizer, or drop momentum")
+            raise ConfigError(
+                "space.momentum",
+                "no optimizer in the space uses momentum",
+                "add sgd or rmsprop to space.optimizer, or drop momentum",
+            )
 
 
 def _check_objective(config: dict[str, Any], task: str | None) -> None:
@@ -146,9 +174,11 @@ def _check_objective(config: dict[str, Any], task: str | None) -> None:
     allowed = CLASSIFICATION_METRICS if task != "regression" else REGRESSION_METRICS
     ok = (stage == "val" and name in allowed) or metric == "train/loss"
     if not ok:
-        raise ConfigError("objective.metric", f"{metric!r} is not logged for a {task} task",
-                          "use train/loss or one of "
-                          + ", ".join(f"val/{m}" for m in allowed))
+        raise ConfigError(
+            "objective.metric",
+            f"{metric!r} is not logged for a {task} task",
+            "use train/loss or one of " + ", ".join(f"val/{m}" for m in allowed),
+        )
 
 
 # --- user classes, read without importing -------------------------------------------------
@@ -161,14 +191,18 @@ def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | 
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        raise ConfigError(key, f"cannot import {module_name!r}: no such module",
-                          "put the module on PYTHONPATH or next to the Snakefile")
+        raise ConfigError(
+            key,
+            f"cannot import {module_name!r}: no such module",
+            "put the module on PYTHONPATH or next to the Snakefile",
+        )
     if not spec.origin or not spec.origin.endswith(".py"):
         return None, None  # compiled or namespace: checked on import in the trial
     tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
     defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    imported = {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom)
-                for a in n.names}
+    imported = {
+        a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names
+    }
     if cls not in defined and cls not in imported:
         raise ConfigError(key, f"{module_name!r} has no class {cls!r}")
     return defined.get(cls), tree
@@ -195,8 +229,9 @@ def _base_names(node: ast.ClassDef) -> list[str]:
     return names
 
 
-def _is_plainly_not(node: ast.ClassDef, defined: dict[str, ast.ClassDef], base: str,
-                    seen: set[str]) -> bool:
+def _is_plainly_not(
+    node: ast.ClassDef, defined: dict[str, ast.ClassDef], base: str, seen: set[str]
+) -> bool:
     """True only when every base resolves to a class that is certainly not `base`."""
     seen.add(node.name)
     for name in _base_names(node):

@@ -70,8 +70,13 @@ def merge_histories(paths: list[Path]) -> list[dict[str, Any]]:
     return rows
 
 
-def merge_fold_files(metric_paths: list[Path], history_paths: list[Path], metric: str,
-                     out_metrics: Path, out_history: Path) -> dict[str, Any]:
+def merge_fold_files(
+    metric_paths: list[Path],
+    history_paths: list[Path],
+    metric: str,
+    out_metrics: Path,
+    out_history: Path,
+) -> dict[str, Any]:
     """Read the folds' files, write the trial's metrics.json and history.csv."""
     records = [json.loads(Path(p).read_text()) for p in metric_paths]
     merged = merge_records(records, metric)

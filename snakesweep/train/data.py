@@ -97,20 +97,26 @@ def load_arrays(cfg: dict[str, Any]) -> Arrays:
     elif name == "mnist":
         arrays = _load_mnist()
     elif name == "sequence":
-        arrays = make_sequences({**SEQUENCE_DEFAULTS, **(cfg.get("sequence") or {})},
-                                int(cfg["split_seed"]))
+        arrays = make_sequences(
+            {**SEQUENCE_DEFAULTS, **(cfg.get("sequence") or {})}, int(cfg["split_seed"])
+        )
     elif name == "csv":
         arrays = read_csv(cfg)
     elif name == "npz":
         arrays = read_npz(cfg)
     else:
-        raise ConfigError("data.name", f"unknown data set {name!r}",
-                          f"use one of {', '.join(BUILTIN)} or data.class_path")
+        raise ConfigError(
+            "data.name",
+            f"unknown data set {name!r}",
+            f"use one of {', '.join(BUILTIN)} or data.class_path",
+        )
     if cfg.get("shape"):
         shape = tuple(int(s) for s in cfg["shape"])
         if int(np.prod(shape)) != int(np.prod(arrays.input_shape)):
-            raise ConfigError("data.shape", f"{list(shape)} does not fit "
-                              f"{int(np.prod(arrays.input_shape))} features")
+            raise ConfigError(
+                "data.shape",
+                f"{list(shape)} does not fit {int(np.prod(arrays.input_shape))} features",
+            )
         arrays.x = arrays.x.reshape((len(arrays.x), *shape))
         arrays.kind = "image" if len(shape) == 3 else "sequence" if len(shape) == 2 else "tabular"
     return arrays
@@ -124,11 +130,17 @@ def _load_sklearn(name: str) -> Arrays:
     task = SKLEARN_SETS[name]
     if name == "digits":
         # 8x8 images with values 0..16: keep the image shape, scale to [0, 1].
-        return Arrays(x.reshape(-1, 1, 8, 8) / 16.0, bunch.target.astype(np.int64), task, "image",
-                      [str(c) for c in range(10)])
+        return Arrays(
+            x.reshape(-1, 1, 8, 8) / 16.0,
+            bunch.target.astype(np.int64),
+            task,
+            "image",
+            [str(c) for c in range(10)],
+        )
     if task == "classification":
-        return Arrays(x, bunch.target.astype(np.int64), task, "tabular",
-                      [str(c) for c in bunch.target_names])
+        return Arrays(
+            x, bunch.target.astype(np.int64), task, "tabular", [str(c) for c in bunch.target_names]
+        )
     return Arrays(x, np.asarray(bunch.target, dtype=np.float32), task, "tabular")
 
 
@@ -138,8 +150,9 @@ def _load_mnist() -> Arrays:
 
     x, y = mnist_data()
     x = np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28) / 255.0
-    return Arrays(x, np.asarray(y, dtype=np.int64), "classification", "image",
-                  [str(c) for c in range(10)])
+    return Arrays(
+        x, np.asarray(y, dtype=np.int64), "classification", "image", [str(c) for c in range(10)]
+    )
 
 
 def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
@@ -155,8 +168,13 @@ def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
     t = np.arange(length)
     x = np.sin(2 * np.pi * freq[:, None] * t[None, :] + phase[:, None])
     x = x + float(cfg["noise"]) * rng.standard_normal(x.shape)
-    return Arrays(x[:, :, None].astype(np.float32), y.astype(np.int64), "classification",
-                  "sequence", [f"freq{c + 1}" for c in range(k)])
+    return Arrays(
+        x[:, :, None].astype(np.float32),
+        y.astype(np.int64),
+        "classification",
+        "sequence",
+        [f"freq{c + 1}" for c in range(k)],
+    )
 
 
 def read_csv(cfg: dict[str, Any]) -> Arrays:
@@ -171,8 +189,9 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     if not target:
         raise ConfigError("data.target", "missing", "name the CSV column to predict")
     if target not in header:
-        raise ConfigError("data.target", f"column {target!r} not in {path} "
-                          f"(columns: {', '.join(header)})")
+        raise ConfigError(
+            "data.target", f"column {target!r} not in {path} (columns: {', '.join(header)})"
+        )
     features = cfg.get("features") or [c for c in header if c != target]
     missing = [c for c in features if c not in header]
     if missing:
@@ -185,10 +204,11 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
                 x[i, j] = float(row[col])
             except (ValueError, IndexError):
                 value = row[col] if col < len(row) else ""
-                raise ConfigError("data.features", f"column {features[j]!r} of {path} is not "
-                                  f"numeric (row {i + 2}: {value!r})",
-                                  "drop or encode it, or list numeric columns in data.features"
-                                  ) from None
+                raise ConfigError(
+                    "data.features",
+                    f"column {features[j]!r} of {path} is not numeric (row {i + 2}: {value!r})",
+                    "drop or encode it, or list numeric columns in data.features",
+                ) from None
     labels = [r[header.index(target)] for r in body]
     return _with_target(x, labels, cfg, "tabular")
 
@@ -200,8 +220,9 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
         for key in ("x_key", "y_key"):
             name = cfg.get(key, key[0])
             if name not in npz:
-                raise ConfigError(f"data.{key}", f"array {name!r} not in {path} "
-                                  f"(arrays: {', '.join(npz.files)})")
+                raise ConfigError(
+                    f"data.{key}", f"array {name!r} not in {path} (arrays: {', '.join(npz.files)})"
+                )
         x = np.asarray(npz[cfg.get("x_key", "x")], dtype=np.float32)
         y = npz[cfg.get("y_key", "y")]
     if len(x) != len(y):
@@ -243,9 +264,15 @@ def _user_path(cfg: dict[str, Any], key: str) -> Path:
     return path
 
 
-def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: float,
-                  seed: int, fold: int | None = None, folds: int | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    y: np.ndarray,
+    task: str,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    fold: int | None = None,
+    folds: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded (stratified for classification) train / val / test index arrays.
 
     With `folds` k, the non-test part is cut into k stratified folds and `fold` is the
@@ -253,8 +280,11 @@ def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: 
     """
     rng = np.random.default_rng(seed)
     n = len(y)
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if task == "classification" \
+    groups = (
+        [np.flatnonzero(y == c) for c in np.unique(y)]
+        if task == "classification"
         else [np.arange(n)]
+    )
     test, pool, sizes = [], [], []
     for g in groups:
         g = rng.permutation(g)
@@ -291,12 +321,14 @@ def make_split(config: dict[str, Any], fold: int | None = None, refit: bool = Fa
         keep = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[: int(cfg["subset"])])
         x, y = x[keep], y[keep]
     folds = (config.get("evaluate") or {}).get("folds") if fold is not None else None
-    tr, va, te = split_indices(y, arrays.task, float(cfg["val_fraction"]),
-                               float(cfg["test_fraction"]), seed, fold, folds)
+    tr, va, te = split_indices(
+        y, arrays.task, float(cfg["val_fraction"]), float(cfg["test_fraction"]), seed, fold, folds
+    )
     if refit:
         tr = np.sort(np.concatenate([tr, va]))
-    split = Split(x[tr], y[tr], x[va], y[va], x[te], y[te], arrays.task, arrays.kind,
-                  arrays.class_names)
+    split = Split(
+        x[tr], y[tr], x[va], y[va], x[te], y[te], arrays.task, arrays.kind, arrays.class_names
+    )
     if cfg.get("standardize", True) and arrays.kind != "image":
         # Per-feature (tabular) or per-channel (sequence) statistics of the training part only.
         axes = tuple(range(split.x_train.ndim - 1))

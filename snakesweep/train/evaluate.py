@@ -38,8 +38,9 @@ def checkpoints_of(record: dict[str, Any]) -> list[Path]:
 
 
 # --- metrics ------------------------------------------------------------------------------
-def test_metrics(y_true: np.ndarray, output: np.ndarray, task: str, n_classes: int,
-                 prefix: str = "test/") -> dict[str, float]:
+def test_metrics(
+    y_true: np.ndarray, output: np.ndarray, task: str, n_classes: int, prefix: str = "test/"
+) -> dict[str, float]:
     """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
     probabilities; regression: mse, mae, r2, from predictions."""
     from sklearn import metrics as skm
@@ -49,10 +50,12 @@ def test_metrics(y_true: np.ndarray, output: np.ndarray, task: str, n_classes: i
         labels = list(range(n_classes))
         out = {
             "acc": skm.accuracy_score(y_true, pred),
-            "precision": skm.precision_score(y_true, pred, labels=labels, average="macro",
-                                             zero_division=0),
-            "recall": skm.recall_score(y_true, pred, labels=labels, average="macro",
-                                       zero_division=0),
+            "precision": skm.precision_score(
+                y_true, pred, labels=labels, average="macro", zero_division=0
+            ),
+            "recall": skm.recall_score(
+                y_true, pred, labels=labels, average="macro", zero_division=0
+            ),
             "f1": skm.f1_score(y_true, pred, labels=labels, average="macro", zero_division=0),
             "loss": skm.log_loss(y_true, np.clip(output, 1e-12, 1.0), labels=labels),
         }
@@ -60,8 +63,9 @@ def test_metrics(y_true: np.ndarray, output: np.ndarray, task: str, n_classes: i
             if n_classes == 2:
                 out["auroc"] = skm.roc_auc_score(y_true, output[:, 1])
             else:
-                out["auroc"] = skm.roc_auc_score(y_true, output, multi_class="ovr",
-                                                 average="macro", labels=labels)
+                out["auroc"] = skm.roc_auc_score(
+                    y_true, output, multi_class="ovr", average="macro", labels=labels
+                )
     else:
         out = {
             "mse": skm.mean_squared_error(y_true, output),
@@ -80,8 +84,11 @@ def load_model(config: dict[str, Any], ckpt: Path) -> Any:
     from snakesweep.train.module import SweepModule
 
     mcfg = config.get("model") or {}
-    cls = import_class(mcfg["class_path"], "model.class_path") if mcfg.get("class_path") \
+    cls = (
+        import_class(mcfg["class_path"], "model.class_path")
+        if mcfg.get("class_path")
         else SweepModule
+    )
     model = cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=False)
     model.eval()
     torch.set_grad_enabled(False)
@@ -95,7 +102,7 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     outs = []
     with torch.no_grad():
         for i in range(0, len(x), 4096):
-            out = model(torch.as_tensor(x[i:i + 4096]))
+            out = model(torch.as_tensor(x[i : i + 4096]))
             if hasattr(model, "predict_output"):
                 out = model.predict_output(out)
             elif task == "classification":
@@ -107,8 +114,9 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
 
 
 # --- outputs ------------------------------------------------------------------------------
-def write_predictions(path: Path, y: np.ndarray, output: np.ndarray, task: str,
-                      class_names: list[str]) -> None:
+def write_predictions(
+    path: Path, y: np.ndarray, output: np.ndarray, task: str, class_names: list[str]
+) -> None:
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         if task == "classification":
@@ -121,8 +129,9 @@ def write_predictions(path: Path, y: np.ndarray, output: np.ndarray, task: str,
                 writer.writerow([repr(float(yi)), repr(float(p))])
 
 
-def write_classification_outputs(out_dir: Path, y: np.ndarray, output: np.ndarray,
-                                  class_names: list[str]) -> None:
+def write_classification_outputs(
+    out_dir: Path, y: np.ndarray, output: np.ndarray, class_names: list[str]
+) -> None:
     """confusion_matrix.csv/.png and classification_report.csv (per class)."""
     from sklearn.metrics import classification_report, confusion_matrix
 
@@ -134,8 +143,9 @@ def write_classification_outputs(out_dir: Path, y: np.ndarray, output: np.ndarra
         writer.writerow(["true\\pred", *class_names])
         for name, row in zip(class_names, cm, strict=True):
             writer.writerow([name, *[int(v) for v in row]])
-    report = classification_report(y, pred, labels=labels, target_names=class_names,
-                                   output_dict=True, zero_division=0)
+    report = classification_report(
+        y, pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
+    )
     with open(out_dir / "classification_report.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["class", "precision", "recall", "f1", "support"])
@@ -156,8 +166,15 @@ def write_classification_outputs(out_dir: Path, y: np.ndarray, output: np.ndarra
     ax.set_ylabel("true")
     for i in labels:
         for j in labels:
-            ax.text(j, i, int(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                int(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+                fontsize=8,
+            )
     ax.set_title("Confusion matrix (test set)")
     fig.tight_layout()
     fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
@@ -197,8 +214,9 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
         ckpt = ckpts[0]
     model = load_model(config, ckpt)
     output = predict(model, split.x_test, split.task)
-    write_predictions(out_dir / "test_predictions.csv", split.y_test, output, split.task,
-                      split.class_names)
+    write_predictions(
+        out_dir / "test_predictions.csv", split.y_test, output, split.task, split.class_names
+    )
     if split.task == "classification":
         write_classification_outputs(out_dir, split.y_test, output, split.class_names)
     result = {
@@ -229,20 +247,30 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
     split = make_split(config)
     outputs, member_info = [], []
     for record in members:
-        member_out = [predict(load_model(config, c), split.x_test, split.task)
-                      for c in checkpoints_of(record)]
+        member_out = [
+            predict(load_model(config, c), split.x_test, split.task) for c in checkpoints_of(record)
+        ]
         if not member_out:
             raise FileNotFoundError(f"trial {record['trial']} has no checkpoint")
         mean = np.mean(member_out, axis=0)
         outputs.append(mean)
-        member_info.append({"trial": record["trial"], "objective": record["objective"],
-                            "metrics": test_metrics(split.y_test, mean, split.task,
-                                                    split.n_classes)})
+        member_info.append(
+            {
+                "trial": record["trial"],
+                "objective": record["objective"],
+                "metrics": test_metrics(split.y_test, mean, split.task, split.n_classes),
+            }
+        )
     output = np.mean(outputs, axis=0)
-    write_predictions(out_dir / "ensemble_predictions.csv", split.y_test, output, split.task,
-                      split.class_names)
-    result = {"k": k, "members": member_info, "n_test": int(len(split.y_test)),
-              "metrics": test_metrics(split.y_test, output, split.task, split.n_classes)}
+    write_predictions(
+        out_dir / "ensemble_predictions.csv", split.y_test, output, split.task, split.class_names
+    )
+    result = {
+        "k": k,
+        "members": member_info,
+        "n_test": int(len(split.y_test)),
+        "metrics": test_metrics(split.y_test, output, split.task, split.n_classes),
+    }
     (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 

@@ -39,8 +39,11 @@ def import_class(path: str, key: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(key, f"cannot import {module_name!r}: {exc}",
-                          "put the module on PYTHONPATH or next to the Snakefile") from None
+        raise ConfigError(
+            key,
+            f"cannot import {module_name!r}: {exc}",
+            "put the module on PYTHONPATH or next to the Snakefile",
+        ) from None
     cls = getattr(module, name, None)
     if not inspect.isclass(cls):
         raise ConfigError(key, f"{module_name!r} has no class {name!r}")
@@ -56,8 +59,14 @@ def init_kwargs(cls: type, init_args: dict[str, Any], params: dict[str, Any]) ->
     return kwargs
 
 
-def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: int,
-        fold: int | None = None, refit: bool = False) -> dict[str, Any]:
+def fit(
+    params: dict[str, Any],
+    config: dict[str, Any],
+    trial_dir: Path,
+    seed: int,
+    fold: int | None = None,
+    refit: bool = False,
+) -> dict[str, Any]:
     t_start = time.perf_counter()
     import lightning.pytorch as L
     import torch
@@ -83,13 +92,15 @@ def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: i
     if dcfg.get("class_path"):
         dm_cls = import_class(dcfg["class_path"], "data.class_path")
         if not issubclass(dm_cls, L.LightningDataModule):
-            raise ConfigError("data.class_path", f"{dcfg['class_path']} is not a "
-                              "LightningDataModule")
+            raise ConfigError(
+                "data.class_path", f"{dcfg['class_path']} is not a LightningDataModule"
+            )
         datamodule = dm_cls(**init_kwargs(dm_cls, dcfg.get("init_args") or {}, params))
     else:
         split = make_split(config, fold=fold, refit=refit)
-        train_loader = TensorLoader(split.x_train, split.y_train, int(hp["batch_size"]),
-                                    shuffle=True, seed=seed)
+        train_loader = TensorLoader(
+            split.x_train, split.y_train, int(hp["batch_size"]), shuffle=True, seed=seed
+        )
         loaders.append(train_loader)
         val_loader = None
         if len(split.y_val) and not refit:
@@ -100,16 +111,26 @@ def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: i
     if mcfg.get("class_path"):
         cls = import_class(mcfg["class_path"], "model.class_path")
         if not issubclass(cls, L.LightningModule):
-            raise ConfigError("model.class_path", f"{mcfg['class_path']} is not a "
-                              "LightningModule")
+            raise ConfigError("model.class_path", f"{mcfg['class_path']} is not a LightningModule")
         model = cls(**init_kwargs(cls, mcfg.get("init_args") or {}, params))
     else:
         if split is None:
-            raise ConfigError("model.name", "the built-in models need built-in data",
-                              "use model.class_path with data.class_path")
-        model = SweepModule(mcfg.get("name", "mlp"), hp, list(split.input_shape), split.task,
-                            split.n_classes, split.target_mean, split.target_std,
-                            monitor=metric, monitor_mode=mode)
+            raise ConfigError(
+                "model.name",
+                "the built-in models need built-in data",
+                "use model.class_path with data.class_path",
+            )
+        model = SweepModule(
+            mcfg.get("name", "mlp"),
+            hp,
+            list(split.input_shape),
+            split.task,
+            split.n_classes,
+            split.target_mean,
+            split.target_std,
+            monitor=metric,
+            monitor_mode=mode,
+        )
     if mcfg.get("init_checkpoint"):
         load_weights(model, Path(mcfg["init_checkpoint"]))
     if int(hp["freeze_layers"]) > 0:
@@ -119,15 +140,27 @@ def fit(params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: i
     history = History()
     callbacks: list[Any] = [history]
     if not refit:
-        callbacks.append(ModelCheckpoint(dirpath=trial_dir, filename="model", monitor=metric,
-                                         mode=mode, save_top_k=1, enable_version_counter=False,
-                                         auto_insert_metric_name=False))
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=trial_dir,
+                filename="model",
+                monitor=metric,
+                mode=mode,
+                save_top_k=1,
+                enable_version_counter=False,
+                auto_insert_metric_name=False,
+            )
+        )
         if int(hp["early_stopping_patience"]) > 0:
             es = (config.get("train") or {}).get("early_stopping") or {}
-            callbacks.append(EarlyStopping(monitor=es.get("monitor", metric),
-                                           mode=es.get("mode", mode),
-                                           patience=int(hp["early_stopping_patience"]),
-                                           min_delta=float(hp["early_stopping_min_delta"])))
+            callbacks.append(
+                EarlyStopping(
+                    monitor=es.get("monitor", metric),
+                    mode=es.get("mode", mode),
+                    patience=int(hp["early_stopping_patience"]),
+                    min_delta=float(hp["early_stopping_min_delta"]),
+                )
+            )
     clip = float(hp["grad_clip"] or 0.0)
     trainer = L.Trainer(
         accelerator=tcfg["accelerator"],
@@ -177,8 +210,11 @@ def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, 
     """The first epoch with the best `metric` (what ModelCheckpoint kept)."""
     scored = [r for r in rows if metric in r and math.isfinite(r[metric])]
     if not scored:
-        raise ConfigError("objective.metric", f"{metric!r} was never logged (logged: "
-                          f"{', '.join(sorted(k for k in rows[-1] if '/' in k))})")
+        raise ConfigError(
+            "objective.metric",
+            f"{metric!r} was never logged (logged: "
+            f"{', '.join(sorted(k for k in rows[-1] if '/' in k))})",
+        )
     sign = 1.0 if mode == "min" else -1.0
     return min(scored, key=lambda r: sign * r[metric])
 
@@ -194,8 +230,9 @@ def write_history(rows: list[dict[str, float]], path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=keys or ["epoch"])
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (int(v) if k == "epoch" else repr(float(v)))
-                             for k, v in row.items()})
+            writer.writerow(
+                {k: (int(v) if k == "epoch" else repr(float(v))) for k, v in row.items()}
+            )
 
 
 def load_weights(model: Any, path: Path) -> None:
@@ -216,8 +253,9 @@ def load_weights(model: Any, path: Path) -> None:
 def freeze(model: Any, n: int) -> None:
     """Freeze the first `n` blocks (built-in models) or top-level children (user modules)."""
     net = getattr(model, "net", None)
-    blocks = list(net.blocks) if net is not None and hasattr(net, "blocks") else \
-        list(model.children())
+    blocks = (
+        list(net.blocks) if net is not None and hasattr(net, "blocks") else list(model.children())
+    )
     for block in blocks[:n]:
         for p in block.parameters():
             p.requires_grad_(False)

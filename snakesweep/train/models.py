@@ -29,8 +29,9 @@ def activation(name: str, slope: float = 0.01) -> nn.Module:
         return nn.ELU()
     if name == "gelu":
         return nn.GELU()
-    raise ConfigError("space.activation", f"unknown activation {name!r}",
-                      f"use one of {', '.join(ACTIVATIONS)}")
+    raise ConfigError(
+        "space.activation", f"unknown activation {name!r}", f"use one of {', '.join(ACTIVATIONS)}"
+    )
 
 
 class Network(nn.Module):
@@ -76,8 +77,9 @@ def _dense_blocks(n_in: int, widths: list[int], hp: dict[str, Any], flatten: boo
     return blocks
 
 
-def build_network(name: str, hp: dict[str, Any], input_shape: tuple[int, ...], n_out: int
-                  ) -> Network:
+def build_network(
+    name: str, hp: dict[str, Any], input_shape: tuple[int, ...], n_out: int
+) -> Network:
     """The network `name` for inputs of `input_shape` and `n_out` outputs."""
     n_layers = int(hp["n_layers"])
     if name == "mlp":
@@ -89,9 +91,12 @@ def build_network(name: str, hp: dict[str, Any], input_shape: tuple[int, ...], n
             head = nn.Sequential(nn.Flatten(), head)
     elif name == "cnn":
         if len(input_shape) != 3:
-            raise ConfigError("model.name", f"cnn needs image data (channels, height, width), "
-                              f"got inputs of shape {list(input_shape)}",
-                              "use data.shape to reshape features into an image")
+            raise ConfigError(
+                "model.name",
+                f"cnn needs image data (channels, height, width), "
+                f"got inputs of shape {list(input_shape)}",
+                "use data.shape to reshape features into an image",
+            )
         channels, height, width = input_shape
         blocks = []
         k = int(hp["kernel_size"])
@@ -110,14 +115,20 @@ def build_network(name: str, hp: dict[str, Any], input_shape: tuple[int, ...], n
         n_flat = channels * height * width
         widths = layer_widths(hp, "hidden_units", n_layers)
         blocks += _dense_blocks(n_flat, widths, hp, flatten=True)
-        head = nn.Linear(widths[-1], n_out) if widths else nn.Sequential(nn.Flatten(),
-                                                                         nn.Linear(n_flat, n_out))
+        head = (
+            nn.Linear(widths[-1], n_out)
+            if widths
+            else nn.Sequential(nn.Flatten(), nn.Linear(n_flat, n_out))
+        )
     elif name in ("lstm", "gru"):
         if len(input_shape) == 3 and input_shape[0] == 1:
             input_shape = input_shape[1:]  # a one-channel image is read row by row
         if len(input_shape) != 2:
-            raise ConfigError("model.name", f"{name} needs sequences (steps, features), got "
-                              f"inputs of shape {list(input_shape)}")
+            raise ConfigError(
+                "model.name",
+                f"{name} needs sequences (steps, features), got "
+                f"inputs of shape {list(input_shape)}",
+            )
         n_in = input_shape[1]
         widths = layer_widths(hp, "hidden_units", max(n_layers, 1))
         blocks = []
@@ -131,11 +142,13 @@ def build_network(name: str, hp: dict[str, Any], input_shape: tuple[int, ...], n
         blocks.insert(0, _Squeeze())
         head = nn.Linear(n_in, n_out)
     else:
-        raise ConfigError("model.name", f"unknown model {name!r}",
-                          f"use one of {', '.join(MODELS)} or model.class_path")
+        raise ConfigError(
+            "model.name",
+            f"unknown model {name!r}",
+            f"use one of {', '.join(MODELS)} or model.class_path",
+        )
     net = Network(blocks, head)
-    initialise(net, hp["init"], float(hp["init_scale"]), hp["activation"],
-               float(hp["leaky_slope"]))
+    initialise(net, hp["init"], float(hp["init_scale"]), hp["activation"], float(hp["leaky_slope"]))
     return net
 
 
@@ -151,10 +164,15 @@ def initialise(net: nn.Module, init: str, scale: float, act: str, slope: float) 
     if init == "default":
         return
     if init not in INITIALISERS:
-        raise ConfigError("space.init", f"unknown initialiser {init!r}",
-                          f"use one of {', '.join(INITIALISERS)}")
-    init = {"glorot_uniform": "xavier_uniform", "glorot_normal": "xavier_normal",
-            "he_uniform": "kaiming_uniform", "he_normal": "kaiming_normal"}.get(init, init)
+        raise ConfigError(
+            "space.init", f"unknown initialiser {init!r}", f"use one of {', '.join(INITIALISERS)}"
+        )
+    init = {
+        "glorot_uniform": "xavier_uniform",
+        "glorot_normal": "xavier_normal",
+        "he_uniform": "kaiming_uniform",
+        "he_normal": "kaiming_normal",
+    }.get(init, init)
     nonlinearity = act if act in ("relu", "leaky_relu", "tanh", "sigmoid") else "relu"
     for pname, p in net.named_parameters():
         if p.dim() < 2:
@@ -166,13 +184,17 @@ def initialise(net: nn.Module, init: str, scale: float, act: str, slope: float) 
         elif init == "xavier_normal":
             nn.init.xavier_normal_(p, gain=nn.init.calculate_gain(nonlinearity, slope))
         elif init == "kaiming_uniform":
-            nn.init.kaiming_uniform_(p, a=slope if nonlinearity == "leaky_relu" else 0,
-                                     nonlinearity="leaky_relu"
-                                     if nonlinearity == "leaky_relu" else "relu")
+            nn.init.kaiming_uniform_(
+                p,
+                a=slope if nonlinearity == "leaky_relu" else 0,
+                nonlinearity="leaky_relu" if nonlinearity == "leaky_relu" else "relu",
+            )
         elif init == "kaiming_normal":
-            nn.init.kaiming_normal_(p, a=slope if nonlinearity == "leaky_relu" else 0,
-                                    nonlinearity="leaky_relu"
-                                    if nonlinearity == "leaky_relu" else "relu")
+            nn.init.kaiming_normal_(
+                p,
+                a=slope if nonlinearity == "leaky_relu" else 0,
+                nonlinearity="leaky_relu" if nonlinearity == "leaky_relu" else "relu",
+            )
         elif init == "normal":
             nn.init.normal_(p, 0.0, scale)
         elif init == "uniform":

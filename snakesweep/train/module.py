@@ -22,8 +22,15 @@ class TensorLoader:
     device. This replaces a CPU DataLoader, whose per-batch collation dominates small models.
     """
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
         self.x = torch.as_tensor(x)
         self.y = torch.as_tensor(y)
         self.batch_size = max(1, int(batch_size))
@@ -51,16 +58,25 @@ class TensorLoader:
                 sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
                 yield self.x[sl], self.y[sl]
             else:
-                idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+                idx = order[i * self.batch_size : (i + 1) * self.batch_size]
                 yield self.x.index_select(0, idx), self.y.index_select(0, idx)
 
 
 class SweepModule(L.LightningModule):
     """Training logic of the built-in models: loss, augmentation, L1, schedules, metrics."""
 
-    def __init__(self, model: str, hp: dict[str, Any], input_shape: list[int], task: str,
-                 n_classes: int = 0, target_mean: float = 0.0, target_std: float = 1.0,
-                 monitor: str = "val/loss", monitor_mode: str = "min") -> None:
+    def __init__(
+        self,
+        model: str,
+        hp: dict[str, Any],
+        input_shape: list[int],
+        task: str,
+        n_classes: int = 0,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        monitor: str = "val/loss",
+        monitor_mode: str = "min",
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         n_out = n_classes if task == "classification" else 1
@@ -108,8 +124,9 @@ class SweepModule(L.LightningModule):
             loss = self._loss(self(x), y)
         l1 = float(self.hp["l1"])
         if l1 > 0:
-            loss = loss + l1 * sum(p.abs().sum() for n, p in self.named_parameters()
-                                   if p.requires_grad and p.dim() > 1)
+            loss = loss + l1 * sum(
+                p.abs().sum() for n, p in self.named_parameters() if p.requires_grad and p.dim() > 1
+            )
         # Accumulate on the device; checked and logged once per epoch (no per-step sync).
         self._train_sum = self._train_sum.to(loss.device) + loss.detach() * len(x)
         self._train_n += len(x)
@@ -146,8 +163,9 @@ class SweepModule(L.LightningModule):
     # --- validation and metrics -------------------------------------------------------------
     def _check_finite(self) -> None:
         if self._train_n and not bool(torch.isfinite(self._train_sum)):
-            raise DivergedError(f"training loss is {float(self._train_sum)} in epoch "
-                                f"{self.current_epoch}")
+            raise DivergedError(
+                f"training loss is {float(self._train_sum)} in epoch {self.current_epoch}"
+            )
 
     def on_validation_epoch_start(self) -> None:
         self._val_outputs = []
@@ -165,14 +183,23 @@ class SweepModule(L.LightningModule):
         y = torch.cat([t for _, t in self._val_outputs])
         self._val_outputs = []
         metrics = {"val/loss": float(self._loss(out, y))}
-        metrics.update(prediction_metrics(out, y, self.task, self.hparams.n_classes,
-                                          self.hparams.target_mean, self.hparams.target_std,
-                                          prefix="val/"))
+        metrics.update(
+            prediction_metrics(
+                out,
+                y,
+                self.task,
+                self.hparams.n_classes,
+                self.hparams.target_mean,
+                self.hparams.target_std,
+                prefix="val/",
+            )
+        )
         if self._train_n:
             metrics["train/loss"] = float(self._train_sum) / self._train_n
         if not math.isfinite(metrics["val/loss"]):
-            raise DivergedError(f"validation loss is {metrics['val/loss']} in epoch "
-                                f"{self.current_epoch}")
+            raise DivergedError(
+                f"validation loss is {metrics['val/loss']} in epoch {self.current_epoch}"
+            )
         metrics["lr"] = float(self.hp["lr"]) * self.lr_factor(self.current_epoch)
         self.log_dict(metrics)
         self._update_plateau(metrics)
@@ -213,8 +240,8 @@ def random_shift(x: torch.Tensor, s: int) -> torch.Tensor:
     padded = F.pad(x, (s, s, s, s))
     dy = torch.randint(0, 2 * s + 1, (n,), device=x.device)
     dx = torch.randint(0, 2 * s + 1, (n,), device=x.device)
-    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (n, h)
-    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (n, w)
+    rows = torch.arange(h, device=x.device)[None, :] + dy[:, None]  # (n, h)
+    cols = torch.arange(w, device=x.device)[None, :] + dx[:, None]  # (n, w)
     out = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * s))
     return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
 
@@ -234,13 +261,20 @@ def make_optimizer(hp: dict[str, Any], params: list) -> torch.optim.Optimizer:
     from snakesweep.errors import ConfigError
     from snakesweep.train.options import OPTIMIZERS
 
-    raise ConfigError("space.optimizer", f"unknown optimizer {name!r}",
-                      f"use one of {', '.join(OPTIMIZERS)}")
+    raise ConfigError(
+        "space.optimizer", f"unknown optimizer {name!r}", f"use one of {', '.join(OPTIMIZERS)}"
+    )
 
 
-def prediction_metrics(out: torch.Tensor, y: torch.Tensor, task: str, n_classes: int,
-                       target_mean: float = 0.0, target_std: float = 1.0,
-                       prefix: str = "") -> dict[str, float]:
+def prediction_metrics(
+    out: torch.Tensor,
+    y: torch.Tensor,
+    task: str,
+    n_classes: int,
+    target_mean: float = 0.0,
+    target_std: float = 1.0,
+    prefix: str = "",
+) -> dict[str, float]:
     """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/MAE/R² in target
     units (regression), from raw network outputs."""
     if task == "classification":

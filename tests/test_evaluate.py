@@ -1,0 +1,134 @@
+"""Cross-validation merging, and the test-set evaluation of the best trial and the ensemble."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from snakesweep.train.cv import merge_histories, merge_records
+from snakesweep.trial import run_trial
+
+CONFIG = {
+    "seed": 0,
+    "data": {"name": "digits", "subset": 300},
+    "model": {"name": "mlp"},
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+    "evaluate": {"refit": "checkpoint", "top_k": 2},
+}
+
+
+def fold_record(status, loss, acc):
+    return {
+        "trial": "r000-t000",
+        "round": 0,
+        "seed": 1,
+        "params": {"lr": 0.1},
+        "status": status,
+        "error": None if status == "ok" else "boom",
+        "objective": loss if status == "ok" else None,
+        "metrics": {"val/loss": loss, "val/acc": acc, "epochs": 3} if status == "ok" else {},
+        "duration_s": 2.0,
+    }
+
+
+def test_merge_records_mean_and_std():
+    merged = merge_records([fold_record("ok", 1.0, 0.5), fold_record("ok", 3.0, 0.7)], "val/loss")
+    assert merged["status"] == "ok"
+    assert merged["objective"] == pytest.approx(2.0)
+    assert merged["metrics"]["val/loss_std"] == pytest.approx(1.0)
+    assert merged["metrics"]["val/acc"] == pytest.approx(0.6)
+    assert merged["metrics"]["cv/folds"] == 2
+    assert merged["duration_s"] == pytest.approx(4.0)
+
+
+def test_merge_records_one_failed_fold_fails_the_trial():
+    merged = merge_records([fold_record("ok", 1.0, 0.5), fold_record("failed", 0, 0)], "val/loss")
+    assert merged["status"] == "failed" and merged["objective"] is None
+    assert "fold 1: boom" in merged["error"]
+
+
+def test_merge_histories_averages_epochs(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("epoch,val/loss\n0,1.0\n1,0.5\n")
+    b.write_text("epoch,val/loss\n0,3.0\n")
+    rows = merge_histories([a, b])
+    assert rows == [{"epoch": 0, "val/loss": 2.0}, {"epoch": 1, "val/loss": 0.5}]
+
+
+def test_folds_train_on_disjoint_validation_parts(tmp_path):
+    config = {**CONFIG, "evaluate": {"folds": 3}}
+    proposal = {"trial": "r000-t000", "seed": 4, "params": {"max_epochs": 1, "lr": 0.01}}
+    records = [run_trial(proposal, 0, config, tmp_path / f"fold{f}", fold=f) for f in range(3)]
+    assert [r["status"] for r in records] == ["ok"] * 3
+    losses = {r["metrics"]["val/loss"] for r in records}
+    assert len(losses) == 3  # three different validation folds
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    for i, lr in enumerate([0.01, 0.003, 1e-5]):
+        trial = f"r000-t{i:03d}"
+        proposal = {
+            "trial": trial,
+            "seed": i,
+            "params": {"max_epochs": 2, "lr": lr, "hidden_units": 16},
+        }
+        record = run_trial(proposal, 0, CONFIG, sweep_dir / "trials" / trial)
+        assert record["status"] == "ok", record["error"]
+    return sweep_dir
+
+
+def read_predictions(path):
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    y = np.array([int(r["y_true"]) for r in rows])
+    probs = np.array([[float(v) for k, v in r.items() if k.startswith("prob_")] for r in rows])
+    return y, probs
+
+
+def test_evaluate_best_matches_sklearn_on_saved_predictions(sweep):
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import evaluate_best, ranked_trials
+
+    result = evaluate_best(CONFIG, sweep, sweep)
+    assert result["trial"] == ranked_trials(sweep, "minimize")[0]["trial"]
+    saved = json.loads((sweep / "test.json").read_text())["metrics"]
+    y, probs = read_predictions(sweep / "test_predictions.csv")
+    pred = probs.argmax(1)
+    assert saved["test/acc"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-9)
+    assert saved["test/f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-9)
+    assert saved["test/auroc"] == pytest.approx(
+        skm.roc_auc_score(y, probs, multi_class="ovr"), abs=1e-6
+    )
+    with open(sweep / "confusion_matrix.csv") as fh:
+        cm = np.array([[int(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
+    assert cm.sum() == len(y) and np.trace(cm) == int((pred == y).sum())
+    assert (sweep / "confusion_matrix.png").stat().st_size > 1000
+    assert "macro avg" in (sweep / "classification_report.csv").read_text()
+
+
+def test_refit_on_train_and_validation(sweep, tmp_path):
+    from snakesweep.train.evaluate import evaluate_best
+
+    config = {**CONFIG, "evaluate": {"refit": "train_val"}}
+    result = evaluate_best(config, sweep, tmp_path)
+    assert result["refit"] == "train_val"
+    assert (tmp_path / "refit" / "model.ckpt").exists()
+    assert 0.0 <= result["metrics"]["test/acc"] <= 1.0
+
+
+def test_ensemble_averages_top_k(sweep, tmp_path):
+    from snakesweep.train.evaluate import evaluate_ensemble, ranked_trials
+
+    result = evaluate_ensemble(CONFIG, sweep, tmp_path)
+    ranked = ranked_trials(sweep, "minimize")
+    assert len(ranked) == 3
+    assert [m["trial"] for m in result["members"]] == [r["trial"] for r in ranked[:2]]
+    y, probs = read_predictions(tmp_path / "ensemble_predictions.csv")
+    assert result["metrics"]["test/acc"] == pytest.approx(float((probs.argmax(1) == y).mean()))
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
