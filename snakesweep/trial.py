@@ -151,7 +151,8 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
 
     outcome: dict = {"status": "ok", "error": None, "objective": None, "metrics": {}}
     try:
-        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], fold=fold)
+        by_fold = {} if fold is None else {"fold": fold}
+        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], **by_fold)
         outcome["metrics"] = metrics
         objective = objective_of(metrics, config["objective"]["metric"])
         if not math.isfinite(objective):
