@@ -28,6 +28,15 @@ try:
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
+# A run killed with SIGKILL leaves Snakemake's locks behind; remove them when their owner is
+# gone, so that resuming is running the same command again (snakesweep/locks.py).
+if workflow.is_main_process:
+    from snakesweep.locks import claim
+
+    stale_lock_note = claim()
+    if stale_lock_note:
+        print(stale_lock_note, file=sys.stderr)
+
 SWEEP = config["sweep"]
 ROUNDS = config["budget"]["rounds"]
 # Training helper: k-fold cross-validation (one job per fold) and the test-set evaluation.
