@@ -13,6 +13,7 @@ include: "rules/search.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/provenance.smk"
 
 
 rule all:

@@ -124,6 +124,10 @@ def get_track_inputs(wildcards):
     return inputs
 
 
+def get_last_history(wildcards):
+    return sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv")
+
+
 def get_final_outputs(wildcards):
     last = round_name(ROUNDS - 1)
     return [
@@ -132,6 +136,7 @@ def get_final_outputs(wildcards):
         f"results/{SWEEP}/tracking/{last}.json",
         f"results/{SWEEP}/test.json",
         f"results/{SWEEP}/ensemble.json",
+        f"results/{SWEEP}/provenance/provenance.yaml",
     ]
 
 

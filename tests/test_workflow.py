@@ -99,3 +99,11 @@ def test_more_rounds_continue_the_sweep(finished):
     assert sorted(set(after) - set(before)) == ["r002-t000", "r002-t001"]
     assert all(after[name] == before[name] for name in before)
     assert len(pd.read_csv(workdir / "results" / "tiny" / "trials.csv")) == 6
+
+
+def test_provenance_is_written(finished):
+    workdir, _, _ = finished
+    provenance = workdir / "results" / "tiny" / "provenance"
+    summary = yaml.safe_load((provenance / "provenance.yaml").read_text())
+    assert set(summary["seeds"]["trials"]) >= {"r000-t000", "r001-t001"}
+    assert yaml.safe_load((provenance / "config.yaml").read_text())["sweep"] == "tiny"
