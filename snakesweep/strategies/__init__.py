@@ -1,0 +1,123 @@
+"""Search strategies behind one function: `propose(search, space, history, n, seed, direction)`.
+
+Every strategy is rebuilt from the finished trials each round and keeps no state of its own,
+so a rerun proposes the same trials. `STRATEGIES` lists the registered names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from snakesweep.errors import ConfigError
+from snakesweep.space import Space, parse_space
+from snakesweep.strategies import bayes, grid, quasirandom, random_search
+from snakesweep.strategies._base import (
+    Observations,
+    check_options,
+    dedupe,
+    observations,
+    rng_for,
+)
+
+__all__ = ["STRATEGIES", "COMMON_OPTIONS", "check_search", "propose", "search_options"]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    propose: Callable[[Space, Observations, int, int, dict[str, Any]], list[dict[str, Any]]]
+    options: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any], Space], None] | None = None
+    # Whether proposals that repeat earlier trials are replaced by fresh random points.
+    refill: bool = True
+
+
+_REGISTRY: dict[str, Strategy] = {
+    s.name: s
+    for s in [
+        Strategy("grid", grid.propose, grid.OPTIONS, grid.check, refill=False),
+        Strategy("random", random_search.propose, random_search.OPTIONS),
+        Strategy("sobol", quasirandom.propose_sobol, quasirandom.OPTIONS),
+        Strategy("halton", quasirandom.propose_halton, quasirandom.OPTIONS),
+        Strategy("lhs", quasirandom.propose_lhs, quasirandom.OPTIONS),
+        Strategy("bayes", bayes.propose, bayes.OPTIONS, bayes.check),
+    ]
+}
+STRATEGIES: tuple[str, ...] = tuple(_REGISTRY)
+
+# Options every strategy accepts.
+COMMON_OPTIONS: dict[str, Any] = {
+    "strategy": "bayes",
+    # Objective given to failed/diverged trials: "worst" (worst seen so far) or a number.
+    "failure_penalty": "worst",
+}
+
+
+def _strategy(name: Any) -> Strategy:
+    if name not in _REGISTRY:
+        raise ConfigError(
+            "search.strategy", f"unknown strategy {name!r}", f"use one of {', '.join(STRATEGIES)}"
+        )
+    return _REGISTRY[name]
+
+
+def search_options(search: str | Mapping[str, Any] | None) -> tuple[Strategy, dict[str, Any]]:
+    """The strategy and its options with defaults filled in (raises ConfigError)."""
+    if search is None:
+        search = {}
+    if isinstance(search, str):
+        search = {"strategy": search}
+    if not isinstance(search, Mapping):
+        raise ConfigError("search", "must be a strategy name or a mapping",
+                          "e.g. search: {strategy: bayes}")
+    strat = _strategy(search.get("strategy", COMMON_OPTIONS["strategy"]))
+    allowed = {**COMMON_OPTIONS, **strat.options}
+    check_options(strat.name, search, allowed)
+    opts = {**allowed, **search, "strategy": strat.name}
+    pen = opts["failure_penalty"]
+    if pen != "worst" and (isinstance(pen, bool) or not isinstance(pen, int | float)):
+        raise ConfigError("search.failure_penalty", f"must be 'worst' or a number, got {pen!r}")
+    return strat, opts
+
+
+def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> None:
+    """Validate the `search:` config against the space; raise ConfigError naming the key."""
+    space = parse_space(space_mapping)
+    strat, opts = search_options(search)
+    if strat.check is not None:
+        strat.check(opts, space)
+
+
+def propose(
+    search: str | Mapping[str, Any] | None,
+    space: Any,
+    history: pd.DataFrame | None,
+    n: int,
+    seed: int,
+    direction: str = "minimize",
+) -> list[dict[str, Any]]:
+    """Propose n new configurations (complete parameter dicts) given the finished trials.
+
+    `history` has one column per parameter, `objective` (NaN when failed) and `status`.
+    Failed trials reach the strategy with the configured penalty; proposals that repeat an
+    earlier trial (or each other) are replaced. A finite space or list (grid, replay) that is
+    exhausted gives fewer than n.
+    """
+    if direction not in ("minimize", "maximize"):
+        raise ConfigError("objective.direction", f"unknown direction {direction!r}",
+                          "use minimize or maximize")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    sp = parse_space(space)
+    strat, opts = search_options(search)
+    if strat.check is not None:
+        strat.check(opts, sp)
+    if n == 0:
+        return []
+    obs = observations(sp, history, direction, opts["failure_penalty"])
+    proposals = [sp.complete(p) for p in strat.propose(sp, obs, n, int(seed), opts)]
+    return dedupe(sp, proposals, obs.params, n, rng_for(seed, len(obs), 99), fill=strat.refill)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snakesweep.errors import ConfigError
+from snakesweep.space import parse_space
+
+SPACE = {
+    "lr": {"type": "float", "low": 1.0e-4, "high": 0.3, "log": True},
+    "hidden_units": {"type": "int", "low": 16, "high": 256, "log": True},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
+    "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+    "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
+    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": ["sgd", "rmsprop"]}},
+    "nesterov": {"type": "categorical", "choices": [True, False], "when": {"momentum_on": ["yes"]}},
+    "momentum_on": {"type": "categorical", "choices": ["yes", "no"], "when": {"optimizer": ["sgd"]}},
+    "max_epochs": 20,
+    "batch": {"type": "fixed", "value": 64},
+}
+
+
+def test_names_tuned_fixed():
+    s = parse_space(SPACE)
+    assert s.names == list(SPACE)
+    assert "max_epochs" not in s.tuned and "batch" not in s.tuned
+    assert s.fixed == {"max_epochs": 20, "batch": 64}
+
+
+def test_complete_adds_fixed_and_drops_inactive_chain():
+    s = parse_space(SPACE)
+    p = s.complete({"lr": 0.01, "optimizer": "adam", "momentum": 0.9, "momentum_on": "yes",
+                    "nesterov": True})
+    assert p["max_epochs"] == 20 and p["batch"] == 64
+    assert "momentum" not in p and "momentum_on" not in p and "nesterov" not in p
+    q = s.complete({"optimizer": "sgd", "momentum": 0.9, "momentum_on": "yes", "nesterov": True})
+    assert q["momentum"] == 0.9 and q["nesterov"] is True
+    r = s.complete({"optimizer": "rmsprop", "momentum": 0.9, "momentum_on": "yes", "nesterov": True})
+    assert "momentum" in r and "momentum_on" not in r and "nesterov" not in r
+
+
+def test_unit_round_trip_and_ranges():
+    s = parse_space(SPACE)
+    rng = np.random.default_rng(0)
+    for u in rng.random((300, len(s.tuned))):
+        p = s.from_unit(u)
+        assert s.contains(p), p
+        assert 1.0e-4 <= p["lr"] <= 0.3
+        assert isinstance(p["hidden_units"], int) and 16 <= p["hidden_units"] <= 256
+        assert p["dropout"] in (0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5) or any(
+            abs(p["dropout"] - v) < 1e-12 for v in (0.1, 0.2, 0.3, 0.4, 0.5))
+        assert s.complete(s.from_unit(s.to_unit(p))) == p or s.key(s.from_unit(s.to_unit(p))) == s.key(p)
+
+
+def test_int_log_covers_both_ends():
+    s = parse_space({"h": {"type": "int", "low": 1, "high": 4, "log": True}})
+    vals = {s.from_unit([u])["h"] for u in np.linspace(0, 1, 200)}
+    assert vals == {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize(
+    ("spec", "key"),
+    [
+        ({"lr": {"type": "float", "low": 1.0, "high": 1.0}}, "space.lr.low"),
+        ({"lr": {"type": "float", "low": 2.0, "high": 1.0}}, "space.lr.low"),
+        ({"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "space.lr.low"),
+        ({"lr": {"type": "float", "low": -1.0, "high": 1.0, "log": True}}, "space.lr.low"),
+        ({"a": {"type": "categorical", "choices": []}}, "space.a.choices"),
+        ({"a": {"type": "categorical"}}, "space.a.choices"),
+        ({"a": {"type": "bool"}}, "space.a.type"),
+        ({"a": {"low": 0, "high": 1}}, "space.a"),
+        ({"a": {"type": "float", "low": 0, "high": 1, "lgo": True}}, "space.a.lgo"),
+        ({"a": {"type": "float", "low": 0, "high": 1, "when": {"b": [1]}}}, "space.a.when.b"),
+        ({"o": {"type": "categorical", "choices": ["sgd"]},
+          "m": {"type": "float", "low": 0, "high": 1, "when": {"o": ["adam"]}}}, "space.m.when.o"),
+        ({"a": {"type": "int", "low": 0.5, "high": 3}}, "space.a.low"),
+        ({"a": {"type": "float", "low": "x", "high": 3}}, "space.a.low"),
+        ({"a": {"type": "fixed"}}, "space.a.value"),
+        ({"objective": {"type": "float", "low": 0, "high": 1}}, "space.objective"),
+        ({"a": 3}, "space"),
+    ],
+)
+def test_bad_specs_name_the_key(spec, key):
+    with pytest.raises(ConfigError) as e:
+        parse_space(spec)
+    assert e.value.key == key
+    assert key in str(e.value)
+
+
+def test_when_cycle_rejected():
+    spec = {
+        "a": {"type": "categorical", "choices": ["x", "y"], "when": {"b": ["x"]}},
+        "b": {"type": "categorical", "choices": ["x", "y"], "when": {"a": ["x"]}},
+    }
+    with pytest.raises(ConfigError, match="cycle"):
+        parse_space(spec)
