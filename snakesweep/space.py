@@ -100,7 +100,9 @@ class Param:
                 v = lo + u * (hi - lo + 1)
             return int(min(max(math.floor(v), lo), hi))
         if self.log:
-            return float(min(max(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))), lo), hi))
+            return float(
+                min(max(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))), lo), hi)
+            )
         return float(lo + u * (hi - lo))
 
     def to_unit(self, v: Any) -> float:
@@ -318,12 +320,17 @@ def _parse_param(name: str, spec: Any) -> Param:
         )
     when = spec.get("when") or {}
     if not isinstance(when, Mapping):
-        raise ConfigError(f"{key}.when", "must map a parameter to a list of values",
-                          "e.g. when: {optimizer: [sgd, rmsprop]}")
+        raise ConfigError(
+            f"{key}.when",
+            "must map a parameter to a list of values",
+            "e.g. when: {optimizer: [sgd, rmsprop]}",
+        )
     when = {str(k): tuple(v) if isinstance(v, list | tuple) else (v,) for k, v in when.items()}
     for dep, values in when.items():
         if not values:
-            raise ConfigError(f"{key}.when.{dep}", "empty list of values", "list at least one value")
+            raise ConfigError(
+                f"{key}.when.{dep}", "empty list of values", "list at least one value"
+            )
 
     if kind == "fixed":
         if "value" not in spec:
@@ -333,16 +340,25 @@ def _parse_param(name: str, spec: Any) -> Param:
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list | tuple) or len(choices) == 0:
-            raise ConfigError(f"{key}.choices", "needs a non-empty list of choices",
-                              "e.g. choices: [relu, tanh]")
+            raise ConfigError(
+                f"{key}.choices", "needs a non-empty list of choices", "e.g. choices: [relu, tanh]"
+            )
         if len({str(c) for c in choices}) != len(choices):
             raise ConfigError(f"{key}.choices", "choices repeat a value", "list each choice once")
         for c in choices:
             if isinstance(c, Mapping | list):
-                raise ConfigError(f"{key}.choices", f"choice {c!r} is not a scalar",
-                                  "use strings, numbers or booleans")
-        p = Param(name=name, type="categorical", choices=tuple(choices), when=when,
-                  default=spec.get("default"))
+                raise ConfigError(
+                    f"{key}.choices",
+                    f"choice {c!r} is not a scalar",
+                    "use strings, numbers or booleans",
+                )
+        p = Param(
+            name=name,
+            type="categorical",
+            choices=tuple(choices),
+            when=when,
+            default=spec.get("default"),
+        )
         if p.default is not None and not p.contains(p.default):
             raise ConfigError(f"{key}.default", f"{p.default!r} is not one of the choices")
         return p
@@ -350,34 +366,47 @@ def _parse_param(name: str, spec: Any) -> Param:
     # float / int
     for bound in ("low", "high"):
         if bound not in spec:
-            raise ConfigError(f"{key}.{bound}", f"a {kind} parameter needs `{bound}`",
-                              f"add {bound}: <number>")
+            raise ConfigError(
+                f"{key}.{bound}", f"a {kind} parameter needs `{bound}`", f"add {bound}: <number>"
+            )
         if not _is_number(spec[bound]):
             raise ConfigError(f"{key}.{bound}", f"must be a number, got {spec[bound]!r}")
         if kind == "int" and float(spec[bound]) != int(spec[bound]):
-            raise ConfigError(f"{key}.{bound}", f"an int parameter needs an integer bound, got "
-                              f"{spec[bound]!r}", "use type: float for a real-valued range")
+            raise ConfigError(
+                f"{key}.{bound}",
+                f"an int parameter needs an integer bound, got {spec[bound]!r}",
+                "use type: float for a real-valued range",
+            )
     low, high = spec["low"], spec["high"]
     if kind == "int":
         low, high = int(low), int(high)
     else:
         low, high = float(low), float(high)
     if low >= high:
-        raise ConfigError(f"{key}.low", f"low ({low}) must be below high ({high})",
-                          "swap them, or use a fixed value")
+        raise ConfigError(
+            f"{key}.low",
+            f"low ({low}) must be below high ({high})",
+            "swap them, or use a fixed value",
+        )
     log = spec.get("log", False)
     if not isinstance(log, bool):
         raise ConfigError(f"{key}.log", f"must be true or false, got {log!r}")
     if log and low <= 0:
-        raise ConfigError(f"{key}.low", f"a log-scale range needs low > 0, got {low}",
-                          "raise low or set log: false")
+        raise ConfigError(
+            f"{key}.low",
+            f"a log-scale range needs low > 0, got {low}",
+            "raise low or set log: false",
+        )
     step = spec.get("step")
     if step is not None:
         if not _is_number(step) or step <= 0:
             raise ConfigError(f"{key}.step", f"must be a positive number, got {step!r}")
         if log:
-            raise ConfigError(f"{key}.step", "step and log cannot be combined",
-                              "drop step, or list the values as a categorical")
+            raise ConfigError(
+                f"{key}.step",
+                "step and log cannot be combined",
+                "drop step, or list the values as a categorical",
+            )
         if kind == "int" and int(step) != step:
             raise ConfigError(f"{key}.step", "an int parameter needs an integer step")
         if step > high - low:
@@ -387,11 +416,21 @@ def _parse_param(name: str, spec: Any) -> Param:
         if isinstance(grid, bool) or not (
             (isinstance(grid, int) and grid >= 1) or isinstance(grid, list | tuple)
         ):
-            raise ConfigError(f"{key}.grid", "must be a number of points (>= 1) or a list of values")
+            raise ConfigError(
+                f"{key}.grid", "must be a number of points (>= 1) or a list of values"
+            )
         grid = tuple(grid) if isinstance(grid, list | tuple) else grid
-    p = Param(name=name, type=kind, low=low, high=high, log=log,
-              step=(int(step) if kind == "int" and step is not None else step),
-              when=when, default=spec.get("default"), grid=grid)
+    p = Param(
+        name=name,
+        type=kind,
+        low=low,
+        high=high,
+        log=log,
+        step=(int(step) if kind == "int" and step is not None else step),
+        when=when,
+        default=spec.get("default"),
+        grid=grid,
+    )
     if isinstance(grid, tuple):
         if not grid:
             raise ConfigError(f"{key}.grid", "empty list of grid values")
@@ -408,15 +447,21 @@ def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
     if isinstance(mapping, Space):
         return mapping
     if not isinstance(mapping, Mapping) or not mapping:
-        raise ConfigError("space", "must be a non-empty mapping of parameter name to spec",
-                          "e.g. space: {lr: {type: float, low: 1.0e-4, high: 0.1, log: true}}")
+        raise ConfigError(
+            "space",
+            "must be a non-empty mapping of parameter name to spec",
+            "e.g. space: {lr: {type: float, low: 1.0e-4, high: 0.1, log: true}}",
+        )
     params = []
     for name, spec in mapping.items():
         if not isinstance(name, str) or not name:
             raise ConfigError("space", f"parameter name {name!r} must be a non-empty string")
         if name in RESERVED:
-            raise ConfigError(f"space.{name}", "this name is reserved for a results-table column",
-                              "rename the parameter")
+            raise ConfigError(
+                f"space.{name}",
+                "this name is reserved for a results-table column",
+                "rename the parameter",
+            )
         params.append(_parse_param(name, spec))
     space = Space(params)
     for p in params:
@@ -425,30 +470,39 @@ def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
             if dep == p.name:
                 raise ConfigError(key, "a parameter cannot depend on itself")
             if dep not in space.params:
-                raise ConfigError(key, f"unknown parameter {dep!r}",
-                                  f"use one of {', '.join(n for n in space.names if n != p.name)}")
+                raise ConfigError(
+                    key,
+                    f"unknown parameter {dep!r}",
+                    f"use one of {', '.join(n for n in space.names if n != p.name)}",
+                )
             dp = space.params[dep]
             if dp.type == "float" and dp.step is None:
-                raise ConfigError(key, f"{dep!r} is a continuous float",
-                                  "make it categorical, int or fixed")
+                raise ConfigError(
+                    key, f"{dep!r} is a continuous float", "make it categorical, int or fixed"
+                )
             for v in values:
                 if not dp.contains(v):
-                    raise ConfigError(key, f"{v!r} is not a value of {dep!r}",
-                                      _values_hint(dp))
+                    raise ConfigError(key, f"{v!r} is not a value of {dep!r}", _values_hint(dp))
     # Reject cycles in `when:` chains.
     for p in params:
         seen, todo = set(), list(p.when)
         while todo:
             d = todo.pop()
             if d == p.name:
-                raise ConfigError(f"space.{p.name}.when", "conditions form a cycle",
-                                  "make the dependencies one-directional")
+                raise ConfigError(
+                    f"space.{p.name}.when",
+                    "conditions form a cycle",
+                    "make the dependencies one-directional",
+                )
             if d not in seen:
                 seen.add(d)
                 todo.extend(space.params[d].when)
     if not space.tuned:
-        raise ConfigError("space", "no parameter is searched (all are fixed)",
-                          "give at least one parameter a type: float, int or categorical")
+        raise ConfigError(
+            "space",
+            "no parameter is searched (all are fixed)",
+            "give at least one parameter a type: float, int or categorical",
+        )
     return space
 
 

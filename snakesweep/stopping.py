@@ -27,8 +27,9 @@ def check_budget(budget: Mapping[str, Any] | None) -> dict[str, Any]:
     budget = dict(budget or {})
     unknown = sorted(set(budget) - set(BUDGET_DEFAULTS))
     if unknown:
-        raise ConfigError(f"budget.{unknown[0]}", "unknown key",
-                          f"allowed: {', '.join(BUDGET_DEFAULTS)}")
+        raise ConfigError(
+            f"budget.{unknown[0]}", "unknown key", f"allowed: {', '.join(BUDGET_DEFAULTS)}"
+        )
     b = {**BUDGET_DEFAULTS, **budget}
     for k in ("rounds", "trials_per_round", "max_trials", "patience"):
         v = b[k]
@@ -95,13 +96,17 @@ def stop_reason(
             rounds = np.arange(len(history)) // b["trials_per_round"]
         done = sorted({int(r) for r in rounds if np.isfinite(r)})
         if len(done) > b["patience"]:
-            last = done[-b["patience"]:]
+            last = done[-b["patience"] :]
             before = np.isin(rounds, last, invert=True)
-            best_before = np.nanmin(np.where(before, y, np.nan)) if np.isfinite(
-                y[before]).any() else np.inf
-            best_recent = np.nanmin(np.where(~before, y, np.nan)) if np.isfinite(
-                y[~before]).any() else np.inf
+            best_before = (
+                np.nanmin(np.where(before, y, np.nan)) if np.isfinite(y[before]).any() else np.inf
+            )
+            best_recent = (
+                np.nanmin(np.where(~before, y, np.nan)) if np.isfinite(y[~before]).any() else np.inf
+            )
             if not best_recent < best_before - b["min_improvement"]:
-                return (f"no improvement in the last {b['patience']} rounds "
-                        f"(best {(-best_before if direction == 'maximize' else best_before):.6g})")
+                return (
+                    f"no improvement in the last {b['patience']} rounds "
+                    f"(best {(-best_before if direction == 'maximize' else best_before):.6g})"
+                )
     return None

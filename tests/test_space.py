@@ -12,9 +12,18 @@ SPACE = {
     "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.1},
     "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
     "optimizer": {"type": "categorical", "choices": ["sgd", "adam", "rmsprop"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": ["sgd", "rmsprop"]}},
+    "momentum": {
+        "type": "float",
+        "low": 0.0,
+        "high": 0.99,
+        "when": {"optimizer": ["sgd", "rmsprop"]},
+    },
     "nesterov": {"type": "categorical", "choices": [True, False], "when": {"momentum_on": ["yes"]}},
-    "momentum_on": {"type": "categorical", "choices": ["yes", "no"], "when": {"optimizer": ["sgd"]}},
+    "momentum_on": {
+        "type": "categorical",
+        "choices": ["yes", "no"],
+        "when": {"optimizer": ["sgd"]},
+    },
     "max_epochs": 20,
     "batch": {"type": "fixed", "value": 64},
 }
@@ -29,13 +38,16 @@ def test_names_tuned_fixed():
 
 def test_complete_adds_fixed_and_drops_inactive_chain():
     s = parse_space(SPACE)
-    p = s.complete({"lr": 0.01, "optimizer": "adam", "momentum": 0.9, "momentum_on": "yes",
-                    "nesterov": True})
+    p = s.complete(
+        {"lr": 0.01, "optimizer": "adam", "momentum": 0.9, "momentum_on": "yes", "nesterov": True}
+    )
     assert p["max_epochs"] == 20 and p["batch"] == 64
     assert "momentum" not in p and "momentum_on" not in p and "nesterov" not in p
     q = s.complete({"optimizer": "sgd", "momentum": 0.9, "momentum_on": "yes", "nesterov": True})
     assert q["momentum"] == 0.9 and q["nesterov"] is True
-    r = s.complete({"optimizer": "rmsprop", "momentum": 0.9, "momentum_on": "yes", "nesterov": True})
+    r = s.complete(
+        {"optimizer": "rmsprop", "momentum": 0.9, "momentum_on": "yes", "nesterov": True}
+    )
     assert "momentum" in r and "momentum_on" not in r and "nesterov" not in r
 
 
@@ -48,8 +60,11 @@ def test_unit_round_trip_and_ranges():
         assert 1.0e-4 <= p["lr"] <= 0.3
         assert isinstance(p["hidden_units"], int) and 16 <= p["hidden_units"] <= 256
         assert p["dropout"] in (0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5) or any(
-            abs(p["dropout"] - v) < 1e-12 for v in (0.1, 0.2, 0.3, 0.4, 0.5))
-        assert s.complete(s.from_unit(s.to_unit(p))) == p or s.key(s.from_unit(s.to_unit(p))) == s.key(p)
+            abs(p["dropout"] - v) < 1e-12 for v in (0.1, 0.2, 0.3, 0.4, 0.5)
+        )
+        assert s.complete(s.from_unit(s.to_unit(p))) == p or s.key(
+            s.from_unit(s.to_unit(p))
+        ) == s.key(p)
 
 
 def test_int_log_covers_both_ends():
@@ -71,8 +86,13 @@ def test_int_log_covers_both_ends():
         ({"a": {"low": 0, "high": 1}}, "space.a"),
         ({"a": {"type": "float", "low": 0, "high": 1, "lgo": True}}, "space.a.lgo"),
         ({"a": {"type": "float", "low": 0, "high": 1, "when": {"b": [1]}}}, "space.a.when.b"),
-        ({"o": {"type": "categorical", "choices": ["sgd"]},
-          "m": {"type": "float", "low": 0, "high": 1, "when": {"o": ["adam"]}}}, "space.m.when.o"),
+        (
+            {
+                "o": {"type": "categorical", "choices": ["sgd"]},
+                "m": {"type": "float", "low": 0, "high": 1, "when": {"o": ["adam"]}},
+            },
+            "space.m.when.o",
+        ),
         ({"a": {"type": "int", "low": 0.5, "high": 3}}, "space.a.low"),
         ({"a": {"type": "float", "low": "x", "high": 3}}, "space.a.low"),
         ({"a": {"type": "fixed"}}, "space.a.value"),

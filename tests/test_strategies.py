@@ -16,8 +16,13 @@ MIXED = {
     "dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.25},
     "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
     "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
-    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"optimizer": ["sgd"]},
-                 "grid": 2},
+    "momentum": {
+        "type": "float",
+        "low": 0.0,
+        "high": 0.99,
+        "when": {"optimizer": ["sgd"]},
+        "grid": 2,
+    },
     "max_epochs": 20,
 }
 
@@ -30,8 +35,13 @@ def _history(space, proposals, fail_every=5):
     rows = []
     for i, p in enumerate(proposals):
         failed = i % fail_every == fail_every - 1
-        rows.append({**p, "objective": math.nan if failed else _toy_objective(p),
-                     "status": "failed" if failed else "ok"})
+        rows.append(
+            {
+                **p,
+                "objective": math.nan if failed else _toy_objective(p),
+                "status": "failed" if failed else "ok",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,9 +77,11 @@ def test_maximize_and_all_failed_history(name):
 
 
 def test_grid_covers_full_product():
-    space = {"a": {"type": "categorical", "choices": ["x", "y", "z"]},
-             "b": {"type": "float", "low": 0.0, "high": 1.0, "grid": [0.0, 0.5, 1.0]},
-             "c": {"type": "int", "low": 1, "high": 2}}
+    space = {
+        "a": {"type": "categorical", "choices": ["x", "y", "z"]},
+        "b": {"type": "float", "low": 0.0, "high": 1.0, "grid": [0.0, 0.5, 1.0]},
+        "c": {"type": "int", "low": 1, "high": 2},
+    }
     seen = pd.DataFrame(columns=["a", "b", "c", "objective", "status"])
     got = []
     for _ in range(10):
@@ -80,14 +92,17 @@ def test_grid_covers_full_product():
         seen = pd.DataFrame([{**p, "objective": 1.0, "status": "ok"} for p in got])
     assert len(got) == 18
     assert {(p["a"], p["b"], p["c"]) for p in got} == {
-        (a, b, c) for a in "xyz" for b in (0.0, 0.5, 1.0) for c in (1, 2)}
+        (a, b, c) for a in "xyz" for b in (0.0, 0.5, 1.0) for c in (1, 2)
+    }
 
 
 def test_grid_needs_points_for_continuous():
     with pytest.raises(ConfigError) as e:
         check_search("grid", {"lr": {"type": "float", "low": 0.1, "high": 1.0}})
     assert e.value.key == "space.lr.grid"
-    check_search({"strategy": "grid", "points": 4}, {"lr": {"type": "float", "low": 0.1, "high": 1.0}})
+    check_search(
+        {"strategy": "grid", "points": 4}, {"lr": {"type": "float", "low": 0.1, "high": 1.0}}
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,7 +111,7 @@ def test_grid_needs_points_for_continuous():
         ("annealing", "search.strategy"),
         ({"strategy": "bayes", "acq": "EI"}, "search.acq"),
         ({"strategy": "bayes", "base_estimator": "SVM"}, "search.base_estimator"),
-        ({"strategy": "random", "liar": "cl_min"}, "search.liar"),
+        ({"strategy": "random", "liar": "cl_max"}, "search.liar"),
         ({"strategy": "bayes", "failure_penalty": "best"}, "search.failure_penalty"),
     ],
 )
@@ -121,7 +136,10 @@ def test_failed_trials_get_penalty_not_dropped():
 
 
 def test_bayes_does_not_repeat_initial_design_across_rounds():
-    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, "y": {"type": "float", "low": 0.0, "high": 1.0}}
+    space = {
+        "x": {"type": "float", "low": 0.0, "high": 1.0},
+        "y": {"type": "float", "low": 0.0, "high": 1.0},
+    }
     s = parse_space(space)
     hist = pd.DataFrame(columns=["x", "y", "objective", "status"])
     keys = set()
@@ -130,20 +148,27 @@ def test_bayes_does_not_repeat_initial_design_across_rounds():
         for p in batch:
             assert s.key(p) not in keys
             keys.add(s.key(p))
-        new = pd.DataFrame([{**p, "objective": (p["x"] - 0.3) ** 2 + p["y"], "status": "ok"} for p in batch])
+        new = pd.DataFrame(
+            [{**p, "objective": (p["x"] - 0.3) ** 2 + p["y"], "status": "ok"} for p in batch]
+        )
         hist = pd.concat([hist, new], ignore_index=True)
     assert len(keys) == 16
 
 
 def _branin(p):
     x1, x2 = p["x1"], p["x2"]
-    return ((x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2
-            + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10)
+    return (
+        (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1)
+        + 10
+    )
 
 
 def _run(search, seed, evals=28, batch=4):
-    space = {"x1": {"type": "float", "low": -5.0, "high": 10.0},
-             "x2": {"type": "float", "low": 0.0, "high": 15.0}}
+    space = {
+        "x1": {"type": "float", "low": -5.0, "high": 10.0},
+        "x2": {"type": "float", "low": 0.0, "high": 15.0},
+    }
     rows = []
     while len(rows) < evals:
         hist = pd.DataFrame(rows) if rows else None
@@ -152,8 +177,30 @@ def _run(search, seed, evals=28, batch=4):
     return min(r["objective"] for r in rows) - 0.397887
 
 
+@pytest.mark.slow
 def test_bayes_beats_random_on_branin():
     seeds = range(3)
     bayes = np.median([_run("bayes", s) for s in seeds])
     rand = np.median([_run("random", s) for s in seeds])
     assert bayes < 0.5 * rand, (bayes, rand)
+
+
+def test_schema_matches_strategies_and_defaults():
+    import yaml
+
+    from snakesweep.config import SCHEMA_PATH
+    from snakesweep.strategies import ALL_OPTIONS, COMMON_OPTIONS
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    props = schema["$defs"]["search"]["properties"]
+    assert props["strategy"]["enum"] == list(STRATEGIES)
+    for key, default in {**ALL_OPTIONS, **COMMON_OPTIONS}.items():
+        assert key in props, key
+        assert props[key]["default"] == default, key
+    assert set(props) == set(ALL_OPTIONS) | set(COMMON_OPTIONS)
+    # Schema defaults of other strategies' options are accepted (config.fill_defaults adds them).
+    filled = {k: v["default"] for k, v in props.items()} | {"strategy": "random"}
+    check_search(filled, MIXED)
+    with pytest.raises(ConfigError) as e:
+        check_search({"strategy": "random", "liar": "cl_max"}, MIXED)
+    assert e.value.key == "search.liar"

@@ -55,6 +55,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     # Objective given to failed/diverged trials: "worst" (worst seen so far) or a number.
     "failure_penalty": "worst",
 }
+ALL_OPTIONS: dict[str, Any] = {k: v for s in _REGISTRY.values() for k, v in s.options.items()}
 
 
 def _strategy(name: Any) -> Strategy:
@@ -72,10 +73,26 @@ def search_options(search: str | Mapping[str, Any] | None) -> tuple[Strategy, di
     if isinstance(search, str):
         search = {"strategy": search}
     if not isinstance(search, Mapping):
-        raise ConfigError("search", "must be a strategy name or a mapping",
-                          "e.g. search: {strategy: bayes}")
+        raise ConfigError(
+            "search", "must be a strategy name or a mapping", "e.g. search: {strategy: bayes}"
+        )
     strat = _strategy(search.get("strategy", COMMON_OPTIONS["strategy"]))
     allowed = {**COMMON_OPTIONS, **strat.options}
+    # The schema fills in every option's default, whichever strategy uses it: an option of
+    # another strategy is accepted at its default and dropped, and an error when set.
+    search = dict(search)
+    for key in list(search):
+        if key in allowed or key not in ALL_OPTIONS:
+            continue
+        if search[key] == ALL_OPTIONS[key]:
+            del search[key]
+        else:
+            users = [s.name for s in _REGISTRY.values() if key in s.options]
+            raise ConfigError(
+                f"search.{key}",
+                f"option of {', '.join(users)}, not of strategy {strat.name!r}",
+                f"remove it, or use strategy {users[0]}",
+            )
     check_options(strat.name, search, allowed)
     opts = {**allowed, **search, "strategy": strat.name}
     pen = opts["failure_penalty"]
@@ -108,8 +125,9 @@ def propose(
     exhausted gives fewer than n.
     """
     if direction not in ("minimize", "maximize"):
-        raise ConfigError("objective.direction", f"unknown direction {direction!r}",
-                          "use minimize or maximize")
+        raise ConfigError(
+            "objective.direction", f"unknown direction {direction!r}", "use minimize or maximize"
+        )
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     sp = parse_space(space)
