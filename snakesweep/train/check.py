@@ -44,10 +44,10 @@ def check(config: dict[str, Any], space: Any = None) -> None:
 
 
 def task_of(config: dict[str, Any]) -> str | None:
-    """classification | regression of the configured built-in data; None for a user's."""
+    """classification | regression of the configured data (a user's DataModule: data.task)."""
     data = config.get("data") or {}
     if data.get("class_path"):
-        return None
+        return data.get("task")
     name = data.get("name", "digits")
     if name in ("csv", "npz"):
         return data.get("task", "classification")

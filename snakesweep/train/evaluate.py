@@ -181,6 +181,47 @@ def write_classification_outputs(
     plt.close(fig)
 
 
+# --- the test set ---------------------------------------------------------------------------
+class TestSet:
+    """The held-out test part: arrays, task and class names (built-in data or a DataModule)."""
+
+    def __init__(self, config: dict[str, Any], params: dict[str, Any]) -> None:
+        dcfg = config.get("data") or {}
+        if dcfg.get("class_path"):
+            self._from_datamodule(dcfg, params)
+            return
+        from snakesweep.train.data import make_split
+
+        split = make_split(config)
+        self.x, self.y, self.task = split.x, split.y, split.task
+        self.class_names, self.n_classes = split.class_names, split.n_classes
+
+    def _from_datamodule(self, dcfg: dict[str, Any], params: dict[str, Any]) -> None:
+        import torch
+
+        from snakesweep.train.fit import import_class, init_kwargs
+
+        cls = import_class(dcfg["class_path"], "data.class_path")
+        dm = cls(**init_kwargs(cls, dcfg.get("init_args") or {}, params))
+        dm.prepare_data()
+        dm.setup("test")
+        xs, ys = [], []
+        for batch in dm.test_dataloader():
+            xs.append(torch.as_tensor(batch[0]))
+            ys.append(torch.as_tensor(batch[1]))
+        self.x = torch.cat(xs).numpy()
+        self.y = torch.cat(ys).numpy()
+        self.task = dcfg.get("task", "classification")
+        self.n_classes = int(self.y.max()) + 1 if self.task == "classification" else 0
+        self.class_names = [str(c) for c in range(self.n_classes)]
+
+    def fit_classes(self, output: np.ndarray) -> None:
+        """A user's DataModule may not show every class in its test part: trust the model."""
+        if self.task == "classification" and output.shape[1] > self.n_classes:
+            self.n_classes = int(output.shape[1])
+            self.class_names = [str(c) for c in range(self.n_classes)]
+
+
 # --- the two evaluations ------------------------------------------------------------------
 def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Refit (or reuse the checkpoint of) the best trial and evaluate it once on the test set.
@@ -188,7 +229,6 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv/.png
     and classification_report.csv into `out_dir`.
     """
-    from snakesweep.train.data import make_split
     from snakesweep.train.fit import fit
 
     evaluate = config.get("evaluate") or {}
@@ -200,9 +240,12 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
         (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
         return result
     best = ranked[0]
-    split = make_split(config)
+    split = TestSet(config, best["params"])
     mode = evaluate.get("refit", "checkpoint")
     ckpts = checkpoints_of(best)
+    user_data = bool((config.get("data") or {}).get("class_path"))
+    if user_data and ckpts:
+        mode = "checkpoint"  # a user's DataModule has no train+validation union to refit on
     if mode == "train_val" or len(ckpts) != 1:
         # Refit on train+validation for the number of epochs the best trial needed.
         epochs = int(round(float(best["metrics"].get("best_epoch", 0)))) + 1
@@ -213,20 +256,21 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     else:
         ckpt = ckpts[0]
     model = load_model(config, ckpt)
-    output = predict(model, split.x_test, split.task)
+    output = predict(model, split.x, split.task)
+    split.fit_classes(output)
     write_predictions(
-        out_dir / "test_predictions.csv", split.y_test, output, split.task, split.class_names
+        out_dir / "test_predictions.csv", split.y, output, split.task, split.class_names
     )
     if split.task == "classification":
-        write_classification_outputs(out_dir, split.y_test, output, split.class_names)
+        write_classification_outputs(out_dir, split.y, output, split.class_names)
     result = {
         "trial": best["trial"],
         "objective": best["objective"],
         "params": best["params"],
         "refit": mode,
         "checkpoint": str(ckpt),
-        "n_test": int(len(split.y_test)),
-        "metrics": test_metrics(split.y_test, output, split.task, split.n_classes),
+        "n_test": int(len(split.y)),
+        "metrics": test_metrics(split.y, output, split.task, split.n_classes),
     }
     (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -234,8 +278,6 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
 
 def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Average the top-k trials' probabilities (or predictions) on the test set."""
-    from snakesweep.train.data import make_split
-
     k = int((config.get("evaluate") or {}).get("top_k", 3))
     direction = (config.get("objective") or {}).get("direction", "minimize")
     members = ranked_trials(sweep_dir, direction)[:k]
@@ -244,32 +286,33 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
         result = {"k": k, "members": [], "error": "no trial finished ok"}
         (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
         return result
-    split = make_split(config)
+    split = TestSet(config, members[0]["params"])
     outputs, member_info = [], []
     for record in members:
         member_out = [
-            predict(load_model(config, c), split.x_test, split.task) for c in checkpoints_of(record)
+            predict(load_model(config, c), split.x, split.task) for c in checkpoints_of(record)
         ]
         if not member_out:
             raise FileNotFoundError(f"trial {record['trial']} has no checkpoint")
         mean = np.mean(member_out, axis=0)
+        split.fit_classes(mean)
         outputs.append(mean)
         member_info.append(
             {
                 "trial": record["trial"],
                 "objective": record["objective"],
-                "metrics": test_metrics(split.y_test, mean, split.task, split.n_classes),
+                "metrics": test_metrics(split.y, mean, split.task, split.n_classes),
             }
         )
     output = np.mean(outputs, axis=0)
     write_predictions(
-        out_dir / "ensemble_predictions.csv", split.y_test, output, split.task, split.class_names
+        out_dir / "ensemble_predictions.csv", split.y, output, split.task, split.class_names
     )
     result = {
         "k": k,
         "members": member_info,
-        "n_test": int(len(split.y_test)),
-        "metrics": test_metrics(split.y_test, output, split.task, split.n_classes),
+        "n_test": int(len(split.y)),
+        "metrics": test_metrics(split.y, output, split.task, split.n_classes),
     }
     (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -279,6 +322,6 @@ def evaluation_outputs(config: dict[str, Any]) -> list[str]:
     """The files evaluate_best writes besides test.json (depends on the task; no torch)."""
     from snakesweep.train.check import task_of
 
-    if task_of(config) == "classification":
+    if (task_of(config) or "classification") == "classification":
         return ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.csv"]
     return []
