@@ -14,6 +14,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/provenance.smk"
+include: "rules/reproduce.smk"
 
 
 rule all:

@@ -128,6 +128,18 @@ def get_last_history(wildcards):
     return sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv")
 
 
+def get_expect(wildcards):
+    return config.get("expect")
+
+
+def get_verify_input(wildcards):
+    return f"results/{SWEEP}/verify.json"
+
+
+def get_verify_log():
+    return f"logs/verify/{SWEEP}.log"
+
+
 def get_final_outputs(wildcards):
     last = round_name(ROUNDS - 1)
     return [

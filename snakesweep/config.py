@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from snakesweep.errors import ConfigError
+from snakesweep.verify import check_expect
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 SWEEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -112,5 +113,6 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     space = parse_space(resolved["space"])
     check_search(resolved["search"], resolved["space"])
     check_training(resolved, space)
+    check_expect(resolved)
     check_consistent(resolved, results_dir / resolved["sweep"] / "sweep.yaml")
     return resolved

@@ -107,6 +107,15 @@ CASES = [
     ),
     ("data class_path", set_key("data", {"class_path": "nosuch.Data"}), "data.class_path", ""),
     ("model name typo", set_key("model.name", "mpl"), "model.name", "mlp"),
+    # expected values of a published sweep
+    ("expect typo", set_key("expect", {"rows": [], "tolerence": 1}), "expect.tolerence", ""),
+    ("expect no rows", set_key("expect", {"rows": []}), "expect.rows", ""),
+    (
+        "expect unknown param",
+        set_key("expect", {"rows": [{"params": {"lrr": 0.1}, "value": 0.9}]}),
+        "expect.rows.0.params.lrr",
+        "not a parameter",
+    ),
     # sweep names must not leave results/
     ("sweep parent", set_key("sweep", "../x"), "sweep", "results/"),
     ("sweep absolute", set_key("sweep", "/tmp/x"), "sweep", ""),

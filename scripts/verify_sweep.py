@@ -1,0 +1,21 @@
+"""Compare the finished sweep with its `expect:` block; write verify.json (pass or fail)."""
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from snakesweep.verify import compare, describe
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    result = compare(pd.read_csv(smk.input.table), smk.params.expect)
+    result["sweep"] = smk.wildcards.sweep
+    Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")
+    logging.info(describe(result, smk.wildcards.sweep))
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
