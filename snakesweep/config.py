@@ -84,11 +84,24 @@ def _first_difference(old: Any, new: Any, key: str) -> str | None:
     return None if old == new else f"{key} was {old!r}, now {new!r}"
 
 
+def with_current_defaults(frozen: dict) -> dict:
+    """A recorded identity with the defaults of today's schema filled in, so that a setting
+    added with its default by a newer snakesweep does not count as a change of the sweep."""
+    schema = load_schema()
+    known = {
+        key: value
+        for key, value in frozen.items()
+        if key in schema["properties"] and isinstance(value, dict)
+    }
+    filled = fill_defaults(known, schema)
+    return {key: filled.get(key, value) if key in known else value for key, value in frozen.items()}
+
+
 def check_consistent(config: dict, frozen_path: Path) -> None:
     """Refuse a config that differs from the one a sweep directory was started with."""
     if not frozen_path.exists():
         return
-    frozen = yaml.safe_load(frozen_path.read_text())
+    frozen = with_current_defaults(yaml.safe_load(frozen_path.read_text()) or {})
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]

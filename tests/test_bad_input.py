@@ -229,3 +229,19 @@ def test_config_changed_mid_sweep_is_refused(tmp_path):
     assert_refused(result, "space.lr.high: results/tiny was started with another config")
     assert "new `sweep:` name" in result.stderr
     assert sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*")) == before
+
+
+def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):
+    """A sweep frozen before a setting existed resumes; a changed setting is still refused."""
+    config = load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "none")
+    frozen = identity(config)
+    frozen["search"] = {"strategy": "bayes"}  # recorded before the search options had defaults
+    del frozen["train"]
+    path = tmp_path / "results" / "tiny" / "sweep.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(frozen))
+    load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
+    changed = copy.deepcopy(TINY_SWEEP)
+    changed["search"] = {"strategy": "bayes", "acq_func": "EI"}
+    with pytest.raises(ConfigError, match="search.acq_func: results/tiny was started"):
+        load_config(changed, tmp_path / "results")
