@@ -245,3 +245,15 @@ def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):
     changed["search"] = {"strategy": "bayes", "acq_func": "EI"}
     with pytest.raises(ConfigError, match="search.acq_func: results/tiny was started"):
         load_config(changed, tmp_path / "results")
+
+
+def test_yaml_syntax_error_through_snakemake(tmp_path):
+    """Snakemake parses --configfile itself: its message is one line, no traceback, nothing
+    written; `python -m snakesweep check` (the README says so) names the line."""
+    bad = tmp_path / "sweep.yaml"
+    bad.write_text("sweep: x\nspace:\n  lr: {type: float, low: 1\n")
+    result = run_snakemake(tmp_path, bad, "-n", check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "not valid JSON or YAML" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -133,3 +133,20 @@ def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
     best = yaml.safe_load((sweep / "best.yaml").read_text())
     assert best["best"]["params"]["fault"] == "healthy"
     assert best["trials"] == {"ok": 1, "failed": 2, "diverged": 1}
+
+
+@pytest.mark.slow
+def test_a_trial_over_its_time_limit_is_stopped_and_recorded(tmp_path):
+    config = {
+        **FAULTY_SWEEP,
+        "budget": {"rounds": 1, "trials_per_round": 1},
+        "space": {**FAULTY_SWEEP["space"], "fault": "hang"},
+        "limits": {"trial_time_s": 20},
+    }
+    started = time.monotonic()
+    run_snakemake(tmp_path, write_config(tmp_path, config))
+    assert time.monotonic() - started < 600
+    table = pd.read_csv(tmp_path / "results" / "faults" / "trials.csv")
+    assert list(table["status"]) == ["failed"]
+    assert table.loc[0, "error"].startswith("timeout: still running after the time limit of 20 s")
+    assert 20 <= table.loc[0, "duration_s"] < 40
