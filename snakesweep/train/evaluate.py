@@ -193,7 +193,7 @@ class TestSet:
         from snakesweep.train.data import make_split
 
         split = make_split(config)
-        self.x, self.y, self.task = split.x, split.y, split.task
+        self.x, self.y, self.task = split.x_test, split.y_test, split.task
         self.class_names, self.n_classes = split.class_names, split.n_classes
 
     def _from_datamodule(self, dcfg: dict[str, Any], params: dict[str, Any]) -> None:
