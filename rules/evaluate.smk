@@ -24,6 +24,7 @@ if FOLDS:
         resources:
             mem_mb=2000,
             runtime=60,
+            gpu_slots=TRIAL_GPU_SLOTS,
         script:
             "../scripts/train_fold.py"
 

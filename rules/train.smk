@@ -14,5 +14,6 @@ rule train:
     resources:
         mem_mb=2000,
         runtime=60,
+        gpu_slots=TRIAL_GPU_SLOTS,
     script:
         "../scripts/train_trial.py"

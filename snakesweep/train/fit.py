@@ -6,6 +6,7 @@ import csv
 import importlib
 import inspect
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "accelerator": "cpu",
     "devices": 1,
     "precision": "32-true",
-    "threads": 1,
+    "threads": None,  # default: OMP_NUM_THREADS (the rule's threads), else 1
     "trials_per_gpu": 1,
 }
 VAL_BATCH = 4096
+GPU_LOCK_DIR = ".snakesweep/gpu_slots"  # relative to the working directory
 
 
 def objective_of(config: dict[str, Any]) -> tuple[str, str]:
@@ -67,6 +69,25 @@ def fit(
     fold: int | None = None,
     refit: bool = False,
 ) -> dict[str, Any]:
+    """Train one trial (or a refit); on a GPU first take a GPU slot (see devices.py)."""
+    from snakesweep.train.devices import acquire_gpu_slot, release
+
+    tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
+    slot = acquire_gpu_slot(tcfg, Path(GPU_LOCK_DIR))  # before torch sees CUDA
+    try:
+        return _fit(params, config, trial_dir, seed, fold, refit)
+    finally:
+        release(slot)
+
+
+def _fit(
+    params: dict[str, Any],
+    config: dict[str, Any],
+    trial_dir: Path,
+    seed: int,
+    fold: int | None = None,
+    refit: bool = False,
+) -> dict[str, Any]:
     t_start = time.perf_counter()
     import lightning.pytorch as L
     import torch
@@ -79,7 +100,8 @@ def fit(
     trial_dir.mkdir(parents=True, exist_ok=True)
     hp = resolve(params)
     tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
-    torch.set_num_threads(max(1, int(tcfg["threads"])))
+    threads = tcfg["threads"] or int(os.environ.get("OMP_NUM_THREADS") or 1)
+    torch.set_num_threads(max(1, int(threads)))
     L.seed_everything(int(seed), workers=True, verbose=False)
     metric, mode = objective_of(config)
     mcfg = config.get("model") or {}
