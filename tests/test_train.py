@@ -314,3 +314,47 @@ def test_check_does_not_import_torch():
         "assert 'torch' not in sys.modules and 'lightning' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_transfer_learning_starts_from_checkpoint_and_freezes(tmp_path):
+    import torch
+
+    params = {"max_epochs": 1, "hidden_units": 16, "n_layers": 2, "lr": 0.01}
+    fit_trial(params, config(), tmp_path / "a", seed=0)
+    source = torch.load(tmp_path / "a" / "model.ckpt", weights_only=False)["state_dict"]
+    cfg = config(model={"name": "mlp", "init_checkpoint": str(tmp_path / "a" / "model.ckpt")})
+    fit_trial({**params, "freeze_layers": 1, "lr": 0.1}, cfg, tmp_path / "b", seed=1)
+    target = torch.load(tmp_path / "b" / "model.ckpt", weights_only=False)["state_dict"]
+    frozen = "net.blocks.0.1.weight"  # block 0 = Flatten, Linear, activation
+    assert torch.equal(source[frozen], target[frozen])
+    assert not torch.equal(source["net.blocks.1.0.weight"], target["net.blocks.1.0.weight"])
+
+
+def test_mixup_and_l1_train(tmp_path):
+    metrics = fit_trial(
+        {"max_epochs": 1, "mixup_alpha": 0.4, "l1": 1e-4, "hidden_units": 8}, config(), tmp_path, 0
+    )
+    assert math.isfinite(metrics["train/loss"])
+
+
+@pytest.mark.parametrize(
+    "name,n_features,n_classes", [("iris", 4, 3), ("wine", 13, 3), ("breast_cancer", 30, 2)]
+)
+def test_bundled_tabular_sets(name, n_features, n_classes):
+    s = make_split(config(data={"name": name, "subset": None}))
+    assert s.input_shape == (n_features,) and s.n_classes == n_classes
+    assert abs(float(s.x_train.mean())) < 1e-5  # standardised with training statistics
+
+
+def test_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(50, 3)), y=rng.integers(0, 2, 50))
+    s = make_split(config(data={"name": "npz", "path": str(tmp_path / "d.npz"), "subset": None}))
+    assert s.input_shape == (3,) and s.n_classes == 2
+    with pytest.raises(ConfigError, match="data.y_key"):
+        check_training(
+            with_space(
+                {"lr": 0.1},
+                data={"name": "npz", "path": str(tmp_path / "d.npz"), "y_key": "labels"},
+            )
+        )
