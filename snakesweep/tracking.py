@@ -87,7 +87,13 @@ def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
         return existing[0].info.run_id
     for run in existing:
         client.delete_run(run.info.run_id)
-    run = client.create_run(experiment, run_name=record["trial"])
+    # Tagged from the start and marked complete (HASH_TAG) only at the end: a run left half
+    # logged by a killed job is found, seen as incomplete, and logged again.
+    run = client.create_run(
+        experiment,
+        run_name=record["trial"],
+        tags={"mlflow.parentRunId": parent, TRIAL_TAG: record["trial"]},
+    )
     run_id = run.info.run_id
     history = pd.read_csv(trial_dir / "history.csv")
     timestamp = int(trial_dir.joinpath("metrics.json").stat().st_mtime * 1000)
@@ -97,9 +103,6 @@ def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
         "duration_s": record["duration_s"],
     }
     tags = {
-        "mlflow.parentRunId": parent,
-        TRIAL_TAG: record["trial"],
-        HASH_TAG: digest,
         "round": str(record["round"]),
         "status": record["status"],
         "error": str(record["error"] or ""),
@@ -116,6 +119,7 @@ def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
         if path.exists():
             client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED")
+    client.set_tag(run_id, HASH_TAG, digest)
     return run_id
 
 
