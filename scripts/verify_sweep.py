@@ -4,14 +4,13 @@ import json
 import logging
 from pathlib import Path
 
-import pandas as pd
-
+from snakesweep.history import read_history
 from snakesweep.verify import compare, describe
 
 
 def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    result = compare(pd.read_csv(smk.input.table), smk.params.expect)
+    result = compare(read_history(smk.input.table), smk.params.expect)
     result["sweep"] = smk.wildcards.sweep
     Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")
     logging.info(describe(result, smk.wildcards.sweep))

@@ -54,7 +54,9 @@ def append_round(previous: pd.DataFrame | None, round_rows: pd.DataFrame) -> pd.
 def read_history(path: Path | str | None) -> pd.DataFrame:
     if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
         return empty_history()
-    return pd.read_csv(path)
+    # Only an empty cell is missing: a categorical choice spelled "None", "NA" or "nan" stays
+    # the string it was (pandas' default would turn it into NaN and lose the trial's params).
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def write_history(table: pd.DataFrame, path: Path | str) -> None:

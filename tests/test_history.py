@@ -99,3 +99,20 @@ def test_seeds_are_stable_and_distinct():
     assert len(seeds) == 25
     assert derive_seed(1, "r000-t000") != derive_seed(0, "r000-t000")
     assert round_of_trial(trial_id(12, 3)) == 12
+
+
+def test_choices_that_look_missing_stay_strings(tmp_path):
+    from snakesweep.history import read_history, write_history
+
+    table = pd.DataFrame(
+        {
+            "trial": ["r000-t000", "r000-t001", "r000-t002"],
+            "objective": [0.5, float("nan"), float("inf")],
+            "norm": ["None", "NA", "nan"],
+        }
+    )
+    write_history(table, tmp_path / "h.csv")
+    again = read_history(tmp_path / "h.csv")
+    assert list(again["norm"]) == ["None", "NA", "nan"]
+    assert again["objective"].isna().tolist() == [False, True, False]
+    assert again["objective"].iloc[2] == float("inf")
