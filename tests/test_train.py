@@ -358,3 +358,19 @@ def test_npz_file(tmp_path):
                 data={"name": "npz", "path": str(tmp_path / "d.npz"), "y_key": "labels"},
             )
         )
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])
+def test_bundled_files_read_as_sklearn_loads_them(name):
+    from sklearn import datasets
+
+    from snakesweep.train.data import load_arrays
+
+    arrays = load_arrays({"name": name})
+    bunch = getattr(datasets, f"load_{name}")()
+    assert np.allclose(
+        arrays.x.reshape(len(arrays.x), -1) * (16.0 if name == "digits" else 1),
+        bunch.data,
+        rtol=1e-6,
+    )
+    assert np.array_equal(arrays.y, bunch.target)

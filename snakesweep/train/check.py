@@ -39,6 +39,13 @@ def check(config: dict[str, Any], space: Any = None) -> None:
     folds = evaluate.get("folds")
     if folds is not None and (not isinstance(folds, int) or isinstance(folds, bool) or folds < 2):
         raise ConfigError("evaluate.folds", f"{folds!r} folds", "use an integer >= 2, or omit it")
+    if folds and data.get("class_path"):
+        raise ConfigError(
+            "evaluate.folds",
+            "k-fold cross-validation splits built-in data; a data.class_path DataModule "
+            "makes its own split",
+            "omit evaluate.folds, or let the DataModule take a fold argument in init_args",
+        )
     if not user_model and not data.get("class_path"):
         _check_objective(config, task)
 

@@ -122,26 +122,36 @@ def load_arrays(cfg: dict[str, Any]) -> Arrays:
     return arrays
 
 
-def _load_sklearn(name: str) -> Arrays:
-    from sklearn import datasets
+def _sklearn_file(name: str) -> Path:
+    """A data file shipped inside scikit-learn, found without importing scikit-learn (its
+    import costs a trial process about a second)."""
+    import importlib.util
 
-    bunch = getattr(datasets, f"load_{name}")()
-    x = np.asarray(bunch.data, dtype=np.float32)
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("data.name", "scikit-learn is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
+
+
+def _load_sklearn(name: str) -> Arrays:
+    """scikit-learn's bundled sets, read from the same files its load_* functions read."""
     task = SKLEARN_SETS[name]
     if name == "digits":
+        raw = np.loadtxt(_sklearn_file("digits.csv.gz"), delimiter=",", dtype=np.float32)
+        x, y = raw[:, :-1], raw[:, -1].astype(np.int64)
         # 8x8 images with values 0..16: keep the image shape, scale to [0, 1].
-        return Arrays(
-            x.reshape(-1, 1, 8, 8) / 16.0,
-            bunch.target.astype(np.int64),
-            task,
-            "image",
-            [str(c) for c in range(10)],
-        )
-    if task == "classification":
-        return Arrays(
-            x, bunch.target.astype(np.int64), task, "tabular", [str(c) for c in bunch.target_names]
-        )
-    return Arrays(x, np.asarray(bunch.target, dtype=np.float32), task, "tabular")
+        return Arrays(x.reshape(-1, 1, 8, 8) / 16.0, y, task, "image", [str(c) for c in range(10)])
+    if name == "diabetes":
+        # The raw (unscaled) features; features are standardised after the split anyway.
+        x = np.loadtxt(_sklearn_file("diabetes_data_raw.csv.gz"), dtype=np.float32)
+        y = np.loadtxt(_sklearn_file("diabetes_target.csv.gz"), dtype=np.float32)
+        return Arrays(x, y, task, "tabular")
+    path = _sklearn_file({"wine": "wine_data.csv"}.get(name, f"{name}.csv"))
+    with open(path) as fh:
+        header = fh.readline().strip().split(",")
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
+    x, y = raw[:, :-1].astype(np.float32), raw[:, -1].astype(np.int64)
+    return Arrays(x, y, task, "tabular", header[2:])
 
 
 def _load_mnist() -> Arrays:
