@@ -5,6 +5,7 @@ Every problem becomes a `ConfigError` naming the key, raised before any job star
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -43,17 +44,22 @@ def validate_schema(config: dict, schema: dict) -> None:
     raise ConfigError(_key(error.absolute_path), error.message)
 
 
+def _resolve_ref(node: dict, root: dict) -> dict:
+    while "$ref" in node:
+        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
 def fill_defaults(config: dict, schema: dict, root: dict | None = None) -> dict:
     """A copy of `config` with the schema defaults filled in (recursively, objects only)."""
     root = root or schema
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = root["$defs"][name]
+    schema = _resolve_ref(schema, root)
     resolved = dict(config)
     for name, sub in schema.get("properties", {}).items():
+        sub = _resolve_ref(sub, root)
         if name not in resolved and "default" in sub:
-            resolved[name] = sub["default"]
-        if isinstance(resolved.get(name), dict) and ("properties" in sub or "$ref" in sub):
+            resolved[name] = copy.deepcopy(sub["default"])
+        if isinstance(resolved.get(name), dict) and "properties" in sub:
             resolved[name] = fill_defaults(resolved[name], sub, root)
     return resolved
 
