@@ -42,7 +42,7 @@ ROUNDS = config["budget"]["rounds"]
 # Training helper: k-fold cross-validation (one job per fold) and the test-set evaluation.
 FOLDS = (config.get("evaluate") or {}).get("folds") or 0
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
-TRIAL_GPU_SLOTS = int(config["train"].get("accelerator", "cpu") in ("gpu", "cuda"))
+TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
 
 
