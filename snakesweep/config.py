@@ -100,7 +100,13 @@ def with_current_defaults(frozen: dict) -> dict:
         if key in schema["properties"] and isinstance(value, dict)
     }
     filled = fill_defaults(known, schema)
-    return {key: filled.get(key, value) if key in known else value for key, value in frozen.items()}
+    sections = set(schema["properties"])
+    return {
+        key: filled.get(key, value)
+        if key in sections and (value is None or key in known)
+        else value
+        for key, value in frozen.items()
+    }
 
 
 def check_consistent(config: dict, frozen_path: Path) -> None:

@@ -111,3 +111,67 @@ def test_a_bundle_cannot_write_outside_its_folder(tmp_path):
 
 def test_verify_json_is_plain_json():
     json.dumps(compare(TABLE, EXPECT))
+
+
+GRID_SWEEP = {
+    "sweep": "lr_table",
+    "seed": 0,
+    "objective": {"metric": "val/acc", "direction": "maximize"},
+    "budget": {"rounds": 1, "trials_per_round": 2},
+    "search": {"strategy": "grid"},
+    "space": {
+        "lr": {"type": "float", "low": 0.01, "high": 0.1, "log": True, "grid": [0.01, 0.1]},
+        "hidden_units": 16,
+        "max_epochs": 2,
+        "batch_size": 64,
+    },
+    "data": {"name": "digits", "subset": 300},
+    "model": {"name": "mlp"},
+}
+
+
+def snakesweep_command(cwd, *args):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "snakesweep", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.mark.slow
+def test_export_reproduce_and_verify_a_bundle_elsewhere(tmp_path):
+    """Publish a finished sweep as a bundle; another directory re-runs and verifies it."""
+    from conftest import run_snakemake, write_config
+
+    publisher, user = tmp_path / "publisher", tmp_path / "user"
+    publisher.mkdir()
+    user.mkdir()
+    run_snakemake(publisher, write_config(publisher, GRID_SWEEP))
+    exported = snakesweep_command(publisher, "export", "lr_table", "--tolerance", "0.001")
+    assert exported.returncode == 0, exported.stderr
+    bundle = publisher / "bundles" / "lr_table.tar.gz"
+    (user / "lr_table.tar.gz").write_bytes(bundle.read_bytes())
+    result = snakesweep_command(user, "reproduce", "lr_table.tar.gz")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verify = json.loads((user / "results" / "lr_table" / "verify.json").read_text())
+    assert verify["passed"] and verify["checked"] == 2
+    assert [row["measured"] for row in verify["rows"]] == [
+        row["expected"] for row in verify["rows"]
+    ]
+    # A bundle whose published value is off: the same command fails and shows the difference.
+    folder = unpack(bundle, tmp_path / "edit")
+    config = yaml.safe_load((folder / "sweep.yaml").read_text())
+    config["expect"]["rows"][1]["value"] -= 0.1
+    (folder / "sweep.yaml").write_text(yaml.safe_dump(config))
+    result = snakesweep_command(user, "reproduce", str(folder))
+    assert result.returncode != 0
+    assert "1 of 2 expected values NOT reproduced" in result.stdout + result.stderr
