@@ -60,14 +60,25 @@ def sweep_path(wildcards, *parts):
     return os.path.join("results", wildcards.sweep, *parts)
 
 
-def trial_ids(wildcards, round_index):
+def trial_ids(sweep, round_index):
     """The trials proposed in one round (read after its propose checkpoint has run)."""
     rounds_file = checkpoints.propose.get(
-        sweep=wildcards.sweep, round=round_name(round_index)
+        sweep=sweep, round=round_name(round_index)
     ).output[0]
     return [
         proposal["trial"]
         for proposal in json.loads(Path(rounds_file).read_text())["trials"]
+    ]
+
+
+def all_trial_metrics(sweep):
+    """Every trial's metrics.json. A final target must name them: Snakemake does not rebuild a
+    missing file that only feeds jobs whose outputs exist, so a deleted trial would stay gone.
+    """
+    return [
+        f"results/{sweep}/trials/{trial}/metrics.json"
+        for index in range(ROUNDS)
+        for trial in trial_ids(sweep, index)
     ]
 
 
@@ -89,7 +100,7 @@ def get_record_inputs(wildcards):
         "sweep": ancient(sweep_path(wildcards, "sweep.yaml")),
         "trials": [
             sweep_path(wildcards, "trials", trial, "metrics.json")
-            for trial in trial_ids(wildcards, index)
+            for trial in trial_ids(wildcards.sweep, index)
         ],
     }
     if index > 0:
@@ -107,11 +118,7 @@ def get_aggregate_inputs(wildcards):
     """The last round's history, and every trial file, so a deleted trial is trained again."""
     return {
         "history": sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv"),
-        "metrics": [
-            sweep_path(wildcards, "trials", trial, "metrics.json")
-            for index in range(ROUNDS)
-            for trial in trial_ids(wildcards, index)
-        ],
+        "metrics": all_trial_metrics(wildcards.sweep),
     }
 
 
@@ -144,7 +151,7 @@ def get_verify_log():
 
 def get_final_outputs(wildcards):
     last = round_name(ROUNDS - 1)
-    return [
+    return all_trial_metrics(SWEEP) + [
         f"results/{SWEEP}/trials.csv",
         f"results/{SWEEP}/best.yaml",
         f"results/{SWEEP}/tracking/{last}.json",
