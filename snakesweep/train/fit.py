@@ -155,7 +155,7 @@ def _fit(
         )
     if mcfg.get("init_checkpoint"):
         load_weights(model, Path(mcfg["init_checkpoint"]))
-    if int(hp["freeze_layers"]) > 0:
+    if int(hp["freeze_layers"]) > 0 and not isinstance(model, SweepModule):
         freeze(model, int(hp["freeze_layers"]))
 
     # --- trainer ---
@@ -273,14 +273,6 @@ def load_weights(model: Any, path: Path) -> None:
 
 
 def freeze(model: Any, n: int) -> None:
-    """Freeze the first `n` blocks (built-in models) or top-level children (user modules)."""
-    net = getattr(model, "net", None)
-    blocks = (
-        list(net.blocks) if net is not None and hasattr(net, "blocks") else list(model.children())
-    )
-    for block in blocks[:n]:
-        for p in block.parameters():
-            p.requires_grad_(False)
-        # BatchNorm statistics stay frozen too.
-        block.eval()
-        block.train = lambda mode=True, _b=block: _b  # keep eval mode when Lightning calls train()
+    """A user's module: stop gradients to its first `n` top-level children."""
+    for child in list(model.children())[:n]:
+        child.requires_grad_(False)

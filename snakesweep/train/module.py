@@ -81,6 +81,10 @@ class SweepModule(L.LightningModule):
         self.save_hyperparameters()
         n_out = n_classes if task == "classification" else 1
         self.net = build_network(model, hp, tuple(input_shape), n_out)
+        # Transfer learning: the first freeze_layers blocks keep their (loaded) weights.
+        self.frozen = list(self.net.blocks)[: int(hp.get("freeze_layers", 0) or 0)]
+        for block in self.frozen:
+            block.requires_grad_(False)
         self.hp = hp
         self.task = task
         self._train_sum = torch.zeros(())
@@ -149,6 +153,10 @@ class SweepModule(L.LightningModule):
             low = float(hp["lr_min_factor"])
             factor *= low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(int(e), total) / total))
         return factor * self._plateau_scale
+
+    def on_train_epoch_start(self) -> None:
+        for block in self.frozen:
+            block.eval()  # frozen batch-norm statistics and no dropout, too
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         n = max(1, self.trainer.num_training_batches)
