@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -175,3 +176,22 @@ def test_export_reproduce_and_verify_a_bundle_elsewhere(tmp_path):
     result = snakesweep_command(user, "reproduce", str(folder))
     assert result.returncode != 0
     assert "1 of 2 expected values NOT reproduced" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for p in (Path(__file__).resolve().parent.parent / "config" / "sweeps").glob("*.yaml")
+        if "expect:" in p.read_text()
+    ),
+    ids=lambda p: p.stem,
+)
+def test_published_sweeps_are_valid_and_expect_one_trial_per_row(path, tmp_path):
+    from snakesweep.config import load_config
+    from snakesweep.configfile import read_config_file
+
+    config = load_config(read_config_file(path), tmp_path / "results")
+    rows = config["expect"]["rows"]
+    assert len(rows) >= 3
+    assert len({json.dumps(row["params"], sort_keys=True) for row in rows}) == len(rows)
