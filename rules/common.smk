@@ -14,6 +14,7 @@ os.environ.update(
 )
 
 from snakesweep.config import load_config
+from snakesweep.configfile import check_duplicate_keys
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 
@@ -24,6 +25,9 @@ if workflow.overwrite_configfiles:
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 try:
+    # Snakemake has read the config files already; a key given twice there silently lost.
+    for configfile_path in workflow.overwrite_configfiles or workflow.configfiles:
+        check_duplicate_keys(configfile_path)
     config.update(load_config(config))
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")

@@ -14,6 +14,41 @@ import yaml
 from snakesweep.errors import ConfigError
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (the later one would
+    silently win, e.g. a parameter pasted twice with different ranges)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(
+                "configfile",
+                f"{key_node.start_mark.name} line {line}: key {key!r} is given twice "
+                f"(first on line {seen[key]})",
+                "keep one of them",
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def check_duplicate_keys(path: Path | str) -> None:
+    """Raise ConfigError when a mapping of the YAML file repeats a key (syntax errors are
+    left to the caller's YAML reader)."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, OSError):
+        return
+
+
 def read_config_file(path: Path | str) -> dict:
     """The mapping in a YAML (or JSON) config file, or a ConfigError saying what to fix."""
     path = Path(path)
@@ -27,7 +62,8 @@ def read_config_file(path: Path | str) -> dict:
             "write plain YAML values",
         )
     try:
-        content = yaml.safe_load(text)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            content = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -154,6 +154,7 @@ FILE_CASES = [
     ("yaml list", "- sweep: x\n", "not a mapping"),
     ("yaml empty", "", "not a mapping"),
     ("yte code", "__use_yte__: true\nsweep: ?f'x'\n", "runs Python code"),
+    ("duplicate key", "sweep: x\nspace:\n  lr: 0.1\n  lr: 0.2\n", "key 'lr' is given twice"),
 ]
 
 
@@ -205,13 +206,20 @@ def assert_refused(result: subprocess.CompletedProcess, words: str) -> None:
         (set_key("budget.rundos", 2), "budget.rundos: unknown key"),
         (set_key("sweep", "../escape"), "sweep: '../escape' is not a valid sweep name"),
         (set_key("model", {"class_path": "nosuch.Model"}), "model.class_path"),
+        (None, "key 'activation' is given twice"),
     ],
-    ids=["typo", "sweep name", "class_path"],
+    ids=["typo", "sweep name", "class_path", "duplicate key"],
 )
 def test_snakemake_refuses_before_any_job(tmp_path, change, words):
     config = copy.deepcopy(TINY_SWEEP)
-    change(config)
-    result = run_snakemake(tmp_path, write_config(tmp_path, config), "-n", check=False)
+    configfile = tmp_path / "sweep.yaml"
+    if change is None:  # a key pasted twice: the YAML parser alone would keep the last one
+        text = yaml.safe_dump(config, sort_keys=False)
+        configfile.write_text(text.replace("space:\n", "space:\n  activation: relu\n", 1))
+    else:
+        change(config)
+        write_config(tmp_path, config)
+    result = run_snakemake(tmp_path, configfile, "-n", check=False)
     assert_refused(result, words)
     assert not (tmp_path / "results").exists()
     assert not (tmp_path.parent / "escape").exists()
