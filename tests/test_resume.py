@@ -61,10 +61,10 @@ KILL_POINTS = {
 }
 
 
-def run_until(workdir: Path, configfile: Path, when: Callable[[Path], bool]) -> None:
+def run_until(workdir: Path, configfile: Path, when: Callable[[Path], bool], *args: str) -> None:
     """Start the sweep and SIGKILL snakemake with every job when `when(workdir)` turns true."""
     process = subprocess.Popen(
-        snakemake_command(workdir, configfile),
+        snakemake_command(workdir, configfile, *args),
         cwd=workdir,
         env=snakemake_env(),
         stdout=subprocess.DEVNULL,
@@ -104,6 +104,26 @@ def assert_none_retrained(before: dict, after: dict) -> None:
     retrained = [trial for trial in before if after.get(trial) != before[trial]]
     assert retrained == []
     assert sorted(after) == ["r000-t000", "r000-t001", "r001-t000", "r001-t001"]
+
+
+def test_kill_during_the_first_propose_then_resume(tmp_path):
+    """Fast (no training): SIGKILL while round 0 is proposed; the same command finishes it,
+    without --unlock, and proposes what an uninterrupted run proposes."""
+    target = str(SWEEP_DIR / "rounds" / "000.json")
+    configfile = write_config(tmp_path, RESUME_SWEEP)
+    run_until(
+        tmp_path,
+        configfile,
+        log_without_output("logs/propose/tiny/000.log", "rounds/000.json"),
+        target,
+    )
+    assert not (tmp_path / target).exists()
+    result = run_snakemake(tmp_path, configfile, target)
+    assert "removed the stale lock" in result.stderr
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run_snakemake(fresh, write_config(fresh, RESUME_SWEEP), target)
+    assert (tmp_path / target).read_text() == (fresh / target).read_text()
 
 
 @pytest.mark.slow
