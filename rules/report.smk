@@ -31,3 +31,102 @@ rule track:
         artifact_root="results/mlartifacts",
     script:
         "../scripts/track_round.py"
+
+
+rule report:
+    input:
+        unpack(get_report_inputs),
+    output:
+        summary=report(
+            "results/{sweep}/summary.md",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"sweep": "{sweep}", "view": "summary"},
+        ),
+        optimisation_history=report(
+            "results/{sweep}/plots/optimisation_history.png",
+            caption="../report/optimisation_history.rst",
+            category="Search",
+            labels={"sweep": "{sweep}", "view": "optimisation history"},
+        ),
+        parallel_coordinates=report(
+            "results/{sweep}/plots/parallel_coordinates.png",
+            caption="../report/parallel_coordinates.rst",
+            category="Search",
+            labels={"sweep": "{sweep}", "view": "parallel coordinates"},
+        ),
+        importance=report(
+            "results/{sweep}/plots/importance.png",
+            caption="../report/importance.rst",
+            category="Parameters",
+            labels={"sweep": "{sweep}", "view": "importance"},
+        ),
+        partial_dependence=report(
+            "results/{sweep}/plots/partial_dependence.png",
+            caption="../report/partial_dependence.rst",
+            category="Parameters",
+            labels={"sweep": "{sweep}", "view": "partial dependence"},
+        ),
+        learning_curves=report(
+            "results/{sweep}/plots/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Training",
+            labels={"sweep": "{sweep}", "view": "learning curves (top 5)"},
+        ),
+        table=report(
+            "results/{sweep}/report/trials.tsv",
+            caption="../report/trials.rst",
+            category="Summary",
+            labels={"sweep": "{sweep}", "view": "all trials"},
+        ),
+    log:
+        "logs/report/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/report.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report_sweep.py"
+
+
+rule plot_confusion_matrix:
+    input:
+        matrix="results/{sweep}/confusion_matrix.csv",
+    output:
+        report(
+            "results/{sweep}/plots/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="Test set",
+            labels={"sweep": "{sweep}", "view": "confusion matrix (best, test set)"},
+        ),
+    log:
+        "logs/plot_confusion_matrix/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/plot_confusion_matrix.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/plot_confusion_matrix.py"
+
+
+rule plot_sensitivity:
+    input:
+        table="results/{sweep}/trials.csv",
+    output:
+        report(
+            "results/{sweep}/plots/sensitivity.png",
+            caption="../report/sensitivity.rst",
+            category="Parameters",
+            labels={"sweep": "{sweep}", "view": "one-at-a-time sensitivity"},
+        ),
+    log:
+        "logs/plot_sensitivity/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/plot_sensitivity.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/plot_sensitivity.py"

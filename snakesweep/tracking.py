@@ -1,126 +1,420 @@
-"""MLflow as a view of the result files: an experiment per sweep, a parent run, a run per trial.
+"""MLflow as a view of the result files: an experiment per sweep, a parent run, a child per trial.
 
-Idempotent: a trial's run is found by its `snakesweep.trial` tag and re-logged only when its files
-changed, so re-running tracking never duplicates runs, and a deleted store is rebuilt the same.
+Files are the truth. Tracking is idempotent: the parent run is found by its `snakesweep.role`
+tag, a trial's run by its `snakesweep.trial` tag and re-logged only when the trial's files
+changed (their digest is the run's last tag, so a run left half-written by a crash is redone);
+per-round series on the parent are logged once per step and the parent is rebuilt when the
+files say something else (e.g. a retrained trial changed the best-so-far). Deleting the store
+and tracking again rebuilds the same experiment.
+
+Concurrency: for a sqlite store every writer takes an exclusive lock file beside the database
+for the whole of its work, and "database is locked" (a reader such as `mlflow ui` holding the
+file) is retried, so parallel writers neither lose data nor show the error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import math
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 TRIAL_TAG = "snakesweep.trial"
 ROLE_TAG = "snakesweep.role"
 HASH_TAG = "snakesweep.files_sha256"
+CONFIG_HASH_TAG = "snakesweep.config_sha256"
+BEST_METRIC = "best_objective"
+# Packages whose versions are logged with every sweep (those that shape its results).
+PACKAGES = (
+    "snakemake", "lightning", "torch", "torchmetrics", "scikit-optimize", "scikit-learn",
+    "mlflow", "pandas", "numpy", "scipy", "matplotlib",
+)  # fmt: skip
+# Parent params: what a sweep is (never changes for a sweep, so MLflow's immutable params fit).
+PARENT_PARAMS = ("seed", "strategy", "objective", "direction", "trials_per_round")
+RETRIES = 8
+
+T = TypeVar("T")
 
 
-def files_digest(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+# -- the store ------------------------------------------------------------------------------
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI (relative or absolute), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "databricks"))
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a sqlite store (no-op for a server: it serialises itself)."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_locked_error(error: BaseException) -> bool:
+    return "database is locked" in str(error) or "database table is locked" in str(error)
+
+
+def with_retries(work: Callable[[], T], retries: int = RETRIES, wait_s: float = 0.5) -> T:
+    """Run `work`, again after a growing pause while sqlite says the database is locked.
+
+    Safe because tracking is idempotent: a repeated attempt finishes what the failed one began.
+    """
+    for attempt in range(retries):
+        try:
+            return work()
+        except Exception as error:
+            if not is_locked_error(error) or attempt == retries - 1:
+                raise
+            log.warning("MLflow store busy (%s); retrying in %.1f s", error, wait_s)
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, 8.0)
+    raise AssertionError("unreachable")
 
 
 def _client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def experiment_id(client, sweep: str, artifact_root: Path) -> str:
+def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False) -> str:
+    """The sweep's experiment, created on first use (restored if it was deleted in the UI).
+
+    With a local store, artifacts go to artifact_root/<sweep>; a new experiment there means the
+    store was deleted, so artifacts of its old runs are removed first. A server keeps its own.
+    """
     experiment = client.get_experiment_by_name(sweep)
     if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
         return experiment.experiment_id
-    location = (artifact_root / sweep).resolve().as_uri()
-    return client.create_experiment(sweep, artifact_location=location)
+    if remote:
+        return client.create_experiment(sweep, tags={ROLE_TAG: "sweep"})
+    location = (artifact_root / sweep).resolve()
+    if location.exists():
+        shutil.rmtree(location)
+    return client.create_experiment(
+        sweep, artifact_location=location.as_uri(), tags={ROLE_TAG: "sweep"}
+    )
 
 
 def _find_runs(client, experiment: str, tag: str, value: str) -> list:
-    return client.search_runs([experiment], filter_string=f"tags.`{tag}` = '{value}'")
+    runs = client.search_runs(
+        [experiment], filter_string=f"tags.`{tag}` = '{value}'", max_results=1000
+    )
+    return sorted(runs, key=lambda run: (run.info.start_time or 0, run.info.run_id))
 
 
-def parent_run(client, experiment: str, config: dict) -> str:
-    """The sweep's parent run, created once with the sweep's settings as params."""
-    runs = _find_runs(client, experiment, ROLE_TAG, "sweep")
-    if runs:
-        return runs[0].info.run_id
-    run = client.create_run(experiment, run_name=config["sweep"], tags={ROLE_TAG: "sweep"})
+# -- the sweep's parent run -----------------------------------------------------------------
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def files_digest(paths: list[Path]) -> str:
+    hashed = hashlib.sha256()
+    for path in paths:
+        if path.exists():
+            hashed.update(path.name.encode() + b"\0" + path.read_bytes())
+    return hashed.hexdigest()
+
+
+def git_state(directory: Path) -> dict:
+    """Commit and whether the work tree had local changes, or why it is unknown."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as error:
+        return {"commit": None, "dirty": None, "note": f"not a git checkout: {error}"}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def provenance(workflow_dir: Path) -> dict:
+    return {
+        "git": git_state(workflow_dir),
+        "packages": package_versions(),
+        "platform": platform.platform(),
+    }
+
+
+def parent_params(config: dict) -> dict:
+    search = config["search"]
+    return {
+        "seed": config["seed"],
+        "strategy": search["strategy"] if isinstance(search, dict) else search,
+        "objective": config["objective"]["metric"],
+        "direction": config["objective"]["direction"],
+        "trials_per_round": config["budget"]["trials_per_round"],
+    }
+
+
+def _create_parent(client, experiment: str, config: dict, workflow_dir: Path) -> str:
+    """A new parent run with the sweep's params, tags and set-up artifacts."""
+    from mlflow.entities import Param
+
+    facts = provenance(workflow_dir)
+    tags = {ROLE_TAG: "sweep", "mlflow.runName": config["sweep"]}
+    if facts["git"].get("commit"):
+        tags["mlflow.source.git.commit"] = facts["git"]["commit"]
+    run = client.create_run(experiment, run_name=config["sweep"], tags=tags)
     run_id = run.info.run_id
-    client.log_param(run_id, "strategy", config["search"]["strategy"])
-    client.log_param(run_id, "seed", config["seed"])
-    client.log_param(run_id, "objective", config["objective"]["metric"])
-    client.log_param(run_id, "direction", config["objective"]["direction"])
-    client.log_param(run_id, "trials_per_round", config["budget"]["trials_per_round"])
-    client.log_dict(run_id, config, "config.yaml")
+    params = [Param(name, str(value)) for name, value in parent_params(config).items()]
+    client.log_batch(run_id, params=params)
     return run_id
 
 
+def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> None:
+    """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
+    client.log_dict(run_id, config, "sweep/config.yaml")
+    client.log_dict(run_id, config["space"], "sweep/space.yaml")
+    search = (
+        config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
+    )
+    client.log_dict(run_id, {**search, "seed": config["seed"]}, "sweep/search.yaml")
+    client.log_dict(run_id, provenance(workflow_dir), "sweep/provenance.yaml")
+    client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
+
+
+def parent_run(client, experiment: str, config: dict, workflow_dir: Path) -> str:
+    """The sweep's parent run: found by tag (duplicates from a crash removed), else created."""
+    runs = _find_runs(client, experiment, ROLE_TAG, "sweep")
+    for extra in runs[1:]:
+        client.delete_run(extra.info.run_id)
+    run_id = (
+        runs[0].info.run_id if runs else _create_parent(client, experiment, config, workflow_dir)
+    )
+    tags = runs[0].data.tags if runs else {}
+    if tags.get(CONFIG_HASH_TAG) != digest(config):
+        _log_sweep_files(client, run_id, config, workflow_dir)
+    return run_id
+
+
+def round_series(table: pd.DataFrame, direction: str, upto: int) -> dict[str, dict[int, float]]:
+    """Per-round values logged on the parent: best objective so far, trials finished and failed
+    so far. Steps are round indices; rounds before the first success have no best."""
+    series: dict[str, dict[int, float]] = {BEST_METRIC: {}, "trials_ok": {}, "trials_failed": {}}
+    for round_index in range(upto + 1):
+        seen = table[table["round"] <= round_index]
+        if seen.empty:
+            continue
+        ok = seen[(seen["status"] == "ok") & pd.to_numeric(seen["objective"]).notna()]
+        series["trials_ok"][round_index] = float(len(ok))
+        series["trials_failed"][round_index] = float(len(seen) - len(ok))
+        if not ok.empty:
+            objective = pd.to_numeric(ok["objective"])
+            best = objective.min() if direction == "minimize" else objective.max()
+            series[BEST_METRIC][round_index] = float(best)
+    return series
+
+
+def _logged(client, run_id: str, name: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, name)]
+
+
+def _series_fit(client, run_id: str, series: dict[str, dict[int, float]], upto: int) -> bool:
+    """Whether the parent's series agree with the files up to round `upto`: no repeated step, no
+    value the files contradict (later rounds are checked when they are tracked)."""
+    for name, values in series.items():
+        logged = _logged(client, run_id, name)
+        steps = [step for step, _ in logged]
+        if len(steps) != len(set(steps)):
+            return False
+        if any(values.get(step) != value for step, value in logged if step <= upto):
+            return False
+    return True
+
+
+def log_round_series(
+    client,
+    experiment: str,
+    parent: str,
+    series: dict[str, dict[int, float]],
+    config: dict,
+    workflow_dir: Path,
+    timestamps: dict[int, int],
+    upto: int,
+) -> str:
+    """Log the steps the parent lacks; when it holds values the files contradict, replace the
+    parent (children are re-attached) so MLflow never shows two values for one round."""
+    from mlflow.entities import Metric
+
+    if not _series_fit(client, parent, series, upto):
+        old = parent
+        parent = _create_parent(client, experiment, config, workflow_dir)
+        _log_sweep_files(client, parent, config, workflow_dir)
+        for run in client.search_runs([experiment], filter_string=f"tags.`{TRIAL_TAG}` != ''",
+                                      max_results=50000):  # fmt: skip
+            client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
+        client.delete_run(old)
+    metrics = []
+    for name, values in series.items():
+        done = {step for step, _ in _logged(client, parent, name)}
+        metrics += [
+            Metric(name, value, timestamps.get(step, 0), step)
+            for step, value in sorted(values.items())
+            if step not in done
+        ]
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(parent, metrics=metrics[start : start + 1000])
+    return parent
+
+
+# -- one child run per trial ----------------------------------------------------------------
+
+
 def _metric_batch(history: pd.DataFrame, final: dict, timestamp: int) -> list:
+    """Per-epoch metrics (step = epoch) and the final ones under `final/`."""
     from mlflow.entities import Metric
 
     metrics = []
     for _, row in history.iterrows():
         step = int(row["epoch"])
         for name, value in row.items():
-            if name != "epoch" and pd.notna(value):
-                metrics.append(Metric(name, float(value), timestamp, step))
+            if name != "epoch" and pd.notna(value) and math.isfinite(float(value)):
+                metrics.append(Metric(str(name), float(value), timestamp, step))
     for name, value in final.items():
-        if isinstance(value, int | float) and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             metrics.append(Metric(f"final/{name}", float(value), timestamp, 0))
     return metrics
 
 
-def track_trial(client, experiment: str, parent: str, trial_dir: Path) -> str:
-    """Log one trial as a child run (kept as it is when its files are unchanged)."""
+def _read_history(path: Path) -> pd.DataFrame:
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=["epoch"])
+    frame = pd.read_csv(path)
+    return frame if "epoch" in frame else pd.DataFrame(columns=["epoch"])
+
+
+def _learning_curve(trial: str, history: pd.DataFrame, directory: Path) -> Path | None:
+    if history.empty:
+        return None
+    from snakesweep.report.plots import plot_learning_curves
+
+    return plot_learning_curves(
+        {trial: history}, directory / "learning_curve.png", f"Learning curves of {trial}", dpi=60
+    )
+
+
+def track_trial(
+    client, experiment: str, parent: str, trial_dir: Path, curve: Path | None = None
+) -> str:
+    """Log one trial's files as a child run; keep the existing run when they are unchanged.
+
+    `curve` is the trial's learning-curve PNG when already drawn (drawn here otherwise)."""
     from mlflow.entities import Param, RunTag
 
     record = json.loads((trial_dir / "metrics.json").read_text())
     files = [trial_dir / "metrics.json", trial_dir / "history.csv"]
-    digest = files_digest(files)
+    files_hash = files_digest(files)
     existing = _find_runs(client, experiment, TRIAL_TAG, record["trial"])
-    if existing and existing[0].data.tags.get(HASH_TAG) == digest:
+    if existing and existing[0].data.tags.get(HASH_TAG) == files_hash:
+        for extra in existing[1:]:
+            client.delete_run(extra.info.run_id)
+        if existing[0].data.tags.get("mlflow.parentRunId") != parent:
+            client.set_tag(existing[0].info.run_id, "mlflow.parentRunId", parent)
         return existing[0].info.run_id
     for run in existing:
         client.delete_run(run.info.run_id)
-    # Tagged from the start and marked complete (HASH_TAG) only at the end: a run left half
-    # logged by a killed job is found, seen as incomplete, and logged again.
+    end_ms = int((trial_dir / "metrics.json").stat().st_mtime * 1000)
+    duration_s = float(record.get("duration_s") or 0.0)
+    # the tag that finds this run goes in first: a crash below leaves a run that is redone
     run = client.create_run(
         experiment,
+        start_time=end_ms - int(duration_s * 1000),
         run_name=record["trial"],
         tags={"mlflow.parentRunId": parent, TRIAL_TAG: record["trial"]},
     )
     run_id = run.info.run_id
-    history = pd.read_csv(trial_dir / "history.csv")
-    timestamp = int(trial_dir.joinpath("metrics.json").stat().st_mtime * 1000)
+    history = _read_history(trial_dir / "history.csv")
     final = {
-        **record["metrics"],
-        "objective": record["objective"],
-        "duration_s": record["duration_s"],
+        **record.get("metrics", {}),
+        "objective": record.get("objective"),
+        "duration_s": duration_s,
+        "round": record["round"],
     }
     tags = {
         "round": str(record["round"]),
         "status": record["status"],
-        "error": str(record["error"] or ""),
+        "error": str(record.get("error") or "")[:5000],
         "seed": str(record["seed"]),
     }
-    params = {name: str(value) for name, value in record["params"].items()}
-    client.log_batch(
-        run_id,
-        metrics=_metric_batch(history, final, timestamp),
-        params=[Param(name, value) for name, value in params.items()],
-        tags=[RunTag(name, value) for name, value in tags.items()],
-    )
+    params = [Param(name, str(value)[:6000]) for name, value in record["params"].items()]
+    metrics = _metric_batch(history, final, end_ms)
+    client.log_batch(run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
     for path in [*files, trial_dir / "model.ckpt"]:
         if path.exists():
             client.log_artifact(run_id, str(path))
-    client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED")
-    client.set_tag(run_id, HASH_TAG, digest)
+    with tempfile.TemporaryDirectory() as scratch:
+        curve = curve or _learning_curve(record["trial"], history, Path(scratch))
+        if curve is not None and curve.exists():
+            client.log_artifact(run_id, str(curve), "plots")
+    client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED", end_ms)
+    client.set_tag(run_id, HASH_TAG, files_hash)
     return run_id
+
+
+# -- a round ----------------------------------------------------------------------------------
+
+
+def _round_timestamps(table: pd.DataFrame, trials_dir: Path) -> dict[int, int]:
+    """When each round finished, from its trials' files (so a rebuild logs the same times)."""
+    stamps: dict[int, int] = {}
+    for trial, round_index in zip(table["trial"], table["round"], strict=True):
+        path = trials_dir / str(trial) / "metrics.json"
+        if path.exists():
+            stamp = int(path.stat().st_mtime * 1000)
+            stamps[int(round_index)] = max(stamps.get(int(round_index), 0), stamp)
+    return stamps
 
 
 def track_round(
@@ -129,18 +423,43 @@ def track_round(
     round_index: int,
     trials_dir: Path,
     artifact_root: Path,
+    workflow_dir: Path | None = None,
 ) -> dict:
-    """Log the trials of one round and the sweep's best-so-far; return the run ids."""
-    from snakesweep.history import best_trial
+    """Mirror one round into MLflow: its trials' child runs and the parent's per-round series.
 
-    client = _client(config["tracking"]["uri"])
-    experiment = experiment_id(client, config["sweep"], artifact_root)
-    parent = parent_run(client, experiment, config)
-    runs = {}
-    for trial in table.loc[table["round"] == round_index, "trial"]:
-        runs[trial] = track_trial(client, experiment, parent, trials_dir / trial)
-    best = best_trial(table, config["objective"]["direction"])
-    if best is not None:
-        client.log_metric(parent, "best_objective", float(best["objective"]), step=round_index)
-        client.set_tag(parent, "best_trial", best["trial"])
-    return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
+    `table` is the cumulative trials table after the round. Returns the experiment and run ids.
+    """
+    uri = config["tracking"]["uri"]
+    workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
+
+    def work() -> dict:
+        client = _client(uri)
+        experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
+        parent = parent_run(client, experiment, config, workflow_dir)
+        series = round_series(table, config["objective"]["direction"], round_index)
+        parent = log_round_series(
+            client, experiment, parent, series, config, workflow_dir,
+            _round_timestamps(table, trials_dir), round_index,
+        )  # fmt: skip
+        runs = {}
+        for trial in trials:
+            runs[trial] = track_trial(client, experiment, parent, trials_dir / trial)
+        latest = max((step for step, _ in _logged(client, parent, BEST_METRIC)), default=-1)
+        if series[BEST_METRIC].get(round_index) is not None and round_index >= latest:
+            from snakesweep.history import best_trial
+
+            client.set_tag(
+                parent, "best_trial", best_trial(table, config["objective"]["direction"])["trial"]
+            )
+        return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
+
+    # Imports first, outside the lock that serialises writers.
+    import mlflow.tracking  # noqa: F401
+
+    from snakesweep.report.plots import _pyplot
+
+    _pyplot()
+
+    trials = list(table.loc[table["round"] == round_index, "trial"])
+    with store_lock(uri):
+        return with_retries(work)

@@ -29,10 +29,10 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path | str) -> Path:
+def _save(fig, path: Path | str, dpi: int = DPI) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _pyplot().close(fig)
     return path
 
@@ -278,7 +278,7 @@ def plot_partial_dependence(
 
 
 def plot_learning_curves(
-    histories: dict[str, pd.DataFrame], path: Path | str, title: str = ""
+    histories: dict[str, pd.DataFrame], path: Path | str, title: str = "", dpi: int = DPI
 ) -> Path:
     """Per-epoch loss (train solid, validation dashed) and the first other validation metric of
     the given trials (e.g. the top five), one colour per trial."""
@@ -315,7 +315,7 @@ def plot_learning_curves(
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi)
 
 
 def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "") -> Path:

@@ -1,0 +1,17 @@
+"""Draw the best model's test-set confusion matrix (from the evaluation's CSV) for the report."""
+
+import logging
+
+import pandas as pd
+
+from snakesweep.report.plots import plot_confusion_matrix
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    matrix = pd.read_csv(smk.input.matrix, index_col=0)
+    plot_confusion_matrix(matrix, smk.output[0])
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

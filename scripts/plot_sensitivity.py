@@ -1,0 +1,19 @@
+"""Draw one-at-a-time sensitivity panels (the objective as each parameter varies alone)."""
+
+import logging
+
+from snakesweep.history import read_history
+from snakesweep.report import analysis
+from snakesweep.report.plots import plot_sensitivity
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    table = read_history(smk.input.table)
+    dims = analysis.tuned_dims(smk.config["space"], table)
+    groups = analysis.one_at_a_time(table, dims)
+    plot_sensitivity(groups, dims, smk.config["objective"]["metric"], smk.output[0])
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

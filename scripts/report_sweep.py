@@ -1,0 +1,24 @@
+"""Draw the sweep's plots and write summary.md (and the trials table for the HTML report)."""
+
+import logging
+from pathlib import Path
+
+from snakesweep.history import read_history
+from snakesweep.report.build import PLOTS, write_plots, write_summary
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    table = read_history(smk.input.table)
+    sweep_dir = Path(smk.input.table).parent
+    plots = {name: Path(smk.output[name]) for name in PLOTS}
+    write_plots(table, smk.config, sweep_dir, plots)
+    test_json = Path(smk.input.test) if "test" in smk.input.keys() else None
+    write_summary(table, smk.config, sweep_dir, Path(smk.output.summary), test_json,
+                  list(plots.values()))
+    table.to_csv(smk.output.table, sep="\t", index=False)
+    logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,325 @@
+"""MLflow mirrors the result files: contents, idempotence, rebuild, concurrency, a real server.
+
+Real MLflow throughout (sqlite store, a `mlflow server` on loopback); the sweep's files are
+hand-made in the contract's format (tests/sweep_files.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from sweep_files import sweep_config, write_sweep, write_trial
+
+from snakesweep.history import append_round, read_history, read_trials, write_history
+from snakesweep.tracking import BEST_METRIC, HASH_TAG, TRIAL_TAG, track_round
+
+REPO = Path(__file__).resolve().parent.parent
+ROUNDS, PER_ROUND = 3, 2
+
+
+def track_all(root: Path, config: dict, rounds=range(ROUNDS)) -> dict:
+    sweep_dir = root / "results" / config["sweep"]
+    runs = {}
+    for index in rounds:
+        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
+        runs = track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+    return runs
+
+
+def client_for(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def snapshot(uri: str, sweep: str) -> dict:
+    """Everything a user sees of a sweep in MLflow, minus run ids and creation times."""
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name(sweep)
+    result = {}
+    for run in client.search_runs([experiment.experiment_id], max_results=1000):
+        hidden = ("mlflow.parentRunId", "mlflow.user", "mlflow.source", "mlflow.log")
+        tags = {k: v for k, v in run.data.tags.items() if not k.startswith(hidden)}
+        history = {
+            name: [(m.step, m.value, m.timestamp) for m in client.get_metric_history(
+                run.info.run_id, name)]
+            for name in run.data.metrics
+        }  # fmt: skip
+        artifacts = sorted(f.path for f in client.list_artifacts(run.info.run_id)) + sorted(
+            f.path for f in client.list_artifacts(run.info.run_id, "plots")
+        )
+        key = run.data.tags.get(TRIAL_TAG, "parent")
+        assert key not in result, f"two runs for {key}"
+        result[key] = {
+            "tags": tags,
+            "params": run.data.params,
+            "metrics": history,
+            "artifacts": artifacts,
+            "status": run.info.status,
+        }
+    return result
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory) -> Path:
+    """An initialised, empty sqlite store: creating its tables takes seconds, copying it doesn't."""
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    client_for(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def sweep(tmp_path, empty_store):
+    (tmp_path / "results").mkdir()
+    shutil.copy(empty_store, tmp_path / "results" / "mlflow.db")
+    config = sweep_config(
+        rounds=ROUNDS, per_round=PER_ROUND, uri=f"sqlite:///{tmp_path}/results/mlflow.db"
+    )
+    write_sweep(tmp_path, rounds=ROUNDS, per_round=PER_ROUND, failed=("r001-t001",))
+    return tmp_path, config
+
+
+def expected_best(table: pd.DataFrame) -> list[float]:
+    ok = table[table["status"] == "ok"]
+    return [float(ok[ok["round"] <= r]["objective"].min()) for r in range(ROUNDS)]
+
+
+def best_series(client, run_id: str) -> list[float]:
+    history = sorted(client.get_metric_history(run_id, BEST_METRIC), key=lambda m: m.step)
+    assert [m.step for m in history] == list(range(ROUNDS))  # one value per round, no repeats
+    return [m.value for m in history]
+
+
+def test_mlflow_contents_match_the_files(sweep):
+    root, config = sweep
+    runs = track_all(root, config)
+    uri = config["tracking"]["uri"]
+    client = client_for(uri)
+    sweep_dir = root / "results" / "fake"
+    table = read_history(sweep_dir / "trials.csv").set_index("trial")
+    assert sorted(runs["trial_runs"]) == [f"r002-t00{i}" for i in range(PER_ROUND)]
+    seen = snapshot(uri, "fake")
+    assert sorted(seen) == sorted([*table.index, "parent"])
+    parent = client.get_run(runs["parent_run_id"])
+    assert parent.data.params == {
+        "seed": "3",
+        "strategy": "bayes",
+        "objective": "val/loss",
+        "direction": "minimize",
+        "trials_per_round": "2",
+    }
+    assert best_series(client, parent.info.run_id) == pytest.approx(
+        expected_best(table.reset_index())
+    )
+    assert parent.data.tags["best_trial"] == table["objective"].idxmin()
+    artifacts = {f.path for f in client.list_artifacts(parent.info.run_id, "sweep")}
+    assert artifacts == {f"sweep/{n}.yaml" for n in ("config", "space", "search", "provenance")}
+    local = Path(client.download_artifacts(parent.info.run_id, "sweep", str(root / "dl")))
+    facts = yaml.safe_load((local / "provenance.yaml").read_text())
+    assert len(facts["git"]["commit"]) == 40
+    assert facts["packages"]["mlflow"] and facts["packages"]["pandas"] == pd.__version__
+    assert yaml.safe_load((local / "space.yaml").read_text()) == config["space"]
+    for trial, row in table.iterrows():
+        run = seen[trial]
+        record = json.loads((sweep_dir / "trials" / trial / "metrics.json").read_text())
+        assert run["params"] == {k: str(v) for k, v in record["params"].items()}
+        assert run["tags"]["status"] == row["status"]
+        assert run["tags"]["round"] == str(row["round"])
+        assert run["status"] == ("FINISHED" if row["status"] == "ok" else "FAILED")
+        history = pd.read_csv(sweep_dir / "trials" / trial / "history.csv")
+        assert [s for s, _, _ in run["metrics"]["val/loss"]] == list(history["epoch"])
+        assert [v for _, v, _ in run["metrics"]["val/loss"]] == pytest.approx(
+            list(history["val/loss"])
+        )
+        assert run["metrics"]["final/duration_s"][0][1] == pytest.approx(row["duration_s"])
+        if row["status"] == "ok":
+            assert run["metrics"]["final/objective"][0][1] == pytest.approx(row["objective"])
+            assert "model.ckpt" in run["artifacts"]
+            assert "plots/learning_curve.png" in run["artifacts"]
+        else:
+            assert "final/objective" not in run["metrics"]
+            assert run["tags"]["error"] == record["error"]
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+    )
+    assert len(children) == len(table)
+
+
+def test_tracking_again_duplicates_nothing(sweep):
+    root, config = sweep
+    uri = config["tracking"]["uri"]
+    first = track_all(root, config)
+    before = snapshot(uri, "fake")
+    again = track_all(root, config)  # e.g. snakemake --forcerun track
+    track_all(root, config, rounds=[1, 0])  # rounds out of order
+    assert again == first
+    assert snapshot(uri, "fake") == before
+
+
+def test_retrained_trial_replaces_its_run_and_the_best_so_far(sweep):
+    root, config = sweep
+    uri = config["tracking"]["uri"]
+    track_all(root, config)
+    sweep_dir = root / "results" / "fake"
+    # retrain r001-t000 with a much better result, then rebuild the tables after it
+    record = json.loads((sweep_dir / "trials" / "r001-t000" / "metrics.json").read_text())
+    params = {**record["params"], "lr": 10**-1.5, "dropout": 0.0, "activation": "relu"}
+    write_trial(sweep_dir, "r001-t000", 1, params)
+    table = None
+    for index in range(ROUNDS):
+        paths = sorted((sweep_dir / "trials").glob(f"r{index:03d}-*/metrics.json"))
+        table = append_round(table, read_trials(paths))
+        write_history(table, sweep_dir / "history" / f"{index:03d}.csv")
+    runs = track_all(root, config, rounds=[1, 2])
+    seen = snapshot(uri, "fake")
+    assert seen["r001-t000"]["params"]["lr"] == str(10**-1.5)
+    client = client_for(uri)
+    assert best_series(client, runs["parent_run_id"]) == pytest.approx(expected_best(table))
+    experiment = client.get_experiment_by_name("fake").experiment_id
+    for run in client.search_runs([experiment], filter_string=f"tags.`{TRIAL_TAG}` != ''"):
+        assert run.data.tags["mlflow.parentRunId"] == runs["parent_run_id"]
+
+
+def test_deleted_store_is_rebuilt_the_same(sweep):
+    root, config = sweep
+    uri = config["tracking"]["uri"]
+    track_all(root, config)
+    before = snapshot(uri, "fake")
+    (root / "results" / "mlflow.db").unlink()
+    track_all(root, config)
+    assert snapshot(uri, "fake") == before
+    # only the new runs' artifacts remain
+    assert len(list((root / "results" / "art" / "fake").iterdir())) == len(before)
+
+
+def test_half_written_run_is_redone(sweep):
+    root, config = sweep
+    uri = config["tracking"]["uri"]
+    track_all(root, config)
+    before = snapshot(uri, "fake")
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name("fake").experiment_id
+    [run] = client.search_runs([experiment], filter_string=f"tags.`{TRIAL_TAG}` = 'r000-t001'")
+    client.delete_tag(run.info.run_id, HASH_TAG)  # as if the job died before its last call
+    track_all(root, config, rounds=[0])
+    assert snapshot(uri, "fake") == before
+    [redone] = client.search_runs([experiment], filter_string=f"tags.`{TRIAL_TAG}` = 'r000-t001'")
+    assert redone.info.run_id != run.info.run_id
+
+
+TRACK_ONE_SWEEP = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from sweep_files import sweep_config, write_sweep
+from snakesweep.history import read_history
+from snakesweep.tracking import track_round
+root, sweep, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+config = sweep_config(sweep, rounds=2, per_round=4, uri=uri)
+sweep_dir = root / "results" / sweep
+for index in range(2):
+    table = read_history(sweep_dir / "history" / f"{{index:03d}}.csv")
+    track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+"""
+
+
+@pytest.mark.slow
+def test_parallel_writers_lose_nothing(tmp_path):
+    """Eight tracking jobs start together on one fresh sqlite store (the worst case: they also
+    race to create its tables), while a reader polls it as `mlflow ui` would."""
+    uri = f"sqlite:///{tmp_path}/results/mlflow.db"
+    sweeps = [f"s{i}" for i in range(8)]
+    for index, name in enumerate(sweeps):
+        write_sweep(tmp_path, name, rounds=2, per_round=4, failed=("r001-t003",), seed=index)
+    script = TRACK_ONE_SWEEP.format(tests=str(REPO / "tests"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name, uri],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for name in sweeps
+    ]  # fmt: skip
+    outputs = [writer.communicate(timeout=240)[0] for writer in writers]
+    for writer, output in zip(writers, outputs, strict=True):
+        assert writer.returncode == 0, output
+        assert "database is locked" not in output
+    client = client_for(uri)
+    for name in sweeps:
+        table = read_history(tmp_path / "results" / name / "trials.csv")
+        seen = snapshot(uri, name)
+        assert sorted(seen) == sorted([*table["trial"], "parent"])
+        for trial in table["trial"]:
+            history = pd.read_csv(tmp_path / "results" / name / "trials" / trial / "history.csv")
+            assert len(seen[trial]["metrics"]["train/loss"]) == len(history)
+        best = client.get_metric_history(
+            client.search_runs([client.get_experiment_by_name(name).experiment_id],
+                               filter_string="tags.`snakesweep.role` = 'sweep'")[0].info.run_id,
+            BEST_METRIC)  # fmt: skip
+        assert [m.step for m in best] == [0, 1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real `mlflow server` on loopback with its own store and artifact root."""
+    port = free_port()
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.time() > deadline:
+            server.kill()
+            raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield url
+    os.killpg(server.pid, 15)
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.mark.slow
+def test_tracking_server(tmp_path, mlflow_server):
+    config = sweep_config(rounds=2, per_round=2, uri=mlflow_server)
+    sweep_dir = write_sweep(tmp_path, rounds=2, per_round=2, failed=())
+    for index in range(2):
+        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
+        track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+    before = snapshot(mlflow_server, "fake")
+    track_round(config, table, 1, sweep_dir / "trials", tmp_path / "unused")
+    assert snapshot(mlflow_server, "fake") == before
+    assert sorted(before) == ["parent", "r000-t000", "r000-t001", "r001-t000", "r001-t001"]
+    assert "plots/learning_curve.png" in before["r001-t001"]["artifacts"]
+    assert not (tmp_path / "unused").exists()
+    # the artifacts went through the server to its own artifact root
+    stored = list((tmp_path / "server-artifacts").rglob("model.ckpt"))
+    assert len(stored) == 4
+    shutil.rmtree(tmp_path / "server-artifacts")
