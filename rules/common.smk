@@ -137,6 +137,39 @@ def get_track_inputs(wildcards):
     return inputs
 
 
+def get_report_inputs(wildcards):
+    """The final table, the test-set result and every trial's per-epoch history."""
+    return {
+        "table": sweep_path(wildcards, "trials.csv"),
+        "best": sweep_path(wildcards, "best.yaml"),
+        "test": sweep_path(wildcards, "test.json"),
+        "histories": [
+            sweep_path(wildcards, "trials", trial, "history.csv")
+            for index in range(ROUNDS)
+            for trial in trial_ids(wildcards, index)
+        ],
+    }
+
+
+def report_outputs(sweep):
+    """summary.md and the plots: always the report rule's, the confusion matrix for
+    classification, one-at-a-time sensitivity when that strategy ran."""
+    plots = [
+        "optimisation_history",
+        "parallel_coordinates",
+        "importance",
+        "partial_dependence",
+        "learning_curves",
+    ]
+    if "confusion_matrix.csv" in evaluation_outputs(config):
+        plots.append("confusion_matrix")
+    if config["search"].get("strategy") == "one_at_a_time":
+        plots.append("sensitivity")
+    return [f"results/{sweep}/summary.md"] + [
+        f"results/{sweep}/plots/{name}.png" for name in plots
+    ]
+
+
 def get_last_history(wildcards):
     return sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv")
 
@@ -162,6 +195,7 @@ def get_final_outputs(wildcards):
         f"results/{SWEEP}/test.json",
         f"results/{SWEEP}/ensemble.json",
         f"results/{SWEEP}/provenance/provenance.yaml",
+        *report_outputs(SWEEP),
     ]
 
 

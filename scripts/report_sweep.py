@@ -13,9 +13,11 @@ def main(smk) -> None:
     sweep_dir = Path(smk.input.table).parent
     plots = {name: Path(smk.output[name]) for name in PLOTS}
     write_plots(table, smk.config, sweep_dir, plots)
-    test_json = Path(smk.input.test) if "test" in smk.input.keys() else None
-    write_summary(table, smk.config, sweep_dir, Path(smk.output.summary), test_json,
-                  list(plots.values()))
+    test = getattr(smk.input, "test", None)
+    test_json = Path(test) if test else None
+    write_summary(
+        table, smk.config, sweep_dir, Path(smk.output.summary), test_json, list(plots.values())
+    )
     table.to_csv(smk.output.table, sep="\t", index=False)
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 

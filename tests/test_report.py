@@ -54,7 +54,7 @@ def test_summary(sweep):
     best = analysis.ranked(table, "minimize").iloc[0]
     assert f"Trial `{best['trial']}`" in text
     assert f"{best['objective']:.4g}" in text
-    assert "| test (held out, after refit) | test/acc | 0.91 |" in text
+    assert "| test (held out, once) | test/acc | 0.91 |" in text
     top = text.split("## Top 10 trials")[1].split("## Time")[0]
     assert top.count("\n| ") == 11  # header + ten rows
     assert "RuntimeError: out of memory second line" in text

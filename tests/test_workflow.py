@@ -68,6 +68,29 @@ def test_mlflow_mirrors_the_files(finished):
         assert [metric.step for metric in epochs] == [0, 1]
 
 
+def test_report_plots_summary_and_html(finished):
+    workdir, configfile, _ = finished
+    sweep = workdir / "results" / "tiny"
+    plots = sorted(path.name for path in (sweep / "plots").glob("*.png"))
+    assert plots == sorted(
+        f"{name}.png"
+        for name in (
+            "optimisation_history", "parallel_coordinates", "importance",
+            "partial_dependence", "learning_curves", "confusion_matrix",
+        )
+    )  # fmt: skip
+    for name in plots:
+        data = (sweep / "plots" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    best = yaml.safe_load((sweep / "best.yaml").read_text())["best"]
+    summary = (sweep / "summary.md").read_text()
+    assert f"Trial `{best['trial']}`" in summary and "| test (held out, once) |" in summary
+    run_snakemake(workdir, configfile, "--report", "results/tiny/report.html")
+    html = (sweep / "report.html").read_text()
+    for name in [*plots, "summary.md", "trials.tsv"]:
+        assert name in html, name
+
+
 def test_rerun_does_nothing(finished):
     workdir, configfile, _ = finished
     result = run_snakemake(workdir, configfile)

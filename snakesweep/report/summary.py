@@ -109,14 +109,15 @@ def summary_markdown(
         rows += [(name, f"{value} (fixed)") for name, value in fixed.items()]
         lines += [markdown_table(pd.DataFrame(rows, columns=["parameter", "value"])), ""]
         lines += ["## Metrics of the best configuration", ""]
+        stages = {"val": "validation (search)", "train": "training (last epoch)"}
         metric_rows = [
-            ("validation (search)", name, best[name])
+            (stages[str(name).split("/")[0]], name, best[name])
             for name in best.index
-            if "/" in str(name) and pd.notna(best[name])
+            if str(name).split("/")[0] in stages and pd.notna(best[name])
         ]
         for name, value in sorted((test_metrics or {}).items()):
             if isinstance(value, int | float) and not isinstance(value, bool):
-                metric_rows.append(("test (held out, after refit)", name, value))
+                metric_rows.append(("test (held out, once)", name, value))
         lines += [markdown_table(pd.DataFrame(metric_rows, columns=["set", "metric", "value"])), ""]
         if not test_metrics:
             lines += ["Test metrics: not available (the evaluation step has not run).", ""]
