@@ -170,6 +170,15 @@ def report_outputs(sweep):
     ]
 
 
+def get_track_final_inputs(wildcards):
+    """After the last round is tracked (one writer at a time): the test result and the report."""
+    return {
+        "tracked": sweep_path(wildcards, "tracking", f"{round_name(ROUNDS - 1)}.json"),
+        "test": sweep_path(wildcards, "test.json"),
+        "report": report_outputs(wildcards.sweep),
+    }
+
+
 def get_last_history(wildcards):
     return sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv")
 
@@ -196,6 +205,7 @@ def get_final_outputs(wildcards):
         f"results/{SWEEP}/ensemble.json",
         f"results/{SWEEP}/provenance/provenance.yaml",
         *report_outputs(SWEEP),
+        f"results/{SWEEP}/tracking/final.json",
     ]
 
 

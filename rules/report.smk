@@ -130,3 +130,21 @@ rule plot_sensitivity:
         "../envs/report.yaml"
     script:
         "../scripts/plot_sensitivity.py"
+
+
+rule track_final:
+    input:
+        unpack(get_track_final_inputs),
+    output:
+        "results/{sweep}/tracking/final.json",
+    log:
+        "logs/track_final/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/track_final.tsv"
+    params:
+        artifact_root="results/mlartifacts",
+    localrule: True
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/track_final.py"

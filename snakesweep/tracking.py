@@ -463,3 +463,115 @@ def track_round(
     trials = list(table.loc[table["round"] == round_index, "trial"])
     with store_lock(uri):
         return with_retries(work)
+
+
+# -- after the search: test metrics, report files and the registered best model ----------------
+
+
+def _missing_metrics(client, run_id: str, values: dict[str, float]) -> list:
+    """Metrics (step 0) the run doesn't hold yet with these values."""
+    from mlflow.entities import Metric
+
+    run = client.get_run(run_id)
+    now = int(time.time() * 1000)
+    return [
+        Metric(name, float(value), now, 0)
+        for name, value in values.items()
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and run.data.metrics.get(name) != float(value)
+    ]
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned from the running environment (MLflow's own inference runs a slow subprocess)."""
+    names = ("torch", "lightning", "torchmetrics", "mlflow", "numpy")
+    pins = []
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            pins.append(f"{name}=={metadata.version(name).split('+')[0]}")
+    return pins
+
+
+def register_best_model(
+    client, experiment: str, parent: str, config: dict, model, example, test: dict, digest_: str
+) -> dict:
+    """Log the best model on the parent run (signature, input example) and register it under the
+    sweep's name, tagged with its test metrics; an identical version already there is kept."""
+    import mlflow
+    import mlflow.pytorch
+    from mlflow.models import infer_signature
+
+    name = config["sweep"]
+    versions = client.search_model_versions(f"name = '{name}'")
+    for version in versions:
+        if version.tags.get(HASH_TAG) == digest_ and version.run_id == parent:
+            return {"name": name, "version": int(version.version), "source": version.source}
+    import torch
+
+    with torch.no_grad():
+        output = model(torch.as_tensor(example)).float().numpy()
+    signature = infer_signature(example, output)
+    mlflow.set_tracking_uri(config["tracking"]["uri"])
+    mlflow.set_registry_uri(config["tracking"]["uri"])
+    with mlflow.start_run(run_id=parent):
+        info = mlflow.pytorch.log_model(
+            model,
+            name="best_model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+            registered_model_name=name,
+        )
+    version = client.get_model_version(name, str(info.registered_model_version))
+    tags = {HASH_TAG: digest_, "trial": str(test.get("trial")), "refit": str(test.get("refit"))}
+    tags |= {key: str(value) for key, value in (test.get("metrics") or {}).items()}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version.version, key, value)
+    client.update_model_version(
+        name,
+        version.version,
+        description=f"Best configuration of sweep {name} (trial {test.get('trial')}), "
+        f"test metrics: {test.get('metrics')}",
+    )
+    return {"name": name, "version": int(version.version), "source": version.source}
+
+
+def track_final(
+    config: dict,
+    test: dict,
+    artifact_root: Path,
+    report_files: list[Path] = (),
+    model=None,
+    example=None,
+    model_digest: str = "",
+    workflow_dir: Path | None = None,
+) -> dict:
+    """After the search: test metrics on the parent run, summary.md and the plots as its
+    artifacts, and (given `model`) the registered best model. Idempotent like track_round."""
+    uri = config["tracking"]["uri"]
+    workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
+    import mlflow.tracking  # noqa: F401
+
+    def work() -> dict:
+        client = _client(uri)
+        experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
+        parent = parent_run(client, experiment, config, workflow_dir)
+        metrics = _missing_metrics(client, parent, test.get("metrics") or {})
+        if metrics:
+            client.log_batch(parent, metrics=metrics)
+        if test.get("trial"):
+            client.set_tag(parent, "test_trial", str(test["trial"]))
+        for path in report_files:
+            folder = "report/plots" if Path(path).suffix == ".png" else "report"
+            client.log_artifact(parent, str(path), folder)
+        result = {"experiment_id": experiment, "parent_run_id": parent, "model": None}
+        if model is not None:
+            result["model"] = register_best_model(
+                client, experiment, parent, config, model, example, test, model_digest
+            )
+        return result
+
+    with store_lock(uri):
+        return with_retries(work)

@@ -323,3 +323,69 @@ def test_tracking_server(tmp_path, mlflow_server):
     stored = list((tmp_path / "server-artifacts").rglob("model.ckpt"))
     assert len(stored) == 4
     shutil.rmtree(tmp_path / "server-artifacts")
+
+
+def tiny_classifier():
+    """A small Lightning model, as the evaluation step hands over (built here to stay fast)."""
+    import lightning as L
+    import torch
+
+    class TinyClassifier(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                                           torch.nn.Linear(8, 3))  # fmt: skip
+
+        def forward(self, x):
+            return self.net(x)
+
+    torch.manual_seed(0)
+    return TinyClassifier().eval()
+
+
+@pytest.mark.slow
+def test_best_model_is_registered_and_predicts(sweep):
+    import mlflow
+    import mlflow.pytorch
+    import numpy as np
+    import torch
+
+    from snakesweep.tracking import track_final
+
+    root, config = sweep
+    uri = config["tracking"]["uri"]
+    runs = track_all(root, config)
+    summary = root / "summary.md"
+    summary.write_text("# Sweep\n")
+    model = tiny_classifier()
+    example = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    test = {
+        "trial": "r002-t000",
+        "refit": "train_val",
+        "metrics": {"test/acc": 0.9, "test/loss": 0.3},
+    }
+    args = (config, test, root / "results" / "art", [summary], model, example, "digest-1")
+    first = track_final(*args)
+    again = track_final(*args)  # e.g. snakemake --forcerun track_final
+    assert again == first and first["parent_run_id"] == runs["parent_run_id"]
+    assert first["model"]["name"] == "fake" and first["model"]["version"] == 1
+    client = client_for(uri)
+    assert len(client.search_model_versions("name = 'fake'")) == 1
+    version = client.get_model_version("fake", "1")
+    assert version.tags["test/acc"] == "0.9" and version.tags["trial"] == "r002-t000"
+    parent = client.get_run(first["parent_run_id"])
+    assert parent.data.metrics["test/acc"] == 0.9
+    assert len(client.get_metric_history(parent.info.run_id, "test/acc")) == 1
+    assert "report/summary.md" in {
+        f.path for f in client.list_artifacts(parent.info.run_id, "report")
+    }
+    mlflow.set_tracking_uri(uri)
+    loaded = mlflow.pytorch.load_model("models:/fake/1")
+    with torch.no_grad():
+        expected = model(torch.as_tensor(example))
+        assert torch.allclose(loaded(torch.as_tensor(example)), expected)
+    info = mlflow.models.get_model_info("models:/fake/1")
+    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 4]
+    assert list(info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 3]
+    # a new best model (another digest) becomes version 2
+    assert track_final(*args[:-1], "digest-2")["model"]["version"] == 2

@@ -91,6 +91,31 @@ def test_report_plots_summary_and_html(finished):
         assert name in html, name
 
 
+def test_best_model_is_registered_and_predicts(finished):
+    import mlflow
+    import mlflow.pytorch
+    import numpy as np
+    import torch
+    from mlflow.models import Model
+
+    workdir, _, _ = finished
+    final = json.loads((workdir / "results" / "tiny" / "tracking" / "final.json").read_text())
+    uri = f"models:/tiny/{final['model']['version']}"
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/results/mlflow.db")
+    model = mlflow.pytorch.load_model(uri)
+    local = mlflow.artifacts.download_artifacts(uri, dst_path=str(workdir / "downloaded"))
+    example = np.asarray(Model.load(local).load_input_example(local), dtype="float32")
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(example)).argmax(-1).tolist()
+    saved = pd.read_csv(workdir / "results" / "tiny" / "test_predictions.csv")
+    assert predicted == saved["y_pred"].head(len(example)).tolist()
+    client = mlflow.tracking.MlflowClient()
+    version = client.get_model_version("tiny", str(final["model"]["version"]))
+    test = json.loads((workdir / "results" / "tiny" / "test.json").read_text())
+    assert version.tags["trial"] == test["trial"]
+    assert float(version.tags["test/acc"]) == pytest.approx(test["metrics"]["test/acc"])
+
+
 def test_rerun_does_nothing(finished):
     workdir, configfile, _ = finished
     result = run_snakemake(workdir, configfile)

@@ -1,0 +1,42 @@
+"""After the search: test metrics, summary.md and plots into the sweep's MLflow parent run, and
+the best model logged (signature, input example) and registered under the sweep's name."""
+
+import json
+import logging
+from pathlib import Path
+
+from snakesweep.tracking import files_digest, track_final
+
+
+def load_best(config: dict, test: dict):
+    """The evaluated best model and a few test inputs as its example (imports torch)."""
+    from snakesweep.train.evaluate import TestSet, load_model
+
+    model = load_model(config, Path(test["checkpoint"]))
+    example = TestSet(config, test["params"]).x[:5]
+    return model, example
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    test = json.loads(Path(smk.input.test).read_text())
+    model = example = None
+    digest = ""
+    if test.get("checkpoint") and Path(test["checkpoint"]).exists():
+        model, example = load_best(smk.config, test)
+        digest = files_digest([Path(test["checkpoint"]), Path(smk.input.test)])
+    result = track_final(
+        smk.config,
+        test,
+        Path(smk.params.artifact_root),
+        [Path(path) for path in smk.input.report],
+        model,
+        example,
+        digest,
+    )
+    logging.info("tracked: %s", result)
+    Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
