@@ -41,43 +41,43 @@ rule report:
             "results/{sweep}/summary.md",
             caption="../report/summary.rst",
             category="Summary",
-            labels={"sweep": "{sweep}", "view": "summary"},
+            labels={"figure": "summary"},
         ),
         optimisation_history=report(
             "results/{sweep}/plots/optimisation_history.png",
             caption="../report/optimisation_history.rst",
             category="Search",
-            labels={"sweep": "{sweep}", "view": "optimisation history"},
+            labels={"figure": "optimisation history"},
         ),
         parallel_coordinates=report(
             "results/{sweep}/plots/parallel_coordinates.png",
             caption="../report/parallel_coordinates.rst",
             category="Search",
-            labels={"sweep": "{sweep}", "view": "parallel coordinates"},
+            labels={"figure": "parallel coordinates"},
         ),
         importance=report(
             "results/{sweep}/plots/importance.png",
             caption="../report/importance.rst",
             category="Parameters",
-            labels={"sweep": "{sweep}", "view": "importance"},
+            labels={"figure": "importance"},
         ),
         partial_dependence=report(
             "results/{sweep}/plots/partial_dependence.png",
             caption="../report/partial_dependence.rst",
             category="Parameters",
-            labels={"sweep": "{sweep}", "view": "partial dependence"},
+            labels={"figure": "partial dependence"},
         ),
         learning_curves=report(
             "results/{sweep}/plots/learning_curves.png",
             caption="../report/learning_curves.rst",
             category="Training",
-            labels={"sweep": "{sweep}", "view": "learning curves (top 5)"},
+            labels={"figure": "learning curves (top 5)"},
         ),
         table=report(
             "results/{sweep}/report/trials.tsv",
             caption="../report/trials.rst",
             category="Summary",
-            labels={"sweep": "{sweep}", "view": "all trials"},
+            labels={"figure": "all trials"},
         ),
     log:
         "logs/report/{sweep}.log",
@@ -98,7 +98,7 @@ rule plot_confusion_matrix:
             "results/{sweep}/plots/confusion_matrix.png",
             caption="../report/confusion_matrix.rst",
             category="Test set",
-            labels={"sweep": "{sweep}", "view": "confusion matrix (best, test set)"},
+            labels={"figure": "confusion matrix (best, test set)"},
         ),
     log:
         "logs/plot_confusion_matrix/{sweep}.log",
@@ -119,7 +119,7 @@ rule plot_sensitivity:
             "results/{sweep}/plots/sensitivity.png",
             caption="../report/sensitivity.rst",
             category="Parameters",
-            labels={"sweep": "{sweep}", "view": "one-at-a-time sensitivity"},
+            labels={"figure": "one-at-a-time sensitivity"},
         ),
     log:
         "logs/plot_sensitivity/{sweep}.log",
@@ -141,10 +141,10 @@ rule track_final:
         "logs/track_final/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/track_final.tsv"
-    params:
-        artifact_root="results/mlartifacts",
     localrule: True
     conda:
         "../envs/train.yaml"
+    params:
+        artifact_root="results/mlartifacts",
     script:
         "../scripts/track_final.py"

@@ -33,6 +33,7 @@ def main(smk) -> None:
         model,
         example,
         digest,
+        timestamp_ms=int(Path(smk.input.test).stat().st_mtime * 1000),
     )
     logging.info("tracked: %s", result)
     Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")

@@ -468,14 +468,13 @@ def track_round(
 # -- after the search: test metrics, report files and the registered best model ----------------
 
 
-def _missing_metrics(client, run_id: str, values: dict[str, float]) -> list:
+def _missing_metrics(client, run_id: str, values: dict[str, float], timestamp: int) -> list:
     """Metrics (step 0) the run doesn't hold yet with these values."""
     from mlflow.entities import Metric
 
     run = client.get_run(run_id)
-    now = int(time.time() * 1000)
     return [
-        Metric(name, float(value), now, 0)
+        Metric(name, float(value), timestamp, 0)
         for name, value in values.items()
         if isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -547,6 +546,7 @@ def track_final(
     example=None,
     model_digest: str = "",
     workflow_dir: Path | None = None,
+    timestamp_ms: int | None = None,
 ) -> dict:
     """After the search: test metrics on the parent run, summary.md and the plots as its
     artifacts, and (given `model`) the registered best model. Idempotent like track_round."""
@@ -558,7 +558,8 @@ def track_final(
         client = _client(uri)
         experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
         parent = parent_run(client, experiment, config, workflow_dir)
-        metrics = _missing_metrics(client, parent, test.get("metrics") or {})
+        stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+        metrics = _missing_metrics(client, parent, test.get("metrics") or {}, stamp)
         if metrics:
             client.log_batch(parent, metrics=metrics)
         if test.get("trial"):

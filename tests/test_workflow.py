@@ -116,6 +116,25 @@ def test_best_model_is_registered_and_predicts(finished):
     assert float(version.tags["test/acc"]) == pytest.approx(test["metrics"]["test/acc"])
 
 
+@pytest.mark.slow
+def test_deleted_mlflow_store_is_rebuilt_by_forcerun_track(finished):
+    from test_tracking import snapshot
+
+    workdir, configfile, _ = finished
+    uri = f"sqlite:///{workdir}/results/mlflow.db"
+    before = snapshot(uri, "tiny")
+    (workdir / "results" / "mlflow.db").unlink()
+    run_snakemake(workdir, configfile, "--forcerun", "track")
+    after = snapshot(uri, "tiny")
+    assert after.keys() == before.keys()
+    for key, run in before.items():
+        if key == "parent":  # the parent also holds the registered model and report files
+            assert after[key]["params"] == run["params"]
+            assert after[key]["metrics"] == run["metrics"]
+        else:
+            assert after[key] == run, key
+
+
 def test_rerun_does_nothing(finished):
     workdir, configfile, _ = finished
     result = run_snakemake(workdir, configfile)
