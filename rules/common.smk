@@ -146,7 +146,7 @@ def get_report_inputs(wildcards):
         "histories": [
             sweep_path(wildcards, "trials", trial, "history.csv")
             for index in range(ROUNDS)
-            for trial in trial_ids(wildcards, index)
+            for trial in trial_ids(wildcards.sweep, index)
         ],
     }
 
