@@ -374,3 +374,12 @@ def test_bundled_files_read_as_sklearn_loads_them(name):
         rtol=1e-6,
     )
     assert np.array_equal(arrays.y, bunch.target)
+
+
+def test_plateau_schedule_reduces_lr_after_patience():
+    m = build({"lr_scheduler": "plateau", "lr_patience": 2, "lr_gamma": 0.5})
+    for loss in (1.0, 0.9, 0.95, 0.91):  # two epochs without improvement after 0.9
+        m._update_plateau({"val/loss": loss})
+    assert m.lr_factor(4) == pytest.approx(0.5)
+    m._update_plateau({"val/loss": 0.5})
+    assert m.lr_factor(5) == pytest.approx(0.5)  # improvement: no further decay
