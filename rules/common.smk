@@ -34,9 +34,17 @@ except ConfigError as error:
 
 # A run killed with SIGKILL leaves Snakemake's locks behind; remove them when their owner is
 # gone, so that resuming is running the same command again (snakesweep/locks.py).
+# A trial whose training finished just before the kill is kept, not retrained.
 if workflow.is_main_process:
-    from snakesweep.locks import claim
+    from snakesweep.locks import claim, recover_finished_trials
 
+    kept_trials = recover_finished_trials()
+    if kept_trials:
+        print(
+            f"[snakesweep] kept {len(kept_trials)} trials that finished before the run was "
+            f"killed: {', '.join(kept_trials)}",
+            file=sys.stderr,
+        )
     stale_lock_note = claim()
     if stale_lock_note:
         print(stale_lock_note, file=sys.stderr)

@@ -52,3 +52,58 @@ def test_locks_without_an_owner_record_are_left_to_snakemake(tmp_path):
     (state / "locks" / "0.input.lock").write_text("")
     assert claim(state) is None
     assert (state / "locks" / "0.input.lock").exists()
+
+
+def marker(state, key: str):
+    import base64
+
+    path = state / "incomplete" / base64.urlsafe_b64encode(key.encode()).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
+def test_a_trial_finished_before_the_kill_is_kept(tmp_path, monkeypatch):
+    from snakesweep.locks import recover_finished_trials
+
+    monkeypatch.chdir(tmp_path)
+    sweep = tmp_path / "results" / "s"
+    proposals = [
+        {"trial": "r000-t000", "seed": 7, "params": {"lr": 0.1}},
+        {"trial": "r000-t001", "seed": 8, "params": {"lr": 0.2}},
+    ]
+    (sweep / "rounds").mkdir(parents=True)
+    (sweep / "rounds" / "000.json").write_text(json.dumps({"trials": proposals}))
+    for proposal, status in zip(proposals, ["ok", "ok"], strict=True):
+        trial_dir = sweep / "trials" / proposal["trial"]
+        trial_dir.mkdir(parents=True)
+        (trial_dir / "history.csv").write_text("epoch\n")
+        (trial_dir / "metrics.json").write_text(json.dumps({**proposal, "status": status}))
+    # r000-t001's metrics.json belongs to other params (a stale file): it must be retrained.
+    stale = json.loads((sweep / "trials" / "r000-t001" / "metrics.json").read_text())
+    (sweep / "trials" / "r000-t001" / "metrics.json").write_text(
+        json.dumps({**stale, "params": {"lr": 0.3}})
+    )
+    state = tmp_path / ".snakemake"
+    done = [
+        marker(state, f"results/s/trials/r000-t000/{n}") for n in ("metrics.json", "history.csv")
+    ]
+    other = marker(state, "results/s/trials/r000-t001/metrics.json")
+    unrelated = marker(state, "results/s/history/000.csv")
+    assert recover_finished_trials(state) == ["r000-t000"]
+    assert not any(path.exists() for path in done)
+    assert other.exists() and unrelated.exists()
+
+
+def test_markers_of_a_live_run_are_left_alone(tmp_path):
+    from snakesweep.locks import recover_finished_trials
+
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        state = state_dir_with_locks(tmp_path, live.pid, process_start(live.pid))
+        kept = marker(state, "results/s/trials/r000-t000/metrics.json")
+        assert recover_finished_trials(state, tmp_path) == []
+        assert kept.exists()
+    finally:
+        live.kill()
+        live.wait()

@@ -5,7 +5,6 @@ Also: the same config and seed in a fresh directory, with 1 or 2 cores, give the
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import os
@@ -19,23 +18,19 @@ import pandas as pd
 import pytest
 from conftest import TINY_SWEEP, run_snakemake, snakemake_command, snakemake_env, write_config
 
+from snakesweep.locks import finished_record
+
 RESUME_SWEEP = copy.deepcopy(TINY_SWEEP)
 RESUME_SWEEP["data"] = {"name": "digits", "subset": 300}
 SWEEP_DIR = Path("results") / "tiny"
 
 
 def finished_trials(workdir: Path) -> dict[str, tuple[float, str]]:
-    """Trials whose job Snakemake recorded as finished: metrics.json present, not incomplete."""
-    incomplete = set()
-    marker_dir = workdir / ".snakemake" / "incomplete"
-    if marker_dir.is_dir():
-        for marker in marker_dir.iterdir():
-            with contextlib.suppress(ValueError):
-                incomplete.add(base64.b64decode(marker.name).decode())
+    """Trials whose training finished: a complete metrics.json of the proposed trial (it is
+    written atomically as the job's last step), whether or not Snakemake recorded the job."""
     done = {}
     for metrics in sorted((workdir / SWEEP_DIR / "trials").glob("*/metrics.json")):
-        relative = str(metrics.relative_to(workdir))
-        if relative not in incomplete:
+        if finished_record(metrics.parent):
             done[metrics.parent.name] = (metrics.stat().st_mtime_ns, metrics.read_text())
     return done
 
