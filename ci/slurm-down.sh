@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop the test cluster that ci/slurm-up.sh started: slurmd, slurmctld, slurmdbd, MariaDB,
-# munged — only the processes whose pid files ci/slurm-up.sh keeps in $SLURM_STATE/run.
+# munged (only the processes whose pid files ci/slurm-up.sh keeps in $SLURM_STATE/run),
+# and the link that lets SLURM's tools find the cluster.
 # Jobs still running are cancelled first. Data (accounting database, job state) is kept,
 # so the next ci/slurm-up.sh starts quickly. Safe to run when nothing is running.
 set -uo pipefail
@@ -29,4 +30,8 @@ stop() {  # stop NAME: TERM, then KILL after 15 s
 for daemon in slurmd slurmctld slurmdbd mysqld munged; do
     stop "$daemon"
 done
+# Without the link, SLURM's tools (and the executor plugin at each snakemake start) fail at
+# once instead of waiting for the stopped controller.
+link=/run/slurm/conf/slurm.conf
+[[ $(readlink "$link" 2>/dev/null) == "$STATE/etc/slurm.conf" ]] && rm -f "$link"
 exit 0

@@ -12,9 +12,12 @@
 # executor plugin's defaults apply. Two fake GPUs (/dev/fakegpu0-1, character devices like
 # /dev/null) make `--gpus`/`--gres` requests schedulable and set CUDA_VISIBLE_DEVICES.
 #
-# The configuration lives in $SLURM_STATE/etc, not /etc/slurm: SLURM's tools find this
-# cluster only where SLURM_CONF points there, so snakemake runs elsewhere on the machine
-# keep failing fast in `scontrol show config` instead of waiting for a stopped controller.
+# The configuration lives in $SLURM_STATE/etc. SLURM's tools find it through a link at
+# /run/slurm/conf/slurm.conf (where tools look when /etc/slurm/slurm.conf is absent), which
+# exists only while the cluster runs: jobs need it (the executor plugin clears SLURM_CONF
+# before its inner srun), and without it `scontrol show config`, which the executor plugin
+# runs at every snakemake start, fails at once instead of waiting ~10 s for a stopped
+# controller. ci/slurm-down.sh removes the link.
 set -euo pipefail
 
 STATE=${SLURM_STATE:-/var/lib/snakesweep-slurm}
@@ -25,12 +28,17 @@ HOST=$(hostname -s)
 ETC=$STATE/etc
 RUN=$STATE/run
 LOG=$STATE/log
+LINK=/run/slurm/conf/slurm.conf
 DB_SOCKET=$RUN/mysqld.sock
 DB_PORT=${SLURM_DB_PORT:-3316}  # TCP on 127.0.0.1 only; not 3306, to stay clear of a system MariaDB
 export SLURM_CONF=$ETC/slurm.conf
 
 say() { echo "slurm-up: $*" >&2; }
-die() { say "error: $*"; exit 1; }
+die() {
+    say "error: $*"
+    [[ $(readlink "$LINK" 2>/dev/null) == "$ETC/slurm.conf" ]] && rm -f "$LINK"
+    exit 1
+}
 alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 wait_for() {  # wait_for SECONDS WHAT COMMAND...
     local limit=$1 what=$2 start=$SECONDS
@@ -171,6 +179,12 @@ CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'snakesweep';
 CREATE DATABASE IF NOT EXISTS slurm_acct_db;
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
 EOF
+
+# --- where SLURM's tools find this cluster --------------------------------------------------
+[[ -e /etc/slurm/slurm.conf ]] \
+    && die "/etc/slurm/slurm.conf exists: this machine already has a SLURM cluster; not starting another"
+mkdir -p "$(dirname "$LINK")"
+ln -sfn "$ETC/slurm.conf" "$LINK"
 
 # --- slurmdbd, slurmctld, slurmd ---------------------------------------------------------------
 # slurmdbd reads slurmdbd.conf from the folder of $SLURM_CONF.

@@ -1,3 +1,30 @@
+# Resources of one trial (snakesweep/cluster.py): cores from train.threads, memory and time
+# doubling with each retry, GPUs when train.accelerator asks for them. Partition and account
+# come from the profile or the command line (profiles/slurm/config.yaml), never from here.
+from snakesweep.cluster import (
+    TRIAL_GROUP,
+    mem_mb,
+    runtime_min,
+    train_resources,
+    train_threads,
+    trials_per_gpu,
+)
+
+try:
+    TRAIN_THREADS = train_threads(config)
+    TRAIN_RESOURCES = train_resources(config)
+    TRIALS_PER_JOB = trials_per_gpu(config)
+except ConfigError as error:
+    sys.exit(f"snakesweep: config error: {error}")
+
+# train.trials_per_gpu: k packs k trials into one job (and one GPU) unless the command line
+# already says how to with --group-components trials=N.
+if TRIALS_PER_JOB > 1 and TRIAL_GROUP not in workflow.group_settings.group_components:
+    workflow.group_settings.group_components = (
+        workflow.group_settings.group_components.set(TRIAL_GROUP, TRIALS_PER_JOB)
+    )
+
+
 rule train:
     input:
         proposals=get_trial_proposals,
@@ -8,12 +35,17 @@ rule train:
         "logs/train/{sweep}/{trial}.log",
     benchmark:
         "results/{sweep}/benchmarks/train/{trial}.tsv"
+    # `--group-components trials=k` (set from train.trials_per_gpu for GPUs) runs k trials
+    # in one cluster job.
+    group:
+        TRIAL_GROUP
     conda:
         "../envs/train.yaml"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
-        mem_mb=2000,
-        runtime=60,
+        **TRAIN_RESOURCES,
+        mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
+        runtime=lambda wildcards, attempt: runtime_min(attempt),
         gpu_slots=TRIAL_GPU_SLOTS,
     script:
         "../scripts/train_trial.py"

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 
 from snakesweep.trial import run_trial
@@ -19,6 +20,13 @@ def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # torch reads this when first imported: one trial uses only the cores Snakemake gave it.
     os.environ["OMP_NUM_THREADS"] = str(smk.threads)
+    # Where the trial ran: host, SLURM job and the GPUs it may use (set by the scheduler).
+    logging.info(
+        "host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s",
+        socket.gethostname(),
+        os.environ.get("SLURM_JOB_ID", "-"),
+        os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
+    )
     proposal = proposal_of(Path(smk.input.proposals), smk.wildcards.trial)
     round_index = int(smk.wildcards.trial[1:4])
     run_trial(proposal, round_index, smk.config, Path(smk.output.metrics).parent)
