@@ -20,10 +20,14 @@ if FOLDS:
             fold=r"\d+",
         conda:
             "../envs/train.yaml"
-        threads: 1
+        # Same cluster resources and packing as a trial (rules/train.smk).
+        group:
+            TRIAL_GROUP
+        threads: TRAIN_THREADS
         resources:
-            mem_mb=2000,
-            runtime=60,
+            **TRAIN_RESOURCES,
+            mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
+            runtime=lambda wildcards, attempt: runtime_min(attempt),
             gpu_slots=TRIAL_GPU_SLOTS,
         script:
             "../scripts/train_fold.py"
@@ -65,10 +69,11 @@ rule evaluate_best:
         "results/{sweep}/benchmarks/evaluate_best.tsv"
     conda:
         "../envs/train.yaml"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
-        mem_mb=2000,
-        runtime=60,
+        **TRAIN_RESOURCES,
+        mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
+        runtime=lambda wildcards, attempt: runtime_min(attempt),
     script:
         "../scripts/evaluate_best.py"
 
@@ -85,9 +90,10 @@ rule evaluate_ensemble:
         "results/{sweep}/benchmarks/evaluate_ensemble.tsv"
     conda:
         "../envs/train.yaml"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
-        mem_mb=2000,
-        runtime=60,
+        **TRAIN_RESOURCES,
+        mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
+        runtime=lambda wildcards, attempt: runtime_min(attempt),
     script:
         "../scripts/evaluate_ensemble.py"
