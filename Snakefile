@@ -16,6 +16,7 @@ include: "rules/search.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/slurm.smk"
 include: "rules/provenance.smk"
 include: "rules/reproduce.smk"
 

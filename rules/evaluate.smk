@@ -18,11 +18,11 @@ if FOLDS:
             "results/{sweep}/benchmarks/train_fold/{trial}/{fold}.tsv"
         wildcard_constraints:
             fold=r"\d+",
-        conda:
-            "../envs/train.yaml"
         # Same cluster resources and packing as a trial (rules/train.smk).
         group:
             TRIAL_GROUP
+        conda:
+            "../envs/train.yaml"
         threads: TRAIN_THREADS
         resources:
             **TRAIN_RESOURCES,

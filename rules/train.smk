@@ -17,13 +17,6 @@ try:
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
-# train.trials_per_gpu: k packs k trials into one job (and one GPU) unless the command line
-# already says how to with --group-components trials=N.
-if TRIALS_PER_JOB > 1 and TRIAL_GROUP not in workflow.group_settings.group_components:
-    workflow.group_settings.group_components = (
-        workflow.group_settings.group_components.set(TRIAL_GROUP, TRIALS_PER_JOB)
-    )
-
 
 rule train:
     input:
@@ -35,8 +28,8 @@ rule train:
         "logs/train/{sweep}/{trial}.log",
     benchmark:
         "results/{sweep}/benchmarks/train/{trial}.tsv"
-    # `--group-components trials=k` (set from train.trials_per_gpu for GPUs) runs k trials
-    # in one cluster job.
+    # `--group-components trials=k` runs k trials in one cluster job (set from
+    # train.trials_per_gpu for GPU trials, rules/slurm.smk).
     group:
         TRIAL_GROUP
     conda:
