@@ -132,3 +132,30 @@ def test_ensemble_averages_top_k(sweep, tmp_path):
     y, probs = read_predictions(tmp_path / "ensemble_predictions.csv")
     assert result["metrics"]["test/acc"] == pytest.approx(float((probs.argmax(1) == y).mean()))
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_regression_test_metrics_match_sklearn(tmp_path):
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import evaluate_best, evaluate_ensemble, evaluation_outputs
+
+    config = {
+        **CONFIG,
+        "data": {"name": "diabetes"},
+        "objective": {"metric": "val/mse", "direction": "minimize"},
+    }
+    for i in range(2):
+        proposal = {"trial": f"r000-t00{i}", "seed": i, "params": {"max_epochs": 2, "lr": 0.01}}
+        record = run_trial(
+            proposal, 0, config, tmp_path / "trials" / proposal["trial"], isolate=False
+        )
+        assert record["status"] == "ok", record["error"]
+    result = evaluate_best(config, tmp_path, tmp_path)
+    with open(tmp_path / "test_predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    y = np.array([float(r["y_true"]) for r in rows])
+    pred = np.array([float(r["y_pred"]) for r in rows])
+    assert result["metrics"]["test/mse"] == pytest.approx(skm.mean_squared_error(y, pred))
+    assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
+    assert evaluation_outputs(config) == []  # no confusion matrix for regression
+    assert "test/mae" in evaluate_ensemble(config, tmp_path, tmp_path)["metrics"]
