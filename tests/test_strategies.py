@@ -45,11 +45,24 @@ def _history(space, proposals, fail_every=5):
     return pd.DataFrame(rows)
 
 
+# Strategies that enumerate a fixed sequence: the seed does not change them.
+DETERMINISTIC = {"grid", "one_at_a_time", "replay"}
+
+
+def _search(name: str) -> dict:
+    if name == "replay":
+        return {"strategy": "replay", "configs": propose("random", MIXED, None, 16, seed=99)}
+    if name == "coarse_to_fine":
+        return {"strategy": name, "coarse_trials": 4}
+    return {"strategy": name}
+
+
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_contract_valid_distinct_reproducible(name):
     space = parse_space(MIXED)
     history = _history(space, propose("sobol", MIXED, None, 6, seed=11))
-    props = propose(name, MIXED, history, 4, seed=3)
+    search = _search(name)
+    props = propose(search, MIXED, history, 4, seed=3)
     assert len(props) == 4
     keys = {space.key(p) for p in props}
     assert len(keys) == 4, "proposals repeat each other"
@@ -59,11 +72,11 @@ def test_contract_valid_distinct_reproducible(name):
         assert space.contains(p), p
         assert p["max_epochs"] == 20
         assert ("momentum" in p) == (p["optimizer"] == "sgd")
-    assert propose(name, MIXED, history, 4, seed=3) == props
-    if name != "grid":  # the grid is an enumeration: the seed does not change it
-        assert propose(name, MIXED, history, 4, seed=4) != props
+    assert propose(search, MIXED, history, 4, seed=3) == props
+    if name not in DETERMINISTIC:
+        assert propose(search, MIXED, history, 4, seed=4) != props
     # first round (no history) works for every strategy
-    first = propose(name, MIXED, None, 3, seed=0)
+    first = propose(search, MIXED, None, 3, seed=0)
     assert len(first) == 3 and all(space.contains(p) for p in first)
 
 
@@ -72,7 +85,7 @@ def test_maximize_and_all_failed_history(name):
     space = parse_space(MIXED)
     prev = propose("random", MIXED, None, 4, seed=1)
     history = pd.DataFrame([{**p, "objective": math.nan, "status": "failed"} for p in prev])
-    props = propose(name, MIXED, history, 2, seed=0, direction="maximize")
+    props = propose(_search(name), MIXED, history, 2, seed=0, direction="maximize")
     assert len(props) == 2 and all(space.contains(p) for p in props)
 
 
@@ -204,3 +217,103 @@ def test_schema_matches_strategies_and_defaults():
     with pytest.raises(ConfigError) as e:
         check_search({"strategy": "random", "liar": "cl_max"}, MIXED)
     assert e.value.key == "search.liar"
+
+
+def test_replay_returns_exactly_its_list(tmp_path):
+    space = {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+             "act": {"type": "categorical", "choices": ["relu", "tanh"]}, "epochs": 3}
+    configs = [{"lr": 0.01, "act": "relu"}, {"lr": 0.1, "act": "tanh"}, {"lr": 0.01, "act": "relu"}]
+    got = propose({"strategy": "replay", "configs": configs}, space, None, 2, seed=0)
+    assert got == [{"lr": 0.01, "act": "relu", "epochs": 3}, {"lr": 0.1, "act": "tanh", "epochs": 3}]
+    hist = pd.DataFrame([{**g, "objective": 1.0, "status": "ok"} for g in got])
+    rest = propose({"strategy": "replay", "configs": configs}, space, hist, 2, seed=0)
+    assert rest == [{"lr": 0.01, "act": "relu", "epochs": 3}]  # the list's own repeat is kept
+    # The same list from an earlier sweep's trials.csv (extra columns ignored) and from YAML.
+    csv = tmp_path / "trials.csv"
+    pd.DataFrame([{**c, "trial": f"t{i}", "objective": 0.5} for i, c in enumerate(configs)]).to_csv(
+        csv, index=False)
+    assert propose({"strategy": "replay", "file": str(csv)}, space, None, 5, 0) == got + rest
+    yml = tmp_path / "list.yaml"
+    import yaml
+
+    yml.write_text(yaml.safe_dump(configs))
+    assert propose({"strategy": "replay", "file": str(yml)}, space, None, 5, 0) == got + rest
+    with pytest.raises(ConfigError) as e:
+        check_search({"strategy": "replay", "configs": [{"lr": 5.0, "act": "relu"}]}, space)
+    assert e.value.key == "search.configs[0].lr"
+    with pytest.raises(ConfigError) as e:
+        check_search({"strategy": "replay", "file": str(tmp_path / "nope.csv")}, space)
+    assert e.value.key == "search.file"
+
+
+def test_one_at_a_time_varies_one_parameter_from_the_baseline():
+    space = {"lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "grid": 3},
+             "act": {"type": "categorical", "choices": ["relu", "tanh", "sigmoid"]},
+             "units": {"type": "int", "low": 8, "high": 32, "grid": [8, 16, 32], "default": 16}}
+    got = propose("one_at_a_time", space, None, 20, seed=0)
+    base = got[0]
+    assert base == {"lr": pytest.approx(0.01), "act": "relu", "units": 16}
+    assert len(got) == 1 + 2 + 2 + 2
+    for p in got[1:]:
+        assert sum(p[k] != base[k] for k in base) == 1
+
+
+def test_evolution_improves_over_its_first_generation():
+    space = {f"x{i}": {"type": "float", "low": -1.0, "high": 1.0} for i in range(3)}
+
+    def f(p):
+        return sum(v * v for v in p.values())
+
+    rows = []
+    for _ in range(10):
+        for p in propose("evolution", space, pd.DataFrame(rows) if rows else None, 6, seed=2):
+            rows.append({**p, "objective": f(p), "status": "ok"})
+    first = min(r["objective"] for r in rows[:6])
+    last = min(r["objective"] for r in rows[-12:])
+    assert last < 0.3 * first
+
+
+def test_coarse_to_fine_narrows_around_the_best():
+    space = {"x": {"type": "float", "low": 0.0, "high": 10.0},
+             "lr": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
+             "act": {"type": "categorical", "choices": ["a", "b"]}}
+    search = {"strategy": "coarse_to_fine", "coarse_trials": 12, "inner": "random",
+              "shrink": 0.2, "top_k": 1}
+
+    def f(p):
+        return (p["x"] - 7.0) ** 2 + (math.log10(p["lr"]) + 3) ** 2
+
+    rows = []
+    info: dict = {}
+    for _ in range(5):
+        info = {}
+        for p in propose(search, space, pd.DataFrame(rows) if rows else None, 4, 0, info=info):
+            rows.append({**p, "objective": f(p), "status": "ok"})
+    best = min(rows[:12], key=lambda r: r["objective"])
+    narrowed = info["narrowed"]
+    assert narrowed["x"]["high"] - narrowed["x"]["low"] == pytest.approx(2.0, abs=1e-6)
+    assert narrowed["x"]["low"] <= best["x"] <= narrowed["x"]["high"]
+    assert math.log10(narrowed["lr"]["high"] / narrowed["lr"]["low"]) == pytest.approx(1.0)
+    for r in rows[12:]:
+        assert narrowed["x"]["low"] <= r["x"] <= narrowed["x"]["high"]
+        assert narrowed["lr"]["low"] <= r["lr"] <= narrowed["lr"]["high"]
+
+
+def test_warm_start_seeds_the_optimiser(tmp_path):
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0},
+             "y": {"type": "float", "low": 0.0, "high": 1.0}}
+    old = propose("sobol", space, None, 12, seed=5)
+    table = pd.DataFrame([{**p, "objective": (p["x"] - 0.2) ** 2 + (p["y"] - 0.8) ** 2,
+                           "status": "ok", "trial": f"r000-t{i:03d}"} for i, p in enumerate(old)])
+    table.loc[len(table)] = {"x": 3.0, "y": 0.5, "objective": 0.0, "status": "ok", "trial": "x"}
+    path = tmp_path / "trials.csv"
+    table.to_csv(path, index=False)
+    s = parse_space(space)
+    got = propose({"strategy": "bayes", "warm_start": [str(path)]}, space, None, 4, seed=0)
+    cold = propose({"strategy": "bayes"}, space, None, 4, seed=0)
+    assert got != cold  # with 12 earlier trials the model is used from the first round
+    assert not {s.key(p) for p in got} & {s.key(p) for p in old}
+    assert np.mean([(p["x"] - 0.2) ** 2 + (p["y"] - 0.8) ** 2 for p in got]) < 0.1
+    with pytest.raises(ConfigError) as e:
+        check_search({"strategy": "bayes", "warm_start": [str(tmp_path / "x.csv")]}, space)
+    assert e.value.key == "search.warm_start[0]"

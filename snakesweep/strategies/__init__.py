@@ -14,7 +14,16 @@ import pandas as pd
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Space, parse_space
-from snakesweep.strategies import bayes, grid, quasirandom, random_search
+from snakesweep.strategies import (
+    bayes,
+    coarse_to_fine,
+    evolution,
+    grid,
+    one_at_a_time,
+    quasirandom,
+    random_search,
+    replay,
+)
 from snakesweep.strategies._base import (
     Observations,
     check_options,
@@ -34,17 +43,39 @@ class Strategy:
     check: Callable[[dict[str, Any], Space], None] | None = None
     # Whether proposals that repeat earlier trials are replaced by fresh random points.
     refill: bool = True
+    # Whether repeats are removed at all (replay returns exactly its list).
+    dedupe: bool = True
+    # Whether propose() takes an `info` dict to report what it did (coarse_to_fine).
+    reports: bool = False
 
 
 _REGISTRY: dict[str, Strategy] = {
     s.name: s
     for s in [
         Strategy("grid", grid.propose, grid.OPTIONS, grid.check, refill=False),
+        Strategy(
+            "one_at_a_time",
+            one_at_a_time.propose,
+            one_at_a_time.OPTIONS,
+            one_at_a_time.check,
+            refill=False,
+        ),
         Strategy("random", random_search.propose, random_search.OPTIONS),
         Strategy("sobol", quasirandom.propose_sobol, quasirandom.OPTIONS),
         Strategy("halton", quasirandom.propose_halton, quasirandom.OPTIONS),
         Strategy("lhs", quasirandom.propose_lhs, quasirandom.OPTIONS),
         Strategy("bayes", bayes.propose, bayes.OPTIONS, bayes.check),
+        Strategy("evolution", evolution.propose, evolution.OPTIONS, evolution.check),
+        Strategy(
+            "replay", replay.propose, replay.OPTIONS, replay.check, refill=False, dedupe=False
+        ),
+        Strategy(
+            "coarse_to_fine",
+            coarse_to_fine.propose,
+            coarse_to_fine.OPTIONS,
+            coarse_to_fine.check,
+            reports=True,
+        ),
     ]
 }
 STRATEGIES: tuple[str, ...] = tuple(_REGISTRY)
@@ -54,6 +85,8 @@ COMMON_OPTIONS: dict[str, Any] = {
     "strategy": "bayes",
     # Objective given to failed/diverged trials: "worst" (worst seen so far) or a number.
     "failure_penalty": "worst",
+    # Finished trials of earlier sweeps (their trials.csv) that seed the optimiser.
+    "warm_start": [],
 }
 ALL_OPTIONS: dict[str, Any] = {k: v for s in _REGISTRY.values() for k, v in s.options.items()}
 
@@ -98,7 +131,48 @@ def search_options(search: str | Mapping[str, Any] | None) -> tuple[Strategy, di
     pen = opts["failure_penalty"]
     if pen != "worst" and (isinstance(pen, bool) or not isinstance(pen, int | float)):
         raise ConfigError("search.failure_penalty", f"must be 'worst' or a number, got {pen!r}")
+    ws = opts["warm_start"]
+    if isinstance(ws, str):
+        opts["warm_start"] = [ws]
+    elif not isinstance(ws, list | tuple) or not all(isinstance(w, str) for w in ws):
+        raise ConfigError("search.warm_start", "must be a path or a list of paths to trials.csv")
     return strat, opts
+
+
+def warm_start_table(paths: list[str], space: Space) -> pd.DataFrame:
+    """Finished trials of earlier sweeps whose parameters fit this space (others are skipped).
+
+    Raises ConfigError for a missing file, or one without the space's parameters.
+    """
+    from pathlib import Path
+
+    frames = []
+    for i, path in enumerate(paths):
+        key = f"search.warm_start[{i}]"
+        if not Path(path).is_file():
+            raise ConfigError(
+                key, f"no such file: {path}", "give an earlier sweep's results/<sweep>/trials.csv"
+            )
+        table = pd.read_csv(path)
+        missing = [c for c in [*space.tuned, "objective"] if c not in table.columns]
+        if missing:
+            raise ConfigError(
+                key,
+                f"{path} has no column {missing[0]!r}",
+                "warm start needs a results table of a compatible space",
+            )
+        if "status" not in table.columns:
+            table["status"] = "ok"
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    keep = []
+    for rec in table[[n for n in space.names if n in table.columns]].to_dict("records"):
+        clean = {k: v for k, v in rec.items() if not (isinstance(v, float) and v != v)}
+        fits = all(space[k].contains(v) for k, v in clean.items() if space.active(clean, k))
+        keep.append(fits)
+    return table[keep].reset_index(drop=True)
 
 
 def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> None:
@@ -107,6 +181,8 @@ def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> 
     strat, opts = search_options(search)
     if strat.check is not None:
         strat.check(opts, space)
+    if opts["warm_start"]:
+        warm_start_table(list(opts["warm_start"]), space)
 
 
 def propose(
@@ -116,13 +192,15 @@ def propose(
     n: int,
     seed: int,
     direction: str = "minimize",
+    info: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Propose n new configurations (complete parameter dicts) given the finished trials.
 
     `history` has one column per parameter, `objective` (NaN when failed) and `status`.
     Failed trials reach the strategy with the configured penalty; proposals that repeat an
     earlier trial (or each other) are replaced. A finite space or list (grid, replay) that is
-    exhausted gives fewer than n.
+    exhausted gives fewer than n. A strategy that narrows the space (coarse_to_fine) reports
+    it in `info` when a dict is given, for the rounds file.
     """
     if direction not in ("minimize", "maximize"):
         raise ConfigError(
@@ -136,6 +214,23 @@ def propose(
         strat.check(opts, sp)
     if n == 0:
         return []
+    n_warm = 0
+    if opts["warm_start"]:
+        warm = warm_start_table(list(opts["warm_start"]), sp)
+        n_warm = len(warm)
+        if n_warm:
+            history = (
+                warm
+                if history is None or not len(history)
+                else pd.concat([warm, history], ignore_index=True)
+            )
     obs = observations(sp, history, direction, opts["failure_penalty"])
-    proposals = [sp.complete(p) for p in strat.propose(sp, obs, n, int(seed), opts)]
+    obs.n_warm = n_warm
+    if strat.reports:
+        raw = strat.propose(sp, obs, n, int(seed), opts, info)  # type: ignore[call-arg]
+    else:
+        raw = strat.propose(sp, obs, n, int(seed), opts)
+    proposals = [sp.complete(p) for p in raw]
+    if not strat.dedupe:
+        return proposals
     return dedupe(sp, proposals, obs.params, n, rng_for(seed, len(obs), 99), fill=strat.refill)

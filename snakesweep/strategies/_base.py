@@ -27,6 +27,7 @@ class Observations:
     y: np.ndarray  # objective oriented for minimisation; failed trials replaced by the penalty
     raw: np.ndarray  # objective oriented for minimisation; NaN for failed trials
     failed: np.ndarray  # bool mask
+    n_warm: int = 0  # leading rows that come from warm-start files, not from this sweep
 
     def __len__(self) -> int:
         return len(self.params)
