@@ -33,6 +33,7 @@ def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s:
     seed = derive_seed(config["seed"], "round", round_index)
     stopped = stop_reason(config["budget"], history, direction, round_index, elapsed_s)
     proposals = []
+    info: dict = {}  # what the strategy reports, e.g. coarse_to_fine's narrowed ranges
     if stopped is None:
         proposals = propose(
             config["search"],
@@ -41,7 +42,13 @@ def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s:
             config["budget"]["trials_per_round"],
             seed,
             direction,
+            info=info,
         )
+        if not proposals:
+            stopped = (
+                f"search exhausted: strategy {config['search']['strategy']} has no new "
+                "configurations (the whole grid or list has run)"
+            )
     trials = []
     for index, params in enumerate(proposals):
         trial = trial_id(round_index, index)
@@ -58,4 +65,14 @@ def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s:
         "seed": seed,
         "stopped": stopped,
         "trials": trials,
+        **({"search_info": {k: plain_tree(v) for k, v in info.items()}} if info else {}),
     }
+
+
+def plain_tree(value: object) -> object:
+    """`plain` applied through nested dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_tree(v) for v in value]
+    return plain(value)

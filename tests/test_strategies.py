@@ -220,18 +220,25 @@ def test_schema_matches_strategies_and_defaults():
 
 
 def test_replay_returns_exactly_its_list(tmp_path):
-    space = {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
-             "act": {"type": "categorical", "choices": ["relu", "tanh"]}, "epochs": 3}
+    space = {
+        "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+        "act": {"type": "categorical", "choices": ["relu", "tanh"]},
+        "epochs": 3,
+    }
     configs = [{"lr": 0.01, "act": "relu"}, {"lr": 0.1, "act": "tanh"}, {"lr": 0.01, "act": "relu"}]
     got = propose({"strategy": "replay", "configs": configs}, space, None, 2, seed=0)
-    assert got == [{"lr": 0.01, "act": "relu", "epochs": 3}, {"lr": 0.1, "act": "tanh", "epochs": 3}]
+    assert got == [
+        {"lr": 0.01, "act": "relu", "epochs": 3},
+        {"lr": 0.1, "act": "tanh", "epochs": 3},
+    ]
     hist = pd.DataFrame([{**g, "objective": 1.0, "status": "ok"} for g in got])
     rest = propose({"strategy": "replay", "configs": configs}, space, hist, 2, seed=0)
     assert rest == [{"lr": 0.01, "act": "relu", "epochs": 3}]  # the list's own repeat is kept
     # The same list from an earlier sweep's trials.csv (extra columns ignored) and from YAML.
     csv = tmp_path / "trials.csv"
     pd.DataFrame([{**c, "trial": f"t{i}", "objective": 0.5} for i, c in enumerate(configs)]).to_csv(
-        csv, index=False)
+        csv, index=False
+    )
     assert propose({"strategy": "replay", "file": str(csv)}, space, None, 5, 0) == got + rest
     yml = tmp_path / "list.yaml"
     import yaml
@@ -247,9 +254,11 @@ def test_replay_returns_exactly_its_list(tmp_path):
 
 
 def test_one_at_a_time_varies_one_parameter_from_the_baseline():
-    space = {"lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "grid": 3},
-             "act": {"type": "categorical", "choices": ["relu", "tanh", "sigmoid"]},
-             "units": {"type": "int", "low": 8, "high": 32, "grid": [8, 16, 32], "default": 16}}
+    space = {
+        "lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "grid": 3},
+        "act": {"type": "categorical", "choices": ["relu", "tanh", "sigmoid"]},
+        "units": {"type": "int", "low": 8, "high": 32, "grid": [8, 16, 32], "default": 16},
+    }
     got = propose("one_at_a_time", space, None, 20, seed=0)
     base = got[0]
     assert base == {"lr": pytest.approx(0.01), "act": "relu", "units": 16}
@@ -274,11 +283,18 @@ def test_evolution_improves_over_its_first_generation():
 
 
 def test_coarse_to_fine_narrows_around_the_best():
-    space = {"x": {"type": "float", "low": 0.0, "high": 10.0},
-             "lr": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
-             "act": {"type": "categorical", "choices": ["a", "b"]}}
-    search = {"strategy": "coarse_to_fine", "coarse_trials": 12, "inner": "random",
-              "shrink": 0.2, "top_k": 1}
+    space = {
+        "x": {"type": "float", "low": 0.0, "high": 10.0},
+        "lr": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
+        "act": {"type": "categorical", "choices": ["a", "b"]},
+    }
+    search = {
+        "strategy": "coarse_to_fine",
+        "coarse_trials": 12,
+        "inner": "random",
+        "shrink": 0.2,
+        "top_k": 1,
+    }
 
     def f(p):
         return (p["x"] - 7.0) ** 2 + (math.log10(p["lr"]) + 3) ** 2
@@ -300,11 +316,22 @@ def test_coarse_to_fine_narrows_around_the_best():
 
 
 def test_warm_start_seeds_the_optimiser(tmp_path):
-    space = {"x": {"type": "float", "low": 0.0, "high": 1.0},
-             "y": {"type": "float", "low": 0.0, "high": 1.0}}
+    space = {
+        "x": {"type": "float", "low": 0.0, "high": 1.0},
+        "y": {"type": "float", "low": 0.0, "high": 1.0},
+    }
     old = propose("sobol", space, None, 12, seed=5)
-    table = pd.DataFrame([{**p, "objective": (p["x"] - 0.2) ** 2 + (p["y"] - 0.8) ** 2,
-                           "status": "ok", "trial": f"r000-t{i:03d}"} for i, p in enumerate(old)])
+    table = pd.DataFrame(
+        [
+            {
+                **p,
+                "objective": (p["x"] - 0.2) ** 2 + (p["y"] - 0.8) ** 2,
+                "status": "ok",
+                "trial": f"r000-t{i:03d}",
+            }
+            for i, p in enumerate(old)
+        ]
+    )
     table.loc[len(table)] = {"x": 3.0, "y": 0.5, "objective": 0.0, "status": "ok", "trial": "x"}
     path = tmp_path / "trials.csv"
     table.to_csv(path, index=False)

@@ -1,0 +1,50 @@
+"""Round files carry what the search did: narrowed ranges, and why an exhausted search stops."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from snakesweep.rounds import make_round
+
+SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "grid": [0.0, 0.5, 1.0]}, "epochs": 2}
+
+
+def _config(search: dict) -> dict:
+    return {
+        "seed": 0,
+        "objective": {"metric": "val/loss", "direction": "minimize"},
+        "budget": {"rounds": 5, "trials_per_round": 2},
+        "search": search,
+        "space": SPACE,
+    }
+
+
+def _rows(content: dict) -> list[dict]:
+    return [
+        {**t["params"], "objective": t["params"]["x"], "status": "ok"} for t in content["trials"]
+    ]
+
+
+def test_exhausted_grid_stops_the_sweep_with_a_reason():
+    config = _config({"strategy": "grid"})
+    rows: list[dict] = []
+    contents = []
+    for r in range(3):
+        content = make_round(config, pd.DataFrame(rows), r, 0.0)
+        contents.append(content)
+        rows += _rows(content)
+    assert [len(c["trials"]) for c in contents] == [2, 1, 0]
+    assert contents[1]["stopped"] is None
+    assert "exhausted" in contents[2]["stopped"]
+
+
+def test_coarse_to_fine_records_narrowed_ranges():
+    config = _config({"strategy": "coarse_to_fine", "coarse_trials": 4, "inner": "random"})
+    rows: list[dict] = []
+    for r in range(3):
+        content = make_round(config, pd.DataFrame(rows), r, 0.0)
+        rows += _rows(content)
+    assert "search_info" not in make_round(config, pd.DataFrame(rows[:2]), 1, 0.0)
+    narrowed = content["search_info"]["narrowed"]["x"]
+    assert 0.0 <= narrowed["low"] < narrowed["high"] <= 1.0
+    assert narrowed["high"] - narrowed["low"] < 1.0

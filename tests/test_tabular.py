@@ -1,0 +1,60 @@
+"""The tabular task: metrics looked up in published tables of real NN training runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from snakesweep.errors import ConfigError
+from snakesweep.space import parse_space
+from snakesweep.strategies import propose
+from snakesweep.tabular import check_tabular, load_table, run_tabular_trial
+
+
+def test_table_space_snaps_to_cells_and_reports_means(tmp_path):
+    table = load_table("hpobench/car")
+    space = table.space()
+    assert space["learning_rate_init"]["log"] is True and space["depth"] == {
+        "type": "int",
+        "low": 1,
+        "high": 3,
+    }
+    p = {"alpha": 1e-8, "batch_size": 4, "depth": 1, "learning_rate_init": 1e-5, "width": 16}
+    exact = table.lookup(p)
+    near = table.lookup({**p, "alpha": 1.3e-8, "batch_size": 4, "width": 17})
+    assert near == exact
+    raw = table._raw["00000"]["val_acc"]
+    assert exact["val/acc"] == pytest.approx(sum(raw) / len(raw))
+    assert exact["val/error"] == pytest.approx(1 - exact["val/acc"])
+    config = {
+        "tabular": {"table": "hpobench/car"},
+        "space": space,
+        "objective": {"metric": "val/error", "direction": "minimize"},
+    }
+    check_tabular(config)
+    params = propose("random", space, None, 1, seed=0)[0]
+    metrics = run_tabular_trial(params, config, tmp_path / "t", seed=0)
+    assert metrics["epochs"] == 1 and 0.0 <= metrics["val/error"] <= 1.0
+    assert (tmp_path / "t" / "history.csv").read_text().startswith("epoch,")
+    assert json.loads((tmp_path / "t" / "tabular.json").read_text())["table"] == "hpobench/car"
+    parse_space(space)
+
+
+def test_tabular_config_errors():
+    space = load_table("hpobench/car").space()
+    with pytest.raises(ConfigError) as e:
+        check_tabular({"tabular": {"table": "hpobench/nope"}, "space": space})
+    assert e.value.key == "tabular.table"
+    with pytest.raises(ConfigError) as e:
+        check_tabular({"tabular": {"table": "hpobench/car"}, "space": {**space, "extra": 1}})
+    assert e.value.key == "space.extra"
+    with pytest.raises(ConfigError) as e:
+        check_tabular(
+            {
+                "tabular": {"table": "hpobench/car"},
+                "space": space,
+                "objective": {"metric": "val/loss"},
+            }
+        )
+    assert e.value.key == "objective.metric"
