@@ -250,7 +250,7 @@ def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):
     path.write_text(yaml.safe_dump(frozen))
     load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
     changed = copy.deepcopy(TINY_SWEEP)
-    changed["search"] = {"strategy": "bayes", "acq_func": "EI"}
+    changed["search"] = {"strategy": "bayes", "acq_func": "PI"}
     with pytest.raises(ConfigError, match="search.acq_func: results/tiny was started"):
         load_config(changed, tmp_path / "results")
 

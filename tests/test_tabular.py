@@ -58,3 +58,11 @@ def test_tabular_config_errors():
             }
         )
     assert e.value.key == "objective.metric"
+
+
+def test_schema_lists_every_table():
+    from snakesweep.config import load_schema
+    from snakesweep.tabular import table_names
+
+    enum = load_schema()["$defs"]["tabular"]["properties"]["table"]["enum"]
+    assert enum == table_names()

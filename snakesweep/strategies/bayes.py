@@ -49,6 +49,13 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+# Internal settings, measured in benchmarks/search (see its README for what each changed).
+LS_BOUNDS = (1e-2, 2e1)  # Matern length scales, in unit-cube widths
+NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objective variance
+TRUST_REGION = True  # candidates concentrated in a TuRBO-like box around the best trial
+REFINE = False  # L-BFGS-B polish of the best candidates (hurt batches on Hartmann6: see README)
+
+
 def check(options: dict[str, Any], space: Space) -> None:
     choose("search.base_estimator", options["base_estimator"], ESTIMATORS)
     choose("search.acq_func", options["acq_func"], ACQUISITIONS)
@@ -234,8 +241,8 @@ def _fit_gp(X: np.ndarray, y: np.ndarray, seed: int, kernel=None):
     if kernel is None:
         d = X.shape[1]
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-            length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 2e1), nu=2.5
-        ) + WhiteKernel(1e-4, (1e-6, 1e-1))
+            length_scale=np.full(d, 0.5), length_scale_bounds=LS_BOUNDS, nu=2.5
+        ) + WhiteKernel(1e-4, NOISE_BOUNDS)
         gp = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, optimizer=_Screened(seed), random_state=seed
         )
@@ -343,6 +350,36 @@ def _perturb(
     return enc.snap(out)
 
 
+def _polish(score, enc: Encoder, u0: np.ndarray) -> tuple[np.ndarray, float]:
+    """L-BFGS-B on the continuous coordinates of u0 (finite differences, one batched model
+    call per step); discrete coordinates stay where they are."""
+    from scipy.optimize import minimize
+
+    cont = np.flatnonzero(enc.continuous)
+    if len(cont) == 0:
+        return u0, float(score(u0[None, :])[0])
+    h = 1e-6
+
+    def fg(x):
+        pts = np.repeat(u0[None, :], len(cont) + 1, axis=0)
+        pts[:, cont] = x
+        pts[1 + np.arange(len(cont)), cont] += h
+        v = -score(pts)
+        return float(v[0]), (v[1:] - v[0]) / h
+
+    res = minimize(
+        fg,
+        u0[cont],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0 - h)] * len(cont),
+        options={"maxiter": 15},
+    )
+    u = u0.copy()
+    u[cont] = np.clip(res.x, 0.0, 1.0)
+    return u, -float(res.fun)
+
+
 def _maximise(
     score,
     enc: Encoder,
@@ -366,11 +403,59 @@ def _maximise(
         local = _perturb(rng, top, max(n_local // 4, 50), sigma, enc)
         cand = np.vstack([cand, local])
         vals = np.concatenate([vals, score(local)])
+    if REFINE and enc.continuous.any():
+        tops = [cand[i] for i in np.argsort(-vals)[:2]]
+        polished = [_polish(score, enc, u) for u in tops]
+        cand = np.vstack([cand, [p[0] for p in polished]])
+        vals = np.concatenate([vals, [p[1] for p in polished]])
     for i in np.argsort(-vals):
         key = tuple(np.round(enc.features(cand[i : i + 1])[0], 9))
         if key not in taboo:
             return cand[i]
     return cand[int(np.argmax(vals))]
+
+
+def trust_length(y_min_oriented: np.ndarray, n0: int, n: int, d: int) -> float:
+    """Side of the trust region (unit-cube widths), replayed from the trials so far: doubled
+    after 2 improving batches in a row, halved after max(2, d / n) batches without, reset
+    to the start when it collapses (TuRBO's rule, made stateless)."""
+    length, lo, hi = 0.8, 0.5**6, 1.6
+    succ = fail = 0
+    best = float(np.min(y_min_oriented[:n0])) if n0 else np.inf
+    patience = max(2, math.ceil(d / max(n, 1)))
+    for start in range(n0, len(y_min_oriented), max(n, 1)):
+        batch = y_min_oriented[start : start + n]
+        if len(batch) == 0:
+            break
+        b = float(np.min(batch))
+        if b < best - 1e-3 * abs(best):
+            succ, fail = succ + 1, 0
+        else:
+            succ, fail = 0, fail + 1
+        best = min(best, b)
+        if succ >= 2:
+            length, succ = min(2 * length, hi), 0
+        if fail >= patience:
+            length, fail = length / 2, 0
+        if length < lo:
+            length = 0.8
+    return length
+
+
+def _trust_candidates(
+    rng, enc: Encoder, centre: np.ndarray, length: float, count: int, seed: int
+) -> np.ndarray:
+    """Quasi-random points in the box of side `length` around `centre`; like TuRBO, each
+    point moves only a random subset of about 20 coordinates away from the centre."""
+    d = len(centre)
+    lo = np.clip(centre - length / 2, 0.0, 1.0)
+    hi = np.clip(centre + length / 2, 0.0, 1.0)
+    pts = lo + (hi - lo) * unit_design("sobol", d, count, seed, 0)
+    prob = min(1.0, 20.0 / d)
+    mask = rng.random((count, d)) < prob
+    none = ~mask.any(axis=1)
+    mask[none, rng.integers(d, size=none.sum())] = True
+    return enc.snap(np.where(mask, pts, centre))
 
 
 def propose(
@@ -405,8 +490,15 @@ def _propose(
     order = np.argsort(y)
     centres = U[order[: max(1, min(5, len(U) // 4))]]
     Xb, yb, chosen = X, y, []
+    length = trust_length(obs.y, n0, n, d) if TRUST_REGION else 1.0
     for _ in range(n):
         global_u = enc.snap(unit_design("sobol", d, n_cand // 2, int(rng.integers(2**31)), 0))
+        if TRUST_REGION and length < 1.0:
+            best_u = U[int(np.argmin(y))]
+            trust = _trust_candidates(
+                rng, enc, best_u, length, n_cand // 2, int(rng.integers(2**31))
+            )
+            global_u = np.vstack([global_u[: n_cand // 4], trust])
         best_y = float(np.min(yb))
         picks = []
         for acq in acqs:
