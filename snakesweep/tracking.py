@@ -39,6 +39,8 @@ ROLE_TAG = "snakesweep.role"
 HASH_TAG = "snakesweep.files_sha256"
 CONFIG_HASH_TAG = "snakesweep.config_sha256"
 BEST_METRIC = "best_objective"
+# MLflow's UI opens an experiment of this kind on its training runs (not the GenAI pages).
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 # Packages whose versions are logged with every sweep (those that shape its results).
 PACKAGES = (
     "snakemake", "lightning", "torch", "torchmetrics", "scikit-optimize", "scikit-learn",
@@ -118,15 +120,16 @@ def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             client.restore_experiment(experiment.experiment_id)
+        if experiment.tags.get(KIND_TAG) != KIND:
+            client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
         return experiment.experiment_id
+    tags = {ROLE_TAG: "sweep", KIND_TAG: KIND}
     if remote:
-        return client.create_experiment(sweep, tags={ROLE_TAG: "sweep"})
+        return client.create_experiment(sweep, tags=tags)
     location = (artifact_root / sweep).resolve()
     if location.exists():
         shutil.rmtree(location)
-    return client.create_experiment(
-        sweep, artifact_location=location.as_uri(), tags={ROLE_TAG: "sweep"}
-    )
+    return client.create_experiment(sweep, artifact_location=location.as_uri(), tags=tags)
 
 
 def _find_runs(client, experiment: str, tag: str, value: str) -> list:
