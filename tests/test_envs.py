@@ -1,0 +1,70 @@
+"""envs/*.yaml (for --sdm conda / apptainer) pin exactly the versions the Python requirements pin.
+
+Conda channels can't be reached from every machine that runs the tests, so the files are
+checked as text: they parse, every package is pinned, and each pin equals requirements.txt's
+(torch: the Makefile's).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([A-Za-z0-9_.+!-]+)$")
+
+
+def norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def required_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            match = PIN.match(line)
+            assert match, f"requirements.txt: {line!r} is not pinned with =="
+            pins[norm(match.group(1))] = match.group(2)
+    torch = re.search(r"\btorch==([\w.+-]+)", (REPO / "Makefile").read_text())
+    assert torch, "the Makefile pins no torch version"
+    pins["torch"] = torch.group(1)
+    return pins
+
+
+def test_there_is_an_env_file_per_rule_group():
+    assert {path.stem for path in ENV_FILES} >= {"train", "search", "report"}
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=lambda path: path.name)
+def test_env_file_pins_the_required_versions(path):
+    env = yaml.safe_load(path.read_text())
+    dependencies = env["dependencies"]
+    pip = [d for d in dependencies if isinstance(d, dict)]
+    conda = [d for d in dependencies if isinstance(d, str)]
+    assert len(pip) == 1 and list(pip[0]) == ["pip"], "one pip: section"
+    assert "pip" in conda and any(re.fullmatch(r"python=3\.\d+", d) for d in conda), conda
+    assert set(conda) - {"pip"} == {d for d in conda if d.startswith("python=")}, (
+        "conda packages other than python and pip would not follow requirements.txt"
+    )
+    pins = required_pins()
+    seen = set()
+    for entry in pip[0]["pip"]:
+        match = PIN.match(entry)
+        assert match, f"{path.name}: {entry!r} is not pinned with =="
+        name, version = norm(match.group(1)), match.group(2)
+        assert name in pins, f"{path.name}: {name} is not in requirements.txt"
+        assert version == pins[name], f"{path.name}: {name}=={version}, requirements: {pins[name]}"
+        assert name not in seen, f"{path.name}: {name} twice"
+        seen.add(name)
+
+
+def test_every_conda_directive_names_an_env_file():
+    rules = "\n".join(p.read_text() for p in sorted((REPO / "rules").glob("*.smk")))
+    named = set(re.findall(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', rules))
+    assert named, "no rule names a conda env"
+    assert named <= {path.name for path in ENV_FILES}
