@@ -37,8 +37,9 @@ rule report:
     input:
         unpack(get_report_inputs),
     output:
-        summary=report(
-            "results/{sweep}/summary.md",
+        summary="results/{sweep}/summary.md",
+        summary_html=report(
+            "results/{sweep}/report/summary.html",
             caption="../report/summary.rst",
             category="Summary",
             labels={"figure": "summary"},
@@ -74,7 +75,7 @@ rule report:
             labels={"figure": "learning curves (top 5)"},
         ),
         table=report(
-            "results/{sweep}/report/trials.tsv",
+            "results/{sweep}/report/trials.html",
             caption="../report/trials.rst",
             category="Summary",
             labels={"figure": "all trials"},

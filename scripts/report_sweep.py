@@ -1,10 +1,10 @@
-"""Draw the sweep's plots and write summary.md (and the trials table for the HTML report)."""
+"""Draw the sweep's plots and write summary.md (and HTML pages of both for the report)."""
 
 import logging
 from pathlib import Path
 
 from snakesweep.history import read_history
-from snakesweep.report.build import PLOTS, write_plots, write_summary
+from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
 
 
 def main(smk) -> None:
@@ -16,9 +16,15 @@ def main(smk) -> None:
     test = getattr(smk.input, "test", None)
     test_json = Path(test) if test else None
     write_summary(
-        table, smk.config, sweep_dir, Path(smk.output.summary), test_json, list(plots.values())
+        table,
+        smk.config,
+        sweep_dir,
+        Path(smk.output.summary),
+        test_json,
+        list(plots.values()),
+        Path(smk.output.summary_html),
     )
-    table.to_csv(smk.output.table, sep="\t", index=False)
+    Path(smk.output.table).write_text(trials_page(table, smk.config["sweep"]))
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 
 

@@ -137,3 +137,16 @@ def test_confusion_matrix_png(tmp_path):
     path = plots.plot_confusion_matrix(matrix, tmp_path / "confusion.png")
     width, height = png_size(path)
     assert width > 400 and height > 400
+
+
+def test_summary_as_html_page(sweep, tmp_path):
+    from snakesweep.report.build import trials_page
+
+    sweep_dir, table, config = sweep
+    write_summary(table, config, sweep_dir, tmp_path / "s.md", html_path=tmp_path / "s.html")
+    page = (tmp_path / "s.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<h2>Top 10 trials</h2>" in page
+    assert page.count("<table>") >= 4  # best params, metrics, top 10, (job times), failures
+    assert "RuntimeError: out of memory second line" in page
+    trials = trials_page(table, "fake")
+    assert trials.count("<tr>") == len(table) + 1

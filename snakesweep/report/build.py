@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from snakesweep.report import analysis, plots
-from snakesweep.report.summary import summary_markdown
+from snakesweep.report.summary import markdown_table, markdown_to_html, summary_markdown
 
 TOP_CURVES = 5
 # name of the PNG under plots/ -> what it shows (used by the rule's outputs and by tests)
@@ -84,7 +84,9 @@ def write_summary(
     path: Path,
     test_json: Path | None = None,
     plot_paths: list[Path] | None = None,
+    html_path: Path | None = None,
 ) -> None:
+    """summary.md, and the same as an HTML page when `html_path` is given."""
     text = summary_markdown(
         table,
         config,
@@ -93,3 +95,11 @@ def write_summary(
         [str(p) for p in plot_paths or []],
     )
     Path(path).write_text(text)
+    if html_path is not None:
+        Path(html_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(html_path).write_text(markdown_to_html(text, f"Sweep {config['sweep']}"))
+
+
+def trials_page(table: pd.DataFrame, sweep: str) -> str:
+    """Every trial as an HTML table page (Snakemake's report shows HTML, not CSV)."""
+    return markdown_to_html(f"# Trials of sweep `{sweep}`\n\n{markdown_table(table)}\n", sweep)

@@ -162,3 +162,63 @@ def summary_markdown(
     if plots:
         lines += ["## Plots", "", *[f"![{Path(p).stem}](plots/{Path(p).name})" for p in plots], ""]
     return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """Markdown inline code and bold of our own summary, as HTML."""
+    import html
+    import re
+
+    text = html.escape(text, quote=False)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+
+
+def markdown_to_html(markdown: str, title: str) -> str:
+    """A standalone HTML page of summary.md (the subset it uses: headings, lists, tables,
+    images, paragraphs), for Snakemake's report, which shows HTML but not markdown."""
+    import re
+
+    body: list[str] = []
+    lines = markdown.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+        elif line.startswith("| "):
+            rows = []
+            while index < len(lines) and lines[index].startswith("|"):
+                if not re.fullmatch(r"\|(---\|)+", lines[index]):
+                    cells = [c.strip() for c in re.split(r"(?<!\\)\|", lines[index])[1:-1]]
+                    rows.append([_inline(c.replace("\\|", "|")) for c in cells])
+                index += 1
+            head = "".join(f"<th>{cell}</th>" for cell in rows[0])
+            rest = "".join(
+                "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows[1:]
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rest}</tbody></table>")
+            continue
+        elif line.startswith("- "):
+            items = []
+            while index < len(lines) and lines[index].startswith("- "):
+                items.append(f"<li>{_inline(lines[index][2:])}</li>")
+                index += 1
+            body.append("<ul>" + "".join(items) + "</ul>")
+            continue
+        elif line.startswith("!["):
+            pass  # the plots are entries of the report themselves
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+        index += 1
+    style = (
+        "body{font-family:sans-serif;margin:1.5em;color:#222}"
+        "table{border-collapse:collapse;margin:0.5em 0 1em}"
+        "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:0.9em}"
+        "th{background:#f0f0f0}code{background:#f4f4f4;padding:0 3px}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_inline(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
