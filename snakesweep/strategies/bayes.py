@@ -55,6 +55,7 @@ NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objecti
 # Candidates concentrated in a TuRBO-like box around the best trial, from this many tuned
 # parameters on (it helped on Levy-10, and trapped Hartmann6 in a local optimum).
 TRUST_REGION_MIN_DIM = 8
+LOG_SCALE = 0.1  # y_transform log: log1p(gap to best / (LOG_SCALE * median gap))
 HYPER_SUBSET = 100  # GP hyperparameters are fitted on at most this many trials (the best
 # quarter plus a random rest), then the GP is conditioned on all of them: fitting is cubic.
 REFINE = False  # L-BFGS-B polish of the best candidates (hurt batches on Hartmann6: see README)
@@ -198,7 +199,7 @@ def transform_y(y: np.ndarray, kind: str) -> np.ndarray:
     if kind == "log":
         gap = y - y.min()
         scale = max(np.quantile(gap, 0.5), 1e-12 * max(1.0, abs(y.min())))
-        return np.log1p(gap / (0.1 * scale))
+        return np.log1p(gap / (LOG_SCALE * scale))
     if kind == "rank":
         ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
         return norm.ppf((ranks + 0.5) / len(y))
