@@ -344,3 +344,42 @@ def test_warm_start_seeds_the_optimiser(tmp_path):
     with pytest.raises(ConfigError) as e:
         check_search({"strategy": "bayes", "warm_start": [str(tmp_path / "x.csv")]}, space)
     assert e.value.key == "search.warm_start[0]"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"base_estimator": "RF"},
+        {"base_estimator": "ET", "acq_func": "PI"},
+        {"base_estimator": "GBRT", "acq_func": "LCB"},
+        {"acq_func": "gp_hedge", "liar": "cl_max"},
+        {"liar": "cl_mean", "initial_design": "lhs", "y_transform": "rank"},
+    ],
+)
+def test_bayes_options_give_valid_distinct_proposals(options):
+    space = parse_space(MIXED)
+    history = _history(space, propose("sobol", MIXED, None, 10, seed=1))
+    props = propose({"strategy": "bayes", **options}, MIXED, history, 3, seed=0)
+    assert len({space.key(p) for p in props}) == 3
+    assert all(space.contains(p) for p in props)
+
+
+def test_objective_transforms_keep_the_order():
+    from snakesweep.strategies.bayes import transform_y
+
+    y = np.array([0.4, 300.0, 1.0, 0.41, 50.0, 2.0, 0.9])
+    for kind in ("auto", "log", "rank", "none"):
+        t = transform_y(y, kind)
+        assert list(np.argsort(t)) == list(np.argsort(y)), kind
+    # a heavy tail is compressed by auto
+    t = transform_y(y, "auto")
+    assert (t.max() - np.median(t)) / np.ptp(t) < (y.max() - np.median(y)) / np.ptp(y)
+
+
+def test_trust_region_shrinks_without_improvement_and_grows_with_it():
+    from snakesweep.strategies.bayes import trust_length
+
+    flat = np.array([1.0] * 8 + [2.0] * 16)  # 4 batches of 4 with no improvement
+    assert trust_length(flat, 8, 4, 10) == pytest.approx(0.4)
+    better = np.concatenate([[1.0] * 8, np.repeat([0.9, 0.8, 0.7, 0.6], 4)])
+    assert trust_length(better, 8, 4, 10) == pytest.approx(1.6)

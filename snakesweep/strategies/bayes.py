@@ -328,6 +328,13 @@ class _Model:
     def predict(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "GP" and hasattr(self.m, "L_") and hasattr(self.m, "_y_train_std"):
             return self._predict_gp(F)
+        if self.kind == "GBRT":
+            # skopt's own predict(return_std=True) calls np.in1d, gone in numpy 2.4: the same
+            # estimate from its quantile regressors (sd = (q84 - q16) / 2).
+            q = self.m.predict(F, return_quantiles=True)
+            qs = list(self.m.quantiles)
+            lo, mid, hi = (q[:, qs.index(v)] for v in (0.16, 0.5, 0.84))
+            return np.asarray(mid, dtype=float), np.asarray((hi - lo) / 2.0, dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mu, sd = self.m.predict(F, return_std=True)
