@@ -1,6 +1,7 @@
 """Sweeps through `--profile profiles/slurm` on the real single-node cluster of ci/slurm-up.sh.
 
-Skipped unless that cluster (ClusterName snakesweep, two fake GPUs) answers; .ci/run starts it.
+Skipped unless that cluster (ClusterName snakesweep, two fake GPUs) answers; .ci/run starts it
+and runs them all (`pytest -m slurm`; the sweeps are also `slow`, out of the default suite).
 Every snakemake call runs under `timeout -k`, so a hang fails the test instead of the suite.
 """
 
@@ -102,6 +103,7 @@ def check(result: subprocess.CompletedProcess) -> str:
     return output
 
 
+@pytest.mark.slow
 def test_a_sweep_on_slurm_has_the_shape_of_a_local_run(tmp_path):
     config = sweep_config("tiny", rounds=2, trials=2)
     local, cluster = tmp_path / "local", tmp_path / "cluster"
@@ -160,6 +162,7 @@ def kill_first_trial(workdir: Path, killed: list[str], stop: threading.Event) ->
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_a_trial_killed_by_the_cluster_is_retried_and_succeeds(tmp_path):
     write_config(tmp_path, sweep_config("retry", rounds=1, trials=1))
     killed: list[str] = []
@@ -199,12 +202,14 @@ def gpu_sweep(workdir: Path, trials: int, **train) -> tuple[pd.DataFrame, list[s
     return sacct(workdir), devices
 
 
+@pytest.mark.slow
 def test_a_gpu_trial_gets_one_gpu_and_sees_only_it(tmp_path):
     jobs, devices = gpu_sweep(tmp_path, trials=1)
     assert len(jobs) == 1 and "gres/gpu=1" in jobs.loc[0, "AllocTRES"]
     assert devices[0] in {"0", "1"}  # one of the node's two GPUs, not both
 
 
+@pytest.mark.slow
 def test_packed_trials_share_one_gpu_in_one_job(tmp_path):
     jobs, devices = gpu_sweep(tmp_path, trials=2, trials_per_gpu=2)
     assert len(jobs) == 1, jobs
