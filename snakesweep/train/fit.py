@@ -263,7 +263,8 @@ def load_weights(model: Any, path: Path) -> None:
 
     if not path.is_file():
         raise ConfigError("model.init_checkpoint", f"file {str(path)!r} not found")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: a checkpoint from elsewhere must not be able to run code when it is read.
+    state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
     own = model.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
