@@ -227,7 +227,7 @@ from sweep_files import sweep_config, write_sweep
 from snakesweep.history import read_history
 from snakesweep.tracking import track_round
 root, sweep, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-config = sweep_config(sweep, rounds=2, per_round=4, uri=uri)
+config = sweep_config(sweep, rounds=2, per_round=2, uri=uri)
 sweep_dir = root / "results" / sweep
 for index in range(2):
     table = read_history(sweep_dir / "history" / f"{{index:03d}}.csv")
@@ -242,7 +242,7 @@ def test_parallel_writers_lose_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path}/results/mlflow.db"
     sweeps = [f"s{i}" for i in range(8)]
     for index, name in enumerate(sweeps):
-        write_sweep(tmp_path, name, rounds=2, per_round=4, failed=("r001-t003",), seed=index)
+        write_sweep(tmp_path, name, rounds=2, per_round=2, failed=("r001-t001",), seed=index)
     script = TRACK_ONE_SWEEP.format(tests=str(REPO / "tests"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     writers = [
@@ -250,7 +250,7 @@ def test_parallel_writers_lose_nothing(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for name in sweeps
     ]  # fmt: skip
-    outputs = [writer.communicate(timeout=240)[0] for writer in writers]
+    outputs = [writer.communicate(timeout=900)[0] for writer in writers]
     for writer, output in zip(writers, outputs, strict=True):
         assert writer.returncode == 0, output
         assert "database is locked" not in output
