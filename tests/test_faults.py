@@ -52,12 +52,11 @@ def test_a_child_over_its_time_limit_is_killed(tmp_path):
     assert "limits.trial_time_s" in result["error"]
 
 
-def test_supervision_costs_milliseconds(tmp_path):
-    supervise(lambda: {}, tmp_path / "r.json")
-    started = time.perf_counter()
-    for _ in range(5):
-        supervise(lambda: {"status": "ok"}, tmp_path / "r.json")
-    assert (time.perf_counter() - started) / 5 < 0.25
+def test_supervision_hands_back_the_result_and_cleans_up(tmp_path):
+    """Its cost is measured in benchmarks/, not asserted here (timings vary by machine)."""
+    result = supervise(lambda: {"status": "ok", "pid": os.getpid()}, tmp_path / "r.json")
+    assert result["status"] == "ok" and result["pid"] != os.getpid()
+    assert not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.parametrize(
