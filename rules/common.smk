@@ -17,6 +17,7 @@ from snakesweep.config import load_config
 from snakesweep.configfile import check_duplicate_keys
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
+from snakesweep.fidelity import fidelity_of, pruning_of
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -56,6 +57,10 @@ FOLDS = (config.get("evaluate") or {}).get("folds") or 0
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
 TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
+# Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
+# (proposals carry thresholds from the learning curves of earlier rounds).
+MULTI_FIDELITY = fidelity_of(config) is not None
+PRUNING = pruning_of(config) is not None
 
 
 wildcard_constraints:
@@ -102,6 +107,10 @@ def get_propose_inputs(wildcards):
         inputs["history"] = ancient(
             sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv")
         )
+        if PRUNING:
+            inputs["curves"] = ancient(
+                sweep_path(wildcards, "curves", f"{round_name(index - 1)}.csv")
+            )
     return inputs
 
 
@@ -124,6 +133,44 @@ def get_record_inputs(wildcards):
 
 def get_trial_proposals(wildcards):
     return sweep_path(wildcards, "rounds", f"{wildcards.trial[1:4]}.json")
+
+
+def get_train_inputs(wildcards):
+    """A trial's proposal; a promoted trial (multi-fidelity) also its parent's checkpoint and
+    history, which it continues."""
+    inputs = {"proposals": get_trial_proposals(wildcards)}
+    if MULTI_FIDELITY:
+        rounds_file = checkpoints.propose.get(
+            sweep=wildcards.sweep, round=wildcards.trial[1:4]
+        ).output[0]
+        for proposal in json.loads(Path(rounds_file).read_text())["trials"]:
+            parent = (proposal.get("fidelity") or {}).get("resume_from")
+            if proposal["trial"] == wildcards.trial and parent:
+                inputs["resume"] = sweep_path(wildcards, "trials", parent, "last.ckpt")
+                inputs["parent_history"] = sweep_path(
+                    wildcards, "trials", parent, "history.csv"
+                )
+    return inputs
+
+
+def get_curves_inputs(wildcards):
+    """Pruning: the learning curves after a round (the previous table plus this round's)."""
+    index = int(wildcards.round)
+    inputs = {
+        "histories": [
+            sweep_path(wildcards, "trials", trial, "history.csv")
+            for trial in trial_ids(wildcards, index)
+        ],
+        "metrics": [
+            sweep_path(wildcards, "trials", trial, "metrics.json")
+            for trial in trial_ids(wildcards, index)
+        ],
+    }
+    if index > 0:
+        inputs["previous"] = sweep_path(
+            wildcards, "curves", f"{round_name(index - 1)}.csv"
+        )
+    return inputs
 
 
 def get_aggregate_inputs(wildcards):

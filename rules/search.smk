@@ -42,3 +42,19 @@ rule record_round:
         "../envs/search.yaml"
     script:
         "../scripts/record_round.py"
+
+
+rule record_curves:
+    input:
+        unpack(get_curves_inputs),
+    output:
+        "results/{sweep}/curves/{round}.csv",
+    log:
+        "logs/record_curves/{sweep}/{round}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/record_curves/{round}.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../scripts/record_curves.py"

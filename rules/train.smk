@@ -20,10 +20,11 @@ except ConfigError as error:
 
 rule train:
     input:
-        proposals=get_trial_proposals,
+        unpack(get_train_inputs),
     output:
         metrics="results/{sweep}/trials/{trial}/metrics.json",
         history="results/{sweep}/trials/{trial}/history.csv",
+        last="results/{sweep}/trials/{trial}/last.ckpt",
     log:
         "logs/train/{sweep}/{trial}.log",
     benchmark:

@@ -5,6 +5,7 @@ import logging
 import time
 from pathlib import Path
 
+from snakesweep.fidelity import read_curves
 from snakesweep.history import read_history
 from snakesweep.rounds import make_round
 
@@ -15,7 +16,8 @@ def main(smk) -> None:
     history = read_history(smk.input.get("history"))
     elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
     started = time.perf_counter()
-    content = make_round(smk.config, history, round_index, elapsed)
+    curves = read_curves(smk.input.get("curves"))
+    content = make_round(smk.config, history, round_index, elapsed, curves)
     logging.info(
         "proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started
     )

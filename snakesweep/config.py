@@ -139,5 +139,9 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     check_search(resolved["search"], resolved["space"])
     check_training(resolved, space)
     check_expect(resolved)
+    from snakesweep.fidelity import fidelity_of, pruning_of
+
+    fidelity_of(resolved)
+    pruning_of(resolved)
     check_consistent(resolved, results_dir / resolved["sweep"] / "sweep.yaml")
     return resolved

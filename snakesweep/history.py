@@ -77,10 +77,12 @@ def round_summary(table: pd.DataFrame, round_index: int, direction: str, elapsed
     """The one console line printed when a round finishes."""
     this_round = table[table["round"] == round_index]
     ok = int((this_round["status"] == "ok").sum())
-    failed = len(this_round) - ok
+    pruned = int((this_round["status"] == "pruned").sum())
+    failed = len(this_round) - ok - pruned
     best = best_trial(table, direction)
     best_text = f"{best['objective']:.4g} ({best['trial']})" if best is not None else "none yet"
+    pruned_text = f"{pruned} pruned, " if pruned else ""
     return (
-        f"[snakesweep] round {round_index}: {ok} ok, {failed} failed, "
+        f"[snakesweep] round {round_index}: {ok} ok, {pruned_text}{failed} failed, "
         f"best so far {best_text}, elapsed {elapsed_s:.0f} s"
     )

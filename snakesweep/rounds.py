@@ -24,17 +24,31 @@ def plain(value: object) -> object:
     return value
 
 
-def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s: float) -> dict:
-    """The content of rounds/NNN.json: the trials to run this round, or why the sweep stopped."""
+def make_round(
+    config: dict,
+    history: pd.DataFrame,
+    round_index: int,
+    elapsed_s: float,
+    curves: pd.DataFrame | None = None,
+) -> dict:
+    """The content of rounds/NNN.json: the trials to run this round, or why the sweep stopped.
+
+    Multi-fidelity strategies plan rungs (snakesweep.fidelity): their trials carry a `fidelity`
+    record, and a promoted trial its parent's seed and `resume_from`. With pruning on, each
+    trial carries the `prune` thresholds computed from the earlier trials' `curves`.
+    """
+    from snakesweep.fidelity import fidelity_of, plan_round, prune_spec, pruning_of
     from snakesweep.stopping import stop_reason
     from snakesweep.strategies import propose
 
     direction = config["objective"]["direction"]
     seed = derive_seed(config["seed"], "round", round_index)
     stopped = stop_reason(config["budget"], history, direction, round_index, elapsed_s)
-    proposals = []
+    entries: list[dict] = []
     info: dict = {}  # what the strategy reports, e.g. coarse_to_fine's narrowed ranges
-    if stopped is None:
+    if stopped is None and fidelity_of(config) is not None:
+        entries = plan_round(config, history, round_index, seed)
+    elif stopped is None:
         proposals = propose(
             config["search"],
             config["space"],
@@ -49,16 +63,21 @@ def make_round(config: dict, history: pd.DataFrame, round_index: int, elapsed_s:
                 f"search exhausted: strategy {config['search']['strategy']} has no new "
                 "configurations (the whole grid or list has run)"
             )
+        entries = [{"params": params} for params in proposals]
+    prune = prune_spec(curves, pruning_of(config))
     trials = []
-    for index, params in enumerate(proposals):
+    for index, entry in enumerate(entries):
         trial = trial_id(round_index, index)
-        trials.append(
-            {
-                "trial": trial,
-                "seed": derive_seed(config["seed"], trial),
-                "params": {name: plain(value) for name, value in params.items()},
-            }
-        )
+        proposal = {
+            "trial": trial,
+            "seed": entry.get("seed", derive_seed(config["seed"], trial)),
+            "params": {name: plain(value) for name, value in entry["params"].items()},
+        }
+        if "fidelity" in entry:
+            proposal["fidelity"] = {key: plain(value) for key, value in entry["fidelity"].items()}
+        if prune is not None:
+            proposal["prune"] = prune
+        trials.append(proposal)
     return {
         "round": round_index,
         "strategy": config["search"]["strategy"],

@@ -145,14 +145,39 @@ def supervise(
     return result
 
 
+def fidelity_args(proposal: dict, trial_dir: Path) -> dict | None:
+    """fit_trial's `fidelity` argument from a proposal's `fidelity` and `prune` records."""
+    fid = proposal.get("fidelity") or {}
+    args: dict = {}
+    if fid.get("kind") == "epochs":
+        args["epochs"] = int(fid["value"])
+    elif fid.get("kind") == "data_fraction":
+        args["data_fraction"] = float(fid["value"])
+    if fid.get("resume_from"):
+        args["resume_from"] = str(trial_dir.parent / fid["resume_from"])
+    if proposal.get("prune"):
+        args["prune"] = proposal["prune"]
+    return args or None
+
+
 def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | None = None) -> dict:
-    """Train in this process: status, error, objective and metrics (exceptions are recorded)."""
-    from snakesweep.train import DivergedError, fit_trial
+    """Train in this process: status, error, objective and metrics (exceptions are recorded).
+
+    A trial the pruning rule stopped is `pruned`, its objective the best value it reached.
+    """
+    from snakesweep.train import DivergedError, TrialPruned, fit_trial
 
     outcome: dict = {"status": "ok", "error": None, "objective": None, "metrics": {}}
     try:
         by_fold = {} if fold is None else {"fold": fold}
-        metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], **by_fold)
+        fidelity = fidelity_args(proposal, trial_dir)
+        if fidelity:
+            by_fold["fidelity"] = fidelity
+        try:
+            metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], **by_fold)
+        except TrialPruned as pruned:
+            metrics = pruned.metrics
+            outcome.update(status="pruned", error=str(pruned))
         outcome["metrics"] = metrics
         objective = objective_of(metrics, config["objective"]["metric"])
         if not math.isfinite(objective):
@@ -247,8 +272,13 @@ def run_trial(
         "metrics": outcome.get("metrics") or {},
         "duration_s": round(time.perf_counter() - start, 3),
     }
+    if proposal.get("fidelity"):
+        record["fidelity"] = proposal["fidelity"]
     history = trial_dir / "history.csv"
     if not history.exists():
         history.write_text("epoch\n")
+    last = trial_dir / "last.ckpt"
+    if not last.exists():
+        last.touch()  # a declared output; empty means there is nothing to resume from
     write_json_atomic(trial_dir / "metrics.json", record)
     return record

@@ -19,6 +19,7 @@ from snakesweep.strategies import (
     coarse_to_fine,
     evolution,
     grid,
+    multifidelity,
     one_at_a_time,
     quasirandom,
     random_search,
@@ -75,6 +76,25 @@ _REGISTRY: dict[str, Strategy] = {
             coarse_to_fine.OPTIONS,
             coarse_to_fine.check,
             reports=True,
+        ),
+        # Multi-fidelity: rounds are rungs, planned by snakesweep.fidelity.plan_round.
+        Strategy(
+            "successive_halving",
+            multifidelity.propose_random,
+            multifidelity.SH_OPTIONS,
+            multifidelity.check,
+        ),
+        Strategy(
+            "hyperband",
+            multifidelity.propose_random,
+            multifidelity.HYPERBAND_OPTIONS,
+            multifidelity.check,
+        ),
+        Strategy(
+            "bohb",
+            multifidelity.propose_bohb,
+            multifidelity.BOHB_ALL_OPTIONS,
+            multifidelity.check_bohb,
         ),
     ]
 }

@@ -73,7 +73,11 @@ def history_params(space: Space, history: pd.DataFrame | None) -> list[dict[str,
 def observations(
     space: Space, history: pd.DataFrame | None, direction: str, penalty: Any = "worst"
 ) -> Observations:
-    """Turn a results table into Observations; failed trials get the penalty, never dropped."""
+    """Turn a results table into Observations; failed trials get the penalty, never dropped.
+
+    A pruned trial (stopped early by the pruning rule) is a partial observation: its best
+    objective so far, which the rule judged worse than most trials at that epoch.
+    """
     params = history_params(space, history)
     if not params:
         e = np.zeros(0)
@@ -81,7 +85,7 @@ def observations(
     obj = pd.to_numeric(history["objective"], errors="coerce").to_numpy(dtype=float)
     if "status" in history.columns:
         status = history["status"].astype(str).str.lower().to_numpy()
-        obj = np.where(np.isin(status, ["ok", "nan", "none", ""]), obj, np.nan)
+        obj = np.where(np.isin(status, ["ok", "pruned", "nan", "none", ""]), obj, np.nan)
     raw = -obj if direction == "maximize" else obj.copy()
     raw[~np.isfinite(raw)] = np.nan
     failed = np.isnan(raw)

@@ -15,20 +15,33 @@ class DivergedError(RuntimeError):
     """The training (or validation) loss became NaN or infinite."""
 
 
+class TrialPruned(RuntimeError):  # noqa: N818 (a status, not a failure)
+    """The pruning rule stopped the trial early; `metrics` are its results so far."""
+
+    def __init__(self, epoch: int, metrics: dict[str, Any]) -> None:
+        super().__init__(f"pruned after epoch {epoch}")
+        self.epoch = epoch
+        self.metrics = metrics
+
+
 def fit_trial(
     params: dict[str, Any],
     config: dict[str, Any],
     trial_dir: Path | str,
     seed: int,
     fold: int | None = None,
+    fidelity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train one trial; write history.csv and model.ckpt to `trial_dir`; return its metrics.
+    """Train one trial; write history.csv, model.ckpt and last.ckpt to `trial_dir`; return its
+    metrics.
 
     `fold` (0-based) trains on the other folds of `evaluate.folds` and validates on this one.
+    `fidelity` (multi-fidelity search, pruning): `epochs` to stop at, `resume_from` (an earlier
+    trial's folder to continue), `data_fraction`, `prune`; raises TrialPruned when pruned.
     """
     from snakesweep.train.fit import fit
 
-    return fit(params, config, Path(trial_dir), seed, fold=fold)
+    return fit(params, config, Path(trial_dir), seed, fold=fold, fidelity=fidelity)
 
 
 def check_training(config: dict[str, Any], space: Any = None) -> None:
@@ -39,4 +52,4 @@ def check_training(config: dict[str, Any], space: Any = None) -> None:
     check(config, space)
 
 
-__all__ = ["DivergedError", "check_training", "fit_trial"]
+__all__ = ["DivergedError", "TrialPruned", "check_training", "fit_trial"]

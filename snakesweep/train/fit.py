@@ -68,7 +68,9 @@ def fit(
     seed: int,
     fold: int | None = None,
     refit: bool = False,
+    fidelity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+<<<<<<< HEAD
     """Train one trial (or a refit); on a GPU first take a GPU slot (see devices.py)."""
     from snakesweep.train.devices import acquire_gpu_slot, release
 
@@ -88,13 +90,19 @@ def _fit(
     fold: int | None = None,
     refit: bool = False,
 ) -> dict[str, Any]:
+=======
+    """`fidelity` (multi-fidelity search and pruning, all keys optional): `epochs` to stop at
+    (the schedule still spans max_epochs), `resume_from` (a trial folder whose last.ckpt and
+    history.csv this trial continues), `data_fraction` of the training split, `prune` spec."""
+>>>>>>> d523cad (Multi-fidelity search: successive_halving, hyperband and bohb strategies (rungs as rounds, promoted trials resume from last.ckpt), median/percentile pruning with status pruned)
     t_start = time.perf_counter()
+    fid = fidelity or {}
     import lightning.pytorch as L
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from snakesweep.train.data import make_split
-    from snakesweep.train.module import History, SweepModule, TensorLoader
+    from snakesweep.train.module import History, Pruner, ResumeState, SweepModule, TensorLoader
 
     t_imported = time.perf_counter()
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +128,8 @@ def _fit(
         datamodule = dm_cls(**init_kwargs(dm_cls, dcfg.get("init_args") or {}, params))
     else:
         split = make_split(config, fold=fold, refit=refit)
+        if fid.get("data_fraction") is not None:
+            subsample_train(split, float(fid["data_fraction"]), int(config.get("seed", 0) or 0))
         train_loader = TensorLoader(
             split.x_train, split.y_train, int(hp["batch_size"]), shuffle=True, seed=seed
         )
@@ -159,8 +169,15 @@ def _fit(
         freeze(model, int(hp["freeze_layers"]))
 
     # --- trainer ---
+    resume_ckpt = None
     history = History()
-    callbacks: list[Any] = [history]
+    if fid.get("resume_from"):
+        resume_ckpt, history.rows = prepare_resume(Path(fid["resume_from"]), trial_dir)
+    callbacks: list[Any] = [history, ResumeState(loaders[0] if loaders else None)]
+    pruner = None
+    if fid.get("prune"):
+        pruner = Pruner(fid["prune"], history.rows)
+        callbacks.append(pruner)
     if not refit:
         callbacks.append(
             ModelCheckpoint(
@@ -188,7 +205,7 @@ def _fit(
         accelerator=tcfg["accelerator"],
         devices=tcfg["devices"],
         precision=tcfg["precision"],
-        max_epochs=int(hp["max_epochs"]),
+        max_epochs=int(fid.get("epochs") or hp["max_epochs"]),
         deterministic=True,
         logger=False,
         enable_progress_bar=False,
@@ -204,13 +221,22 @@ def _fit(
         loader.to(device)  # once: every batch is then an index on the device
 
     t_fit = time.perf_counter()
+    ckpt = str(resume_ckpt) if resume_ckpt else None
     try:
         if datamodule is not None:
-            trainer.fit(model, datamodule=datamodule)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt)
         else:
-            trainer.fit(model, loaders[0], loaders[1] if len(loaders) > 1 else None)
+            trainer.fit(
+                model, loaders[0], loaders[1] if len(loaders) > 1 else None, ckpt_path=ckpt
+            )
+        if not refit:
+            # The state after the last epoch (optimizer, schedule, RNGs): what a promoted
+            # trial resumes from. model.ckpt stays the best epoch's weights.
+            trainer.save_checkpoint(trial_dir / "last.ckpt")
     finally:
         write_history(history.rows, trial_dir / "history.csv")
+        if resume_ckpt is not None:
+            resume_ckpt.unlink(missing_ok=True)
     t_end = time.perf_counter()
 
     rows = history.rows
@@ -223,9 +249,66 @@ def _fit(
     metrics["time/import_s"] = round(t_imported - t_start, 3)
     metrics["time/setup_s"] = round(t_fit - t_imported, 3)
     metrics["time/fit_s"] = round(t_end - t_fit, 3)
+    if fid.get("data_fraction") is not None:
+        metrics["data_fraction"] = float(fid["data_fraction"])
+    if pruner is not None and pruner.pruned_at is not None:
+        from snakesweep.train import TrialPruned
+
+        raise TrialPruned(pruner.pruned_at, metrics)
     if refit:
         trainer.save_checkpoint(trial_dir / "model.ckpt")
     return metrics
+
+
+def subsample_train(split: Any, fraction: float, seed: int) -> None:
+    """Keep `fraction` of the training split. The order is seeded by the sweep seed alone, so
+    a larger fraction contains every smaller one."""
+    import numpy as np
+
+    n = len(split.y_train)
+    keep = np.sort(np.random.default_rng([seed, 7]).permutation(n)[: max(1, round(fraction * n))])
+    split.x_train, split.y_train = split.x_train[keep], split.y_train[keep]
+
+
+def prepare_resume(parent: Path, trial_dir: Path) -> tuple[Path, list[dict[str, float]]]:
+    """A checkpoint to resume a promoted trial from, and the history rows it continues.
+
+    The parent's last.ckpt moves to this trial's folder: ModelCheckpoint's state (best score,
+    best path) is rewritten to point here and the parent's best model.ckpt is copied along, so
+    the best checkpoint of the whole lineage stays this trial's model.ckpt.
+    """
+    import shutil
+
+    import torch
+
+    last = parent / "last.ckpt"
+    if not last.is_file() or last.stat().st_size == 0:
+        raise RuntimeError(f"cannot resume: {last} is missing (did that trial fail?)")
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    if (parent / "model.ckpt").is_file():
+        shutil.copyfile(parent / "model.ckpt", trial_dir / "model.ckpt")
+    old, new = str(parent.resolve()), str(trial_dir.resolve())
+    for key, cb_state in (state.get("callbacks") or {}).items():
+        if not str(key).startswith("ModelCheckpoint"):
+            continue
+        for name in ("dirpath", "best_model_path", "kth_best_model_path", "last_model_path"):
+            if isinstance(cb_state.get(name), str):
+                cb_state[name] = cb_state[name].replace(old, new)
+        cb_state["best_k_models"] = {
+            str(path).replace(old, new): score
+            for path, score in (cb_state.get("best_k_models") or {}).items()
+        }
+    resume = trial_dir / "resume.ckpt"
+    torch.save(state, resume)
+    return resume, read_history_rows(parent / "history.csv")
+
+
+def read_history_rows(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(fh)]
 
 
 def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, float]:

@@ -225,6 +225,14 @@ class SweepModule(L.LightningModule):
                 self._plateau_scale *= float(self.hp["lr_gamma"])
                 self._plateau_bad = 0
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The plateau schedule's state, so that a resumed trial continues its schedule.
+        checkpoint["plateau"] = [self._plateau_best, self._plateau_bad, self._plateau_scale]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "plateau" in checkpoint:
+            self._plateau_best, self._plateau_bad, self._plateau_scale = checkpoint["plateau"]
+
     def on_train_epoch_end(self) -> None:
         self._check_finite()
         if self._train_n and "train/loss" not in self.trainer.callback_metrics:
@@ -329,3 +337,45 @@ class History(L.Callback):
         if n:
             row["train/loss"] = float(pl_module._train_sum) / n
         self.rows.append(row)
+
+
+class ResumeState(L.Callback):
+    """Saves the random state (shuffling order, dropout, augmentation) in the checkpoint, so a
+    trial resumed from it trains exactly the epochs an uninterrupted run would have."""
+
+    def __init__(self, loader: TensorLoader | None = None) -> None:
+        self.loader = loader
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"torch": torch.get_rng_state()}
+        if self.loader is not None:
+            state["loader"] = self.loader.generator.get_state()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        if self.loader is not None and "loader" in state_dict:
+            self.loader.generator.set_state(state_dict["loader"])
+
+
+class Pruner(L.Callback):
+    """Stops a trial whose best-so-far `metric` at an epoch is worse than the threshold for that
+    epoch (snakesweep.fidelity.prune_thresholds); records the epoch in `pruned_at`."""
+
+    def __init__(self, spec: dict[str, Any], rows: list[dict[str, float]]) -> None:
+        self.spec = spec
+        self.rows = rows  # History.rows: this trial's curve, inherited epochs included
+        self.pruned_at: int | None = None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from snakesweep.fidelity import should_prune
+
+        metric, mode = self.spec["metric"], self.spec["mode"]
+        values = [r[metric] for r in self.rows if metric in r]
+        if not values or not self.rows:
+            return
+        best = min(values) if mode == "min" else max(values)
+        epoch = int(self.rows[-1]["epoch"])
+        if should_prune(best, epoch, self.spec):
+            self.pruned_at = epoch
+            trainer.should_stop = True

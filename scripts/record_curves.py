@@ -1,0 +1,21 @@
+"""Append a finished round's learning curves to the cumulative curves table (pruning)."""
+
+import logging
+
+from snakesweep.fidelity import pruning_of, read_curves, round_curves
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    pruning = pruning_of(smk.config)
+    table = round_curves(
+        read_curves(smk.input.get("previous")),
+        list(zip(smk.input.metrics, smk.input.histories, strict=True)),
+        pruning["metric"],
+        pruning["mode"],
+    )
+    table.to_csv(smk.output[0], index=False)
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821

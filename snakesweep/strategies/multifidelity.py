@@ -1,0 +1,96 @@
+"""`successive_halving`, `hyperband`, `bohb`: multi-fidelity strategies (see snakesweep.fidelity).
+
+A multi-fidelity round is planned by `snakesweep.fidelity.plan_round` (promotions of the previous
+rung, or a bracket's new configurations); the functions here are what the common `propose()`
+returns for these names: a bracket's new configurations, random (successive halving, Hyperband)
+or partly from a Bayesian model of the best results (BOHB-style).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snakesweep.fidelity import BOHB_OPTIONS, OPTIONS
+from snakesweep.space import Space
+from snakesweep.strategies import bayes
+from snakesweep.strategies._base import Observations, number, random_points, rng_for
+
+SH_OPTIONS: dict[str, Any] = dict(OPTIONS)
+HYPERBAND_OPTIONS: dict[str, Any] = dict(OPTIONS)
+BOHB_ALL_OPTIONS: dict[str, Any] = {**OPTIONS, **BOHB_OPTIONS, **bayes.OPTIONS}
+
+
+def check(options: dict[str, Any], space: Space) -> None:
+    """Option types; the checks that need the whole config run in fidelity.fidelity_of."""
+    number("search.eta", options["eta"], 2.0)
+
+
+def check_bohb(options: dict[str, Any], space: Space) -> None:
+    check(options, space)
+    number("search.random_fraction", options["random_fraction"], 0.0, 1.0)
+    bayes.check(options, space)
+
+
+def propose_random(
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return random_points(space, n, rng_for(seed, len(obs), 41))
+
+
+def propose_bohb(
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    n_random = int(round(n * float(options["random_fraction"])))
+    model = []
+    if n - n_random > 0 and len(obs) >= len(space.tuned) + 2:
+        model = model_points(space, obs, n - n_random, seed, options)
+    return model + random_points(space, n - len(model), rng_for(seed, len(obs), 43))
+
+
+def model_points(
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any], samples: int = 2000
+) -> list[dict[str, Any]]:
+    """The n candidates of highest expected improvement under one surrogate fit.
+
+    A bracket asks for many configurations at once (27 in Hyperband's first bracket); a
+    constant-liar batch would refit the surrogate once per point. BOHB samples candidates
+    from its model instead; here one skopt surrogate (the `base_estimator`) scores `samples`
+    random candidates and the best distinct ones are taken.
+    """
+    import warnings
+
+    import numpy as np
+    from skopt import Optimizer
+    from skopt.acquisition import gaussian_ei
+
+    rng = rng_for(seed, len(obs), 47)
+    opt = Optimizer(
+        bayes._dimensions(space),
+        base_estimator=options["base_estimator"],
+        acq_func="EI",
+        acq_optimizer="sampling",
+        n_initial_points=0,
+        acq_optimizer_kwargs={"n_points": 10},
+        random_state=int(rng.integers(2**31 - 1)),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt.tell([bayes._encode(space, p) for p in obs.params], [float(v) for v in obs.y])
+        candidates = opt.space.rvs(n_samples=samples, random_state=int(rng.integers(2**31 - 1)))
+        ei = gaussian_ei(
+            opt.space.transform(candidates),
+            opt.models[-1],
+            y_opt=float(np.min(obs.y)),
+            xi=float(options["xi"]),
+        )
+    out: list[dict[str, Any]] = []
+    keys = set()
+    for index in np.argsort(-ei, kind="stable"):
+        params = bayes._decode(space, candidates[int(index)])
+        key = space.key(params)
+        if key not in keys:
+            keys.add(key)
+            out.append(params)
+        if len(out) == n:
+            break
+    return out
