@@ -70,14 +70,17 @@ def fit(
     refit: bool = False,
     fidelity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-<<<<<<< HEAD
-    """Train one trial (or a refit); on a GPU first take a GPU slot (see devices.py)."""
+    """Train one trial (or a refit); on a GPU first take a GPU slot (see devices.py).
+
+    `fidelity` (multi-fidelity search and pruning, all keys optional): `epochs` to stop at
+    (the schedule still spans max_epochs), `resume_from` (a trial folder whose last.ckpt and
+    history.csv this trial continues), `data_fraction` of the training split, `prune` spec."""
     from snakesweep.train.devices import acquire_gpu_slot, release
 
     tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
     slot = acquire_gpu_slot(tcfg, Path(GPU_LOCK_DIR))  # before torch sees CUDA
     try:
-        return _fit(params, config, trial_dir, seed, fold, refit)
+        return _fit(params, config, trial_dir, seed, fold, refit, fidelity)
     finally:
         release(slot)
 
@@ -89,12 +92,8 @@ def _fit(
     seed: int,
     fold: int | None = None,
     refit: bool = False,
+    fidelity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-=======
-    """`fidelity` (multi-fidelity search and pruning, all keys optional): `epochs` to stop at
-    (the schedule still spans max_epochs), `resume_from` (a trial folder whose last.ckpt and
-    history.csv this trial continues), `data_fraction` of the training split, `prune` spec."""
->>>>>>> d523cad (Multi-fidelity search: successive_halving, hyperband and bohb strategies (rungs as rounds, promoted trials resume from last.ckpt), median/percentile pruning with status pruned)
     t_start = time.perf_counter()
     fid = fidelity or {}
     import lightning.pytorch as L
