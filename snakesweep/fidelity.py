@@ -462,10 +462,13 @@ def round_curves(
             continue
         if "epoch" not in history.columns or history.empty:
             continue
-        start = int(record.get("start_epoch") or 0)
         fid = record.get("fidelity") or {}
-        if fid.get("resume_from") and not record.get("start_epoch"):
-            start = _parent_epochs(Path(metrics_path).parent.parent / fid["resume_from"])
+        start = (record.get("metrics") or {}).get("start_epoch")
+        if start is None:
+            start = 0
+            if fid.get("resume_from"):
+                start = _parent_epochs(Path(metrics_path).parent.parent / fid["resume_from"])
+        start = int(start)
         frames.append(curve_rows(record["trial"], record["round"], history, metric, mode, start))
     if not frames:
         return pd.DataFrame(columns=CURVE_COLUMNS)

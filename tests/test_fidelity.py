@@ -266,3 +266,39 @@ def test_epochs_accounting_counts_only_what_each_trial_trained():
     saved = epochs_saved(epochs, 3)
     assert saved["configurations"] == 3 and saved["epochs_trained"] == 5
     assert saved["epochs_full"] == 9 and saved["saved"] == 4
+
+
+def test_report_section_shows_rungs_and_epochs_saved(tmp_path):
+    import json
+
+    from snakesweep.report.fidelity import fidelity_markdown, plot_rungs
+
+    cfg = config("hyperband", eta=3, brackets=1, max_fidelity=None)
+    rounds = make_round(cfg, pd.DataFrame(), 0, 0.0)
+    (tmp_path / "rounds").mkdir()
+    (tmp_path / "rounds" / "000.json").write_text(json.dumps(rounds))
+    first = rounds["trials"]
+    table = rung_table([float(i) for i in range(len(first))])
+    table["epochs"] = 1
+    promoted = {
+        "round": 1,
+        "trials": [
+            {"trial": "r001-t000", "fidelity": {"value": 3, "bracket": 3, "rung": 1,
+                                                "parent": "r000-t000", "resume_from": "r000-t000"}}
+        ],
+    }  # fmt: skip
+    (tmp_path / "rounds" / "001.json").write_text(json.dumps(promoted))
+    table = pd.concat(
+        [table, pd.DataFrame([{"trial": "r001-t000", "round": 1, "seed": 100, "status": "ok",
+                               "objective": -1.0, "epochs": 3}])],
+        ignore_index=True,
+    )  # fmt: skip
+    text = fidelity_markdown(cfg, tmp_path, table)
+    assert "## Rungs and brackets" in text
+    # 27 configurations x 27 epochs if each ran to the end; trained 27 x 1 + 2.
+    assert "Epochs trained: 29 for 27 configurations" in text and "700 epochs saved" in text
+    assert plot_rungs(cfg, tmp_path, table, tmp_path / "rungs.png").stat().st_size > 0
+    assert (
+        fidelity_markdown(config("hyperband") | {"search": {"strategy": "bayes"}}, tmp_path, table)
+        == ""
+    )

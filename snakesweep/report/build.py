@@ -71,6 +71,10 @@ def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[st
             out["learning_curves"],
             title=f"Learning curves of the top {len(top)} trials",
         )
+    if "rungs" in out:  # multi-fidelity sweeps (snakesweep/report/fidelity.py)
+        from snakesweep.report.fidelity import plot_rungs
+
+        plot_rungs(config, sweep_dir, table, out["rungs"])
     if "sensitivity" in out:
         plots.plot_sensitivity(
             analysis.one_at_a_time(table, dims), dims, metric, out["sensitivity"]
@@ -94,6 +98,11 @@ def write_summary(
         sweep_dir / "benchmarks",
         [str(p) for p in plot_paths or []],
     )
+    from snakesweep.report.fidelity import fidelity_markdown
+
+    section = fidelity_markdown(config, sweep_dir, table)
+    if section:
+        text = text.rstrip("\n") + "\n\n" + section
     Path(path).write_text(text)
     if html_path is not None:
         Path(html_path).parent.mkdir(parents=True, exist_ok=True)

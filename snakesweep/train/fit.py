@@ -172,6 +172,7 @@ def _fit(
     history = History()
     if fid.get("resume_from"):
         resume_ckpt, history.rows = prepare_resume(Path(fid["resume_from"]), trial_dir)
+    start_epoch = len(history.rows)  # epochs inherited from the trial this one continues
     callbacks: list[Any] = [history, ResumeState(loaders[0] if loaders else None)]
     pruner = None
     if fid.get("prune"):
@@ -248,6 +249,8 @@ def _fit(
     metrics["time/import_s"] = round(t_imported - t_start, 3)
     metrics["time/setup_s"] = round(t_fit - t_imported, 3)
     metrics["time/fit_s"] = round(t_end - t_fit, 3)
+    if fid:
+        metrics["start_epoch"] = start_epoch
     if fid.get("data_fraction") is not None:
         metrics["data_fraction"] = float(fid["data_fraction"])
     if pruner is not None and pruner.pruned_at is not None:
