@@ -348,7 +348,7 @@ def new_configurations(
             round(n * float(opts.get("random_fraction", BOHB_OPTIONS["random_fraction"])))
         )
         subset = model_history(
-            history, fid, config["budget"]["trials_per_round"], len(space.tuned) + 2
+            history, fid, config["budget"]["trials_per_round"], len(space.tuned) + 1
         )
         if n_model > 0 and subset is not None:
             from snakesweep.strategies.multifidelity import model_points

@@ -42,7 +42,7 @@ def propose_bohb(
 ) -> list[dict[str, Any]]:
     n_random = int(round(n * float(options["random_fraction"])))
     model = []
-    if n - n_random > 0 and len(obs) >= len(space.tuned) + 2:
+    if n - n_random > 0 and len(obs) >= len(space.tuned) + 1:
         model = model_points(space, obs, n - n_random, seed, options)
     return model + random_points(space, n - len(model), rng_for(seed, len(obs), 43))
 

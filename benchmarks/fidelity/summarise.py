@@ -1,0 +1,114 @@
+"""Summarise results.jsonl (run.py) as results.md: best validation result at equal epochs.
+
+For every method and seed, the incumbent at a budget of B epochs is the best trial among those
+finished within B epochs in total (a trial counts the epochs it trained itself; a promoted
+trial only its new epochs). Reported: median and interquartile range over seeds of the best
+validation loss (the sweep's objective) and of the incumbent's validation error (1 - val/acc),
+and how many epochs each method needed to match full-budget Bayes's final result.
+
+    .venv/bin/python benchmarks/fidelity/summarise.py [results.jsonl] > results.md
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["hyperband", "bohb", "bayes", "random"]
+
+
+def incumbent(runs: pd.DataFrame, budget: float) -> pd.Series | None:
+    done = runs[(runs["epochs_total"] <= budget + 1e-9) & runs["objective"].notna()]
+    if done.empty:
+        return None
+    return done.loc[done["objective"].idxmin()]
+
+
+def epochs_to_reach(runs: pd.DataFrame, target: float) -> float:
+    best = runs["objective"].cummin()
+    hit = runs[best <= target + 1e-12]
+    return float(hit["epochs_total"].iloc[0]) if len(hit) else math.inf
+
+
+def cell(values: list[float], digits: int = 3) -> str:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "–"
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return f"{med:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
+
+
+def summarise(rows: pd.DataFrame) -> str:
+    lines = []
+    for problem, data in rows.groupby("problem"):
+        budget = float(data.groupby(["method", "seed"])["epochs_total"].max().min())
+        budgets = [budget / 3, budget * 2 / 3, budget]
+        seeds = sorted(set(data["seed"]))
+        methods = [m for m in ORDER if m in set(data["method"])]
+        complete = {
+            m: [s for s in seeds if len(data[(data.method == m) & (data.seed == s)])]
+            for m in methods
+        }
+        lines += [
+            f"## {problem}",
+            "",
+            f"Seeds: {', '.join(map(str, seeds))}; budget {budget:g} training epochs per sweep "
+            "(equal for every method). Median [IQR] over seeds.",
+            "",
+            "| method | seeds | trials | best val/loss @ "
+            + " | best val/loss @ ".join(f"{b:g} ep" for b in budgets)
+            + f" | val error of incumbent @ {budget:g} ep | epochs to reach bayes @ "
+            f"{budget:g} ep |",
+            "|---" * (5 + len(budgets)) + "|",
+        ]
+        targets = {}
+        for seed in seeds:
+            runs = data[(data.method == "bayes") & (data.seed == seed)]
+            best = incumbent(runs, budget) if len(runs) else None
+            if best is not None:
+                targets[seed] = float(best["objective"])
+        for method in methods:
+            per_budget = {b: [] for b in budgets}
+            errors, reach, trials = [], [], []
+            for seed in complete[method]:
+                runs = data[(data.method == method) & (data.seed == seed)].sort_values(
+                    "epochs_total"
+                )
+                trials.append(len(runs))
+                for b in budgets:
+                    best = incumbent(runs, b)
+                    per_budget[b].append(float(best["objective"]) if best is not None else np.nan)
+                best = incumbent(runs, budget)
+                if best is not None and best["val_acc"] is not None:
+                    errors.append(1.0 - float(best["val_acc"]))
+                if seed in targets:
+                    reach.append(epochs_to_reach(runs, targets[seed]))
+            reached = [r for r in reach if math.isfinite(r)]
+            reach_text = (
+                f"{np.median(reached):.0f} ({len(reached)}/{len(reach)} seeds reach it)"
+                if reached
+                else f"never (0/{len(reach)})"
+            )
+            lines.append(
+                f"| {method} | {len(complete[method])} | {np.median(trials):.0f} | "
+                + " | ".join(cell(per_budget[b]) for b in budgets)
+                + f" | {cell(errors, 4)} | {reach_text} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results.jsonl"
+    rows = pd.read_json(path, lines=True)
+    rows["objective"] = pd.to_numeric(rows["objective"], errors="coerce")
+    print(summarise(rows))
+
+
+if __name__ == "__main__":
+    main()
