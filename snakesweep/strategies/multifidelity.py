@@ -48,45 +48,35 @@ def propose_bohb(
 
 
 def model_points(
-    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any], samples: int = 2000
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The n candidates of highest expected improvement under one surrogate fit.
 
     A bracket asks for many configurations at once (27 in Hyperband's first bracket); a
     constant-liar batch would refit the surrogate once per point. BOHB samples candidates
-    from its model instead; here one skopt surrogate (the `base_estimator`) scores `samples`
-    random candidates and the best distinct ones are taken.
+    from its model instead; here the `bayes` surrogate (`base_estimator`, `y_transform`)
+    scores `candidates` random points and the best distinct ones are taken.
     """
-    import warnings
-
     import numpy as np
-    from skopt import Optimizer
-    from skopt.acquisition import gaussian_ei
+    from threadpoolctl import threadpool_limits
 
     rng = rng_for(seed, len(obs), 47)
-    opt = Optimizer(
-        bayes._dimensions(space),
-        base_estimator=options["base_estimator"],
-        acq_func="EI",
-        acq_optimizer="sampling",
-        n_initial_points=0,
-        acq_optimizer_kwargs={"n_points": 10},
-        random_state=int(rng.integers(2**31 - 1)),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        opt.tell([bayes._encode(space, p) for p in obs.params], [float(v) for v in obs.y])
-        candidates = opt.space.rvs(n_samples=samples, random_state=int(rng.integers(2**31 - 1)))
-        ei = gaussian_ei(
-            opt.space.transform(candidates),
-            opt.models[-1],
-            y_opt=float(np.min(obs.y)),
-            xi=float(options["xi"]),
+    enc = bayes.Encoder(space)
+    y = bayes.transform_y(obs.y, options["y_transform"])
+    with threadpool_limits(1):
+        model = bayes._Model(
+            options["base_estimator"],
+            enc.features(enc.snap(obs.unit(space))),
+            y,
+            int(rng.integers(2**31 - 1)),
         )
+        candidates = enc.snap(rng.random((int(options["candidates"]), len(space.tuned))))
+        mu, sd = model.predict(enc.features(candidates))
+    score = bayes.acquisition("EI", mu, sd, float(np.min(y)), options["xi"], options["kappa"])
     out: list[dict[str, Any]] = []
     keys = set()
-    for index in np.argsort(-ei, kind="stable"):
-        params = bayes._decode(space, candidates[int(index)])
+    for index in np.argsort(-score, kind="stable"):
+        params = space.from_unit(candidates[int(index)])
         key = space.key(params)
         if key not in keys:
             keys.add(key)
