@@ -159,11 +159,11 @@ def get_curves_inputs(wildcards):
     inputs = {
         "histories": [
             sweep_path(wildcards, "trials", trial, "history.csv")
-            for trial in trial_ids(wildcards, index)
+            for trial in trial_ids(wildcards.sweep, index)
         ],
         "metrics": [
             sweep_path(wildcards, "trials", trial, "metrics.json")
-            for trial in trial_ids(wildcards, index)
+            for trial in trial_ids(wildcards.sweep, index)
         ],
     }
     if index > 0:
