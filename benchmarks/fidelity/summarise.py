@@ -6,7 +6,7 @@ trial only its new epochs). Reported: median and interquartile range over seeds 
 validation loss (the sweep's objective) and of the incumbent's validation error (1 - val/acc),
 and how many epochs each method needed to match full-budget Bayes's final result.
 
-    .venv/bin/python benchmarks/fidelity/summarise.py [results.jsonl] > results.md
+    .venv/bin/python benchmarks/fidelity/summarise.py [results.jsonl [budget]] > results.md
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ def cell(values: list[float], digits: int = 3) -> str:
     return f"{med:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
 
 
-def summarise(rows: pd.DataFrame) -> str:
+def summarise(rows: pd.DataFrame, budget: float) -> str:
+    """Only complete sweeps (those that reached `budget` epochs) are counted."""
     lines = []
+    reached = rows.groupby(["problem", "method", "seed"])["epochs_total"].transform("max")
+    rows = rows[reached >= budget]
     for problem, data in rows.groupby("problem"):
-        budget = float(data.groupby(["method", "seed"])["epochs_total"].max().min())
         budgets = [budget / 3, budget * 2 / 3, budget]
         seeds = sorted(set(data["seed"]))
         methods = [m for m in ORDER if m in set(data["method"])]
@@ -105,9 +107,10 @@ def summarise(rows: pd.DataFrame) -> str:
 
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results.jsonl"
+    budget = float(sys.argv[2]) if len(sys.argv) > 2 else 72.0
     rows = pd.read_json(path, lines=True)
     rows["objective"] = pd.to_numeric(rows["objective"], errors="coerce")
-    print(summarise(rows))
+    print(summarise(rows, budget))
 
 
 if __name__ == "__main__":
