@@ -22,6 +22,13 @@ def pack_trials(k):
     """
     groups = workflow.group_settings
     if k > 1 and TRIAL_GROUP not in groups.group_components:
+        # Regrouping trials that are already in the DAG (a resumed round) made Snakemake
+        # 9.27 submit the same group job again every second; such a round runs unpacked.
+        if any(job.rule.name == "train" for job in workflow.dag.needrun_jobs()):
+            print(
+                "[snakesweep] trials of an unfinished round run unpacked (one job each)"
+            )
+            return
         groups.group_components = {**groups.group_components, TRIAL_GROUP: k}
         workflow.dag.update_groups()
 

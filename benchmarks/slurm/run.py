@@ -56,11 +56,13 @@ SWEEP = {
 }
 
 
-def snakemake(workdir: Path, *args: str) -> float:
+def snakemake(workdir: Path, targets: list[str], *args: str) -> float:
     """Run snakemake in `workdir`; wall seconds. Raises with the output if it fails."""
+    # targets before the options: --configfile and --group-components take several values
     command = [
         "timeout", "-k", "10", "1200", SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "sweep.yaml"), *args,
+        "--configfile", str(workdir / "sweep.yaml"), "--directory", str(workdir), *targets,
+        *args,
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
@@ -97,9 +99,9 @@ def run_mode(name: str, args: list[str], trials: int, keep: Path | None) -> dict
     (workdir / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     targets = [f"results/bench/trials/r000-t{i:03d}/metrics.json" for i in range(trials)]
     # the proposals first, locally: only the trials are timed
-    snakemake(workdir, "--cores", "2", "results/bench/rounds/000.json")
-    wall = snakemake(workdir, *args, *targets)
-    noop = snakemake(workdir, *args, *targets)
+    snakemake(workdir, ["results/bench/rounds/000.json"], "--cores", "2")
+    wall = snakemake(workdir, targets, *args)
+    noop = snakemake(workdir, targets, *args)
     records = [json.loads((workdir / t).read_text()) for t in targets]
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
     compute = [r["duration_s"] for r in records]
