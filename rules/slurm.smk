@@ -24,7 +24,12 @@ def pack_trials(k):
     if k > 1 and TRIAL_GROUP not in groups.group_components:
         # Regrouping trials that are already in the DAG (a resumed round) made Snakemake
         # 9.27 submit the same group job again every second; such a round runs unpacked.
-        if any(job.rule.name == "train" for job in workflow.dag.needrun_jobs()):
+        proposed = (
+            job
+            for job in workflow.dag.needrun_jobs()
+            if job.rule.name in ("train", "train_fold")
+        )
+        if any(all(os.path.exists(f) for f in job.input) for job in proposed):
             print(
                 "[snakesweep] trials of an unfinished round run unpacked (one job each)"
             )
