@@ -57,6 +57,8 @@ FOLDS = (config.get("evaluate") or {}).get("folds") or 0
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
 TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
+# A tabular sweep looks its metrics up in a table: there is no model to test or ensemble.
+EVALUATED = config["task"] == "train"
 # Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
 # (proposals carry thresholds from the learning curves of earlier rounds).
 MULTI_FIDELITY = fidelity_of(config) is not None
@@ -192,12 +194,17 @@ def get_track_inputs(wildcards):
     return inputs
 
 
+def test_input(wildcards):
+    """{"test": test.json} where the sweep is evaluated on the test set."""
+    return {"test": sweep_path(wildcards, "test.json")} if EVALUATED else {}
+
+
 def get_report_inputs(wildcards):
     """The final table, the test-set result and every trial's per-epoch history."""
     return {
         "table": sweep_path(wildcards, "trials.csv"),
         "best": sweep_path(wildcards, "best.yaml"),
-        "test": sweep_path(wildcards, "test.json"),
+        **test_input(wildcards),
         "histories": [
             sweep_path(wildcards, "trials", trial, "history.csv")
             for index in range(ROUNDS)
@@ -216,7 +223,7 @@ def report_outputs(sweep):
         "partial_dependence",
         "learning_curves",
     ]
-    if "confusion_matrix.csv" in evaluation_outputs(config):
+    if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(config):
         plots.append("confusion_matrix")
     if config["search"].get("strategy") == "one_at_a_time":
         plots.append("sensitivity")
@@ -229,7 +236,7 @@ def get_track_final_inputs(wildcards):
     """After the last round is tracked (one writer at a time): the test result and the report."""
     return {
         "tracked": sweep_path(wildcards, "tracking", f"{round_name(ROUNDS - 1)}.json"),
-        "test": sweep_path(wildcards, "test.json"),
+        **test_input(wildcards),
         "report": report_outputs(wildcards.sweep),
     }
 
@@ -250,14 +257,20 @@ def get_verify_log():
     return f"logs/verify/{SWEEP}.log"
 
 
+def evaluation_files(sweep):
+    """The test-set results of the best trial and of the top-k ensemble (none for tabular)."""
+    if not EVALUATED:
+        return []
+    return [f"results/{sweep}/test.json", f"results/{sweep}/ensemble.json"]
+
+
 def get_final_outputs(wildcards):
     last = round_name(ROUNDS - 1)
     return all_trial_metrics(SWEEP) + [
         f"results/{SWEEP}/trials.csv",
         f"results/{SWEEP}/best.yaml",
         f"results/{SWEEP}/tracking/{last}.json",
-        f"results/{SWEEP}/test.json",
-        f"results/{SWEEP}/ensemble.json",
+        *evaluation_files(SWEEP),
         f"results/{SWEEP}/provenance/provenance.yaml",
         *report_outputs(SWEEP),
         f"results/{SWEEP}/tracking/final.json",

@@ -19,12 +19,15 @@ def load_best(config: dict, test: dict):
 
 def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    test = json.loads(Path(smk.input.test).read_text())
+    # A tabular sweep has no test-set evaluation: its parent run gets the report only.
+    evaluated = hasattr(smk.input, "test")
+    stamp_path = Path(smk.input.test if evaluated else smk.input.tracked)
+    test = json.loads(stamp_path.read_text()) if evaluated else {}
     model = example = None
     digest = ""
     if test.get("checkpoint") and Path(test["checkpoint"]).exists():
         model, example = load_best(smk.config, test)
-        digest = files_digest([Path(test["checkpoint"]), Path(smk.input.test)])
+        digest = files_digest([Path(test["checkpoint"]), stamp_path])
     result = track_final(
         smk.config,
         test,
@@ -33,7 +36,7 @@ def main(smk) -> None:
         model,
         example,
         digest,
-        timestamp_ms=int(Path(smk.input.test).stat().st_mtime * 1000),
+        timestamp_ms=int(stamp_path.stat().st_mtime * 1000),
     )
     logging.info("tracked: %s", result)
     Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")

@@ -19,7 +19,18 @@ from snakesweep.verify import check_expect
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 SWEEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # Keys whose change would mix incompatible trials into one sweep directory.
-IDENTITY_KEYS = ("seed", "objective", "search", "space", "data", "model", "train", "task")
+IDENTITY_KEYS = (
+    "seed",
+    "objective",
+    "search",
+    "space",
+    "data",
+    "model",
+    "train",
+    "task",
+    "tabular",
+    "pruning",
+)
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -101,12 +112,15 @@ def with_current_defaults(frozen: dict) -> dict:
     }
     filled = fill_defaults(known, schema)
     sections = set(schema["properties"])
-    return {
+    current = {
         key: filled.get(key, value)
         if key in sections and (value is None or key in known)
         else value
         for key, value in frozen.items()
     }
+    # An identity key that a newer snakesweep added is recorded with its default.
+    added = {key: filled[key] for key in IDENTITY_KEYS if key not in frozen and key in filled}
+    return current | added
 
 
 def check_consistent(config: dict, frozen_path: Path) -> None:
@@ -129,6 +143,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     """Validate a raw config (schema, sweep name, space, search, training) and fill defaults."""
     from snakesweep.space import parse_space
     from snakesweep.strategies import check_search
+    from snakesweep.tabular import check_tabular
     from snakesweep.train import check_training
 
     schema = load_schema()
@@ -137,7 +152,10 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     check_sweep_name(resolved["sweep"])
     space = parse_space(resolved["space"])
     check_search(resolved["search"], resolved["space"])
-    check_training(resolved, space)
+    if resolved["task"] == "tabular":
+        check_tabular(resolved)
+    else:
+        check_training(resolved, space)
     check_expect(resolved)
     from snakesweep.fidelity import fidelity_of, pruning_of
 

@@ -183,9 +183,26 @@ def tabular_name(config: dict[str, Any]) -> str:
 
 def check_tabular(config: dict[str, Any]) -> None:
     """Parse-time check of a `task: tabular` config: a known table and a matching space."""
+    from snakesweep.fidelity import MULTI_FIDELITY
     from snakesweep.space import parse_space
 
     name = tabular_name(config)
+    search = config.get("search") or {}
+    strategy = search if isinstance(search, str) else search.get("strategy")
+    if strategy in MULTI_FIDELITY:
+        raise ConfigError(
+            "search.strategy",
+            f"{strategy} needs trials that train at several fidelities; a table has one",
+            "use a single-fidelity strategy (e.g. bayes), or task: train",
+        )
+    if (config.get("pruning") or {}).get("rule", "none") != "none":
+        raise ConfigError(
+            "pruning.rule", "a table has no learning curves to prune on", "use rule: none"
+        )
+    if (config.get("evaluate") or {}).get("folds"):
+        raise ConfigError(
+            "evaluate.folds", "a table has no folds to cross-validate", "remove evaluate.folds"
+        )
     table = load_table(name)
     space = parse_space(config["space"])
     missing = [n for n in table.axes if n not in space.names]

@@ -164,7 +164,9 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
     """Train in this process: status, error, objective and metrics (exceptions are recorded).
 
     A trial the pruning rule stopped is `pruned`, its objective the best value it reached.
+    With `task: tabular` the metrics are looked up in the configured table instead.
     """
+    from snakesweep.tabular import run_tabular_trial
     from snakesweep.train import DivergedError, TrialPruned, fit_trial
 
     outcome: dict = {"status": "ok", "error": None, "objective": None, "metrics": {}}
@@ -174,7 +176,12 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
         if fidelity:
             by_fold["fidelity"] = fidelity
         try:
-            metrics = fit_trial(proposal["params"], config, trial_dir, proposal["seed"], **by_fold)
+            if config.get("task") == "tabular":
+                metrics = run_tabular_trial(proposal["params"], config, trial_dir, proposal["seed"])
+            else:
+                metrics = fit_trial(
+                    proposal["params"], config, trial_dir, proposal["seed"], **by_fold
+                )
         except TrialPruned as pruned:
             metrics = pruned.metrics
             outcome.update(status="pruned", error=str(pruned))

@@ -54,6 +54,19 @@ def write_csv(text: str, **data: object) -> Callable[[dict], None]:
     return change
 
 
+def tabular_sweep(table: str = "hpobench/car", metric: str = "val/error", **keys: object):
+    """A tabular sweep over a table's own space, with `keys` set at the top level."""
+
+    def change(config: dict) -> None:
+        from snakesweep.tabular import load_table
+
+        config.update(task="tabular", tabular={"table": table}, **keys)
+        config["space"] = load_table("hpobench/car").space()
+        config["objective"] = {"metric": metric, "direction": "minimize"}
+
+    return change
+
+
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n" * 5
 
 # (id, change of the tiny sweep, key the message must name, words it must contain)
@@ -116,6 +129,14 @@ CASES = [
         "expect.rows.0.params.lrr",
         "not a parameter",
     ),
+    # the tabular task: a table's parameters and metrics, nothing that needs training
+    ("task typo", set_key("task", "tabluar"), "task", "tabular"),
+    ("tabular space", set_key("task", "tabular"), "space.alpha", "hpobench/car needs"),
+    ("tabular table", tabular_sweep(table="hpobench/cars"), "tabular.table", ""),
+    ("tabular metric", tabular_sweep(metric="val/loss"), "objective.metric", "val/acc"),
+    ("tabular hyperband", tabular_sweep(search={"strategy": "hyperband"}), "search.strategy", ""),
+    ("tabular pruning", tabular_sweep(pruning={"rule": "median"}), "pruning.rule", "rule: none"),
+    ("tabular folds", tabular_sweep(evaluate={"folds": 3}), "evaluate.folds", ""),
     # sweep names must not leave results/
     ("sweep parent", set_key("sweep", "../x"), "sweep", "results/"),
     ("sweep absolute", set_key("sweep", "/tmp/x"), "sweep", ""),
@@ -245,6 +266,7 @@ def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):
     frozen = identity(config)
     frozen["search"] = {"strategy": "bayes"}  # recorded before the search options had defaults
     frozen["train"] = None  # recorded before the section had defaults
+    del frozen["tabular"], frozen["pruning"]  # recorded before these keys existed
     path = tmp_path / "results" / "tiny" / "sweep.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(frozen))

@@ -226,9 +226,7 @@ def _fit(
         if datamodule is not None:
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt)
         else:
-            trainer.fit(
-                model, loaders[0], loaders[1] if len(loaders) > 1 else None, ckpt_path=ckpt
-            )
+            trainer.fit(model, loaders[0], loaders[1] if len(loaders) > 1 else None, ckpt_path=ckpt)
         if not refit:
             # The state after the last epoch (optimizer, schedule, RNGs): what a promoted
             # trial resumes from. model.ckpt stays the best epoch's weights.
@@ -309,8 +307,10 @@ def read_history_rows(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as fh:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(fh)]
+        return [
+            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+            for row in csv.DictReader(fh)
+        ]
 
 
 def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, float]:

@@ -1,0 +1,59 @@
+"""A tabular sweep through real Snakemake: every trial's metrics come from the table, the
+rounds, history, report and MLflow are those of any sweep, and nothing trains or is tested."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, run_snakemake, write_config
+
+from snakesweep.tabular import load_table
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    config = yaml.safe_load((REPO / "config" / "sweeps" / "tabular_car.yaml").read_text())
+    config["budget"] = {"rounds": 2, "trials_per_round": 3}
+    workdir = tmp_path_factory.mktemp("tabular")
+    result = run_snakemake(workdir, write_config(workdir, config))
+    return workdir / "results" / "tabular_car", config, result.stdout + result.stderr
+
+
+def test_trials_read_the_table(finished):
+    sweep, config, _ = finished
+    table = pd.read_csv(sweep / "trials.csv")
+    assert len(table) == 6 and set(table["status"]) == {"ok"}
+    car = load_table("hpobench/car")
+    names = list(config["space"])
+    for _, row in table.iterrows():
+        params = {name: row[name] for name in names}
+        assert row["objective"] == pytest.approx(car.lookup(params)["val/error"])
+        cell = json.loads((sweep / "trials" / row["trial"] / "tabular.json").read_text())
+        assert tuple(cell["cell"]) == car.cell(params)
+    best = yaml.safe_load((sweep / "best.yaml").read_text())["best"]
+    assert best["objective"] == pytest.approx(table["objective"].min())
+
+
+def test_no_training_and_no_test_set(finished):
+    sweep, _, output = finished
+    assert not (sweep / "test.json").exists() and not (sweep / "ensemble.json").exists()
+    assert not list(sweep.glob("trials/*/model.ckpt"))
+    assert not (sweep / "plots" / "confusion_matrix.png").exists()
+    assert (sweep / "summary.md").exists() and (sweep / "plots" / "importance.png").exists()
+    assert json.loads((sweep / "tracking" / "final.json").read_text())
+    assert "best configuration" in output
+
+
+def test_mlflow_has_every_trial(finished):
+    from mlflow.tracking import MlflowClient
+
+    sweep, _, _ = finished
+    client = MlflowClient(tracking_uri=f"sqlite:///{sweep.parent}/mlflow.db")
+    experiment = client.get_experiment_by_name("tabular_car")
+    runs = client.search_runs([experiment.experiment_id])
+    children = [run for run in runs if "snakesweep.trial" in run.data.tags]
+    assert len(children) == 6
+    assert all("val/error" in run.data.metrics for run in children)
