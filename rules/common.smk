@@ -18,6 +18,7 @@ from snakesweep.configfile import check_duplicate_keys
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.fidelity import fidelity_of, pruning_of
+from snakesweep.strategies import search_files
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -103,7 +104,11 @@ def all_trial_metrics(sweep):
 
 def get_propose_inputs(wildcards):
     """Round r's proposals read the history after round r-1 (ancient: kept proposals stay kept)."""
-    inputs = {"sweep": ancient(sweep_path(wildcards, "sweep.yaml"))}
+    inputs = {
+        "sweep": ancient(sweep_path(wildcards, "sweep.yaml")),
+        # Warm-start tables and a replay list: read, but a newer copy re-proposes nothing.
+        "search_files": [ancient(path) for path in search_files(config["search"])],
+    }
     index = int(wildcards.round)
     if index > 0:
         inputs["history"] = ancient(

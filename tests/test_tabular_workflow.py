@@ -57,3 +57,30 @@ def test_mlflow_has_every_trial(finished):
     children = [run for run in runs if "snakesweep.trial" in run.data.tags]
     assert len(children) == 6
     assert all("val/error" in run.data.metrics for run in children)
+
+
+def test_warm_start_and_replay_read_earlier_results(finished, tmp_path):
+    """An earlier sweep's trials.csv seeds a new sweep's optimiser; replay reruns its list."""
+    sweep, config, _ = finished
+    earlier = sweep / "trials.csv"
+    runs = {}
+    for name, search in {
+        "cold": {"strategy": "bayes"},
+        "warm": {"strategy": "bayes", "warm_start": str(earlier)},
+        "replayed": {"strategy": "replay", "file": str(earlier)},
+    }.items():
+        workdir = tmp_path / name
+        workdir.mkdir()
+        changed = {**config, "sweep": name, "search": search}
+        changed["budget"] = {"rounds": 1, "trials_per_round": 3}
+        run_snakemake(workdir, write_config(workdir, changed), "--until", "propose")
+        runs[name] = json.loads((workdir / "results" / name / "rounds" / "000.json").read_text())
+    assert runs["warm"]["search_info"]["warm_start_trials"] == 6
+    assert "search_info" not in runs["cold"]
+    params = [trial["params"] for trial in runs["warm"]["trials"]]
+    assert params != [trial["params"] for trial in runs["cold"]["trials"]]
+    listed = pd.read_csv(earlier).head(3)[list(config["space"])].to_dict("records")
+    replayed = [trial["params"] for trial in runs["replayed"]["trials"]]
+    assert len(replayed) == len(listed)
+    for got, row in zip(replayed, listed, strict=True):
+        assert got == pytest.approx(row)

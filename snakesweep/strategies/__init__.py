@@ -195,6 +195,12 @@ def warm_start_table(paths: list[str], space: Space) -> pd.DataFrame:
     return table[keep].reset_index(drop=True)
 
 
+def search_files(search: str | Mapping[str, Any] | None) -> list[str]:
+    """The files a strategy reads (warm-start tables, a replay list): propose's inputs."""
+    _, opts = search_options(search)
+    return [*opts["warm_start"], *([str(opts["file"])] if opts.get("file") else [])]
+
+
 def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> None:
     """Validate the `search:` config against the space; raise ConfigError naming the key."""
     space = parse_space(space_mapping)
@@ -246,6 +252,8 @@ def propose(
             )
     obs = observations(sp, history, direction, opts["failure_penalty"])
     obs.n_warm = n_warm
+    if n_warm and info is not None:
+        info["warm_start_trials"] = n_warm
     if strat.reports:
         raw = strat.propose(sp, obs, n, int(seed), opts, info)  # type: ignore[call-arg]
     else:
