@@ -220,7 +220,8 @@ def get_report_inputs(wildcards):
 
 def report_outputs(sweep):
     """summary.md and the plots: always the report rule's, the confusion matrix for
-    classification, one-at-a-time sensitivity when that strategy ran."""
+    classification, one-at-a-time sensitivity when that strategy ran, the rungs of a
+    multi-fidelity sweep."""
     plots = [
         "optimisation_history",
         "parallel_coordinates",
@@ -232,6 +233,8 @@ def report_outputs(sweep):
         plots.append("confusion_matrix")
     if config["search"].get("strategy") == "one_at_a_time":
         plots.append("sensitivity")
+    if MULTI_FIDELITY:
+        plots.append("rungs")
     return [f"results/{sweep}/summary.md"] + [
         f"results/{sweep}/plots/{name}.png" for name in plots
     ]

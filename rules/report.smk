@@ -133,6 +133,27 @@ rule plot_sensitivity:
         "../scripts/plot_sensitivity.py"
 
 
+rule plot_rungs:
+    input:
+        table="results/{sweep}/trials.csv",
+    output:
+        report(
+            "results/{sweep}/plots/rungs.png",
+            caption="../report/rungs.rst",
+            category="Search",
+            labels={"figure": "rungs and promotions"},
+        ),
+    log:
+        "logs/plot_rungs/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/plot_rungs.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/plot_rungs.py"
+
+
 rule track_final:
     input:
         unpack(get_track_final_inputs),

@@ -103,6 +103,10 @@ def test_rungs_promote_the_best_and_resume(hyperband):
             # Only the new epochs were trained here.
             assert record["metrics"]["start_epoch"] == len(mother)
             assert (sweep / "trials" / trial["trial"] / "model.ckpt").stat().st_size > 0
+    # The report shows the rungs: a plot and a table with the epochs saved.
+    assert (sweep / "plots" / "rungs.png").read_bytes().startswith(b"\x89PNG")
+    summary = (sweep / "summary.md").read_text()
+    assert "## Rungs and brackets" in summary and "epochs saved" in summary
 
 
 def test_resumed_lineage_equals_an_uninterrupted_run(hyperband, tmp_path):

@@ -71,10 +71,6 @@ def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[st
             out["learning_curves"],
             title=f"Learning curves of the top {len(top)} trials",
         )
-    if "rungs" in out:  # multi-fidelity sweeps (snakesweep/report/fidelity.py)
-        from snakesweep.report.fidelity import plot_rungs
-
-        plot_rungs(config, sweep_dir, table, out["rungs"])
     if "sensitivity" in out:
         plots.plot_sensitivity(
             analysis.one_at_a_time(table, dims), dims, metric, out["sensitivity"]

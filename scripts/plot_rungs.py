@@ -1,0 +1,18 @@
+"""Draw the rungs of a multi-fidelity sweep: each configuration's objective across the
+fidelities it was promoted to (from the rounds files and the trials table)."""
+
+import logging
+from pathlib import Path
+
+from snakesweep.history import read_history
+from snakesweep.report.fidelity import plot_rungs
+
+
+def main(smk) -> None:
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    table = read_history(smk.input.table)
+    plot_rungs(smk.config, Path(smk.input.table).parent, table, smk.output[0])
+
+
+if "snakemake" in globals():
+    main(snakemake)  # noqa: F821
