@@ -218,6 +218,45 @@ def test_packed_trials_share_one_gpu_in_one_job(tmp_path):
     assert devices[0] == devices[1] and devices[0] in {"0", "1"}
 
 
+@pytest.mark.slow
+def test_a_round_proposed_before_the_start_runs_unpacked(tmp_path):
+    """Packing trials that are already in the DAG when Snakemake starts (a resumed round) is
+    not reliable in Snakemake, so such a round runs one trial per job, each trial once."""
+    write_config(
+        tmp_path,
+        sweep_config("resumed", rounds=1, trials=2, accelerator="gpu", trials_per_gpu=2),
+    )
+    run_snakemake(tmp_path, tmp_path / "sweep.yaml", "--until", "propose")
+    targets = [f"results/resumed/trials/r000-t{i:03d}/metrics.json" for i in range(2)]
+    output = check(slurm_snakemake(tmp_path, tmp_path / "sweep.yaml", *targets))
+    assert "[snakesweep] trials of an unfinished round run unpacked" in output
+    jobs = sacct(tmp_path)
+    assert len(jobs) == 2 and all("gres/gpu=1" in tres for tres in jobs["AllocTRES"]), jobs
+    assert output.count("has been submitted with SLURM jobid") == 2
+    assert all((tmp_path / target).exists() for target in targets)
+
+
+@pytest.mark.slow
+def test_a_sweep_on_slurm_tracks_to_an_mlflow_server(tmp_path, mlflow_server):
+    """With a tracking server, trials still write only files on the cluster; the submit host
+    mirrors them to the server, and no sqlite store is written anywhere."""
+    from mlflow.tracking import MlflowClient
+
+    config = sweep_config("served", rounds=1, trials=2)
+    config["tracking"] = {"uri": mlflow_server}
+    write_config(tmp_path, config)
+    check(slurm_snakemake(tmp_path, tmp_path / "sweep.yaml"))
+    assert len(sacct(tmp_path)) >= 2
+    client = MlflowClient(tracking_uri=mlflow_server)
+    experiment = client.get_experiment_by_name("served")
+    runs = client.search_runs([experiment.experiment_id])
+    trials = sorted(run.data.tags["snakesweep.trial"] for run in runs
+                    if "snakesweep.trial" in run.data.tags)  # fmt: skip
+    assert trials == ["r000-t000", "r000-t001"]
+    assert list((tmp_path / "server-artifacts").rglob("model.ckpt"))
+    assert not list((tmp_path / "results").rglob("*.db"))
+
+
 def one_line_refusal(result: subprocess.CompletedProcess, workdir: Path, pattern: str) -> None:
     """Exit 1 with one `snakesweep: slurm:` line matching `pattern`, and nothing submitted."""
     output = result.stdout + result.stderr
