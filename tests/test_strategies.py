@@ -376,6 +376,19 @@ def test_objective_transforms_keep_the_order():
     assert (t.max() - np.median(t)) / np.ptp(t) < (y.max() - np.median(y)) / np.ptp(y)
 
 
+def test_auto_transform_follows_the_gp_likelihood():
+    from snakesweep.strategies.bayes import _gp_auto
+
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 2))
+    q = ((X - 0.3) ** 2).sum(axis=1)
+    # a smooth bowl is modelled best as it is; exp of the bowl (huge range) after a log
+    assert _gp_auto(X, q, 0)[2] == "none"
+    z, _, kind = _gp_auto(X, np.exp(12 * q), 0)
+    assert kind.startswith("log")
+    assert list(np.argsort(z)) == list(np.argsort(q))
+
+
 def test_trust_region_shrinks_without_improvement_and_grows_with_it():
     from snakesweep.strategies.bayes import trust_length
 

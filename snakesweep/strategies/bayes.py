@@ -55,10 +55,16 @@ NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objecti
 # Candidates concentrated in a TuRBO-like box around the best trial, from this many tuned
 # parameters on (it helped on Levy-10, and trapped Hartmann6 in a local optimum).
 TRUST_REGION_MIN_DIM = 8
+TR_INIT = 0.8  # starting side of the trust region, in unit-cube widths
+TR_COORDS = 20.0  # a trust-region candidate moves about this many coordinates off the centre
 LOG_SCALE = 0.1  # y_transform log: log1p(gap to best / (LOG_SCALE * median gap))
 HYPER_SUBSET = 100  # GP hyperparameters are fitted on at most this many trials (the best
 # quarter plus a random rest), then the GP is conditioned on all of them: fitting is cubic.
 REFINE = False  # L-BFGS-B polish of the best candidates (hurt batches on Hartmann6: see README)
+# y_transform auto with a GP: candidate transforms (kind, log scale), chosen by the GP's
+# marginal likelihood in the units of y; AUTO_RULE "tail" = the older fixed tail rule.
+AUTO_RULE = "lml"
+AUTO_TRANSFORMS = [("none", 0.0), ("log", LOG_SCALE)]
 
 
 def check(options: dict[str, Any], space: Space) -> None:
@@ -185,25 +191,62 @@ class Encoder:
 
 
 # ---- objective transform -------------------------------------------------------------------
+def _tail_rule(y: np.ndarray) -> str:
+    """`log` when the values have a heavy right tail (a few huge values), else `none`."""
+    med, q_hi = np.median(y), np.quantile(y, 0.9)
+    spread = max(np.median(np.abs(y - med)), 1e-12)
+    return "log" if (np.max(y) - med) > 5 * spread or (q_hi - med) > 3 * spread else "none"
+
+
+def _log_transform(y: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """log1p(gap to best / c) with c = `scale` x the median gap, and the log-Jacobian
+    sum(log dz/dy) of the map (to compare models of z and of y on the same footing)."""
+    gap = y - y.min()
+    c = scale * max(np.quantile(gap, 0.5), 1e-12 * max(1.0, abs(y.min())))
+    return np.log1p(gap / c), -float(np.sum(np.log(c + gap)))
+
+
 def transform_y(y: np.ndarray, kind: str) -> np.ndarray:
-    """Make the objective friendlier to a GP; monotone, so the optimum doesn't move."""
+    """Make the objective friendlier to a GP; monotone, so the optimum doesn't move.
+    (`auto` here is the cheap tail rule; with a GP, `propose` decides `auto` by likelihood.)"""
     y = np.asarray(y, dtype=float)
     if len(y) < 2 or np.ptp(y) == 0:
         return y - (y.mean() if len(y) else 0.0)
     if kind == "auto":
-        # Heavy right tail (a few huge values, e.g. diverged trials or Rosenbrock-like
-        # ranges): compress it with a log of the gap to the best value.
-        med, q_hi = np.median(y), np.quantile(y, 0.9)
-        spread = max(np.median(np.abs(y - med)), 1e-12)
-        kind = "log" if (np.max(y) - med) > 5 * spread or (q_hi - med) > 3 * spread else "none"
+        kind = _tail_rule(y)
     if kind == "log":
-        gap = y - y.min()
-        scale = max(np.quantile(gap, 0.5), 1e-12 * max(1.0, abs(y.min())))
-        return np.log1p(gap / (LOG_SCALE * scale))
+        return _log_transform(y, LOG_SCALE)[0]
     if kind == "rank":
         ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
         return norm.ppf((ranks + 0.5) / len(y))
     return y
+
+
+def _gp_auto(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, _Model, str]:
+    """`auto` with a GP: fit the GP to each candidate transform of y and keep the one whose
+    marginal likelihood, taken back to the units of y (Jacobian of the transform and of the
+    GP's standardisation included), is highest - a Box-Cox-like choice by evidence."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < 2 or np.ptp(y) == 0:
+        z = transform_y(y, "none")
+        return z, _Model("GP", X, z, seed), "none"
+    best = None
+    for kind, scale in AUTO_TRANSFORMS:
+        if kind == "none":
+            z, logjac = y, 0.0
+        else:
+            z, logjac = _log_transform(y, scale)
+        model = _Model("GP", X, z, seed)
+        gp = model.m
+        lml = gp.log_marginal_likelihood_value_ - len(y) * math.log(
+            float(np.asarray(gp._y_train_std)) or 1.0
+        )
+        score = lml + logjac
+        label = kind if kind == "none" else f"log{scale:g}"
+        if best is None or score > best[0]:
+            best = (score, z, model, label)
+    assert best is not None
+    return best[1], best[2], best[3]
 
 
 # ---- acquisition ---------------------------------------------------------------------------
@@ -457,7 +500,7 @@ def trust_length(y_min_oriented: np.ndarray, n0: int, n: int, d: int) -> float:
     """Side of the trust region (unit-cube widths), replayed from the trials so far: doubled
     after 2 improving batches in a row, halved after max(2, d / n) batches without, reset
     to the start when it collapses (TuRBO's rule, made stateless)."""
-    length, lo, hi = 0.8, 0.5**6, 1.6
+    length, lo, hi = TR_INIT, 0.5**6, 1.6
     succ = fail = 0
     best = float(np.min(y_min_oriented[:n0])) if n0 else np.inf
     patience = max(2, math.ceil(d / max(n, 1)))
@@ -476,7 +519,7 @@ def trust_length(y_min_oriented: np.ndarray, n0: int, n: int, d: int) -> float:
         if fail >= patience:
             length, fail = length / 2, 0
         if length < lo:
-            length = 0.8
+            length = TR_INIT
     return length
 
 
@@ -489,7 +532,7 @@ def _trust_candidates(
     lo = np.clip(centre - length / 2, 0.0, 1.0)
     hi = np.clip(centre + length / 2, 0.0, 1.0)
     pts = lo + (hi - lo) * unit_design("sobol", d, count, seed, 0)
-    prob = min(1.0, 20.0 / d)
+    prob = min(1.0, TR_COORDS / d)
     mask = rng.random((count, d)) < prob
     none = ~mask.any(axis=1)
     mask[none, rng.integers(d, size=none.sum())] = True
@@ -517,10 +560,22 @@ def _propose(
     enc = Encoder(space)
     U = enc.snap(obs.unit(space))
     X = enc.features(U)
-    y = transform_y(obs.y, options["y_transform"])
     estimator = options["base_estimator"]
-    model = _Model(estimator, X, y, int(rng.integers(2**31 - 1)))
+    model_seed = int(rng.integers(2**31 - 1))
     d = len(space.tuned)
+    use_trust = d >= TRUST_REGION_MIN_DIM
+    # auto by likelihood needs a GP and enough trials per dimension to trust the evidence; in
+    # the trust-region regime (few trials for many dimensions) the tail rule did better.
+    if (
+        options["y_transform"] == "auto"
+        and estimator == "GP"
+        and AUTO_RULE == "lml"
+        and not use_trust
+    ):
+        y, model, _ = _gp_auto(X, obs.y, model_seed)
+    else:
+        y = transform_y(obs.y, options["y_transform"])
+        model = _Model(estimator, X, y, model_seed)
     # Candidate scoring grows with the trials; past 100 of them, use fewer candidates.
     n_cand = int(options["candidates"] * min(1.0, math.sqrt(100 / len(obs))))
     taboo = {tuple(np.round(x, 9)) for x in X}
@@ -529,7 +584,6 @@ def _propose(
     order = np.argsort(y)
     centres = U[order[: max(1, min(5, len(U) // 4))]]
     Xb, yb, chosen = X, y, []
-    use_trust = d >= TRUST_REGION_MIN_DIM
     length = trust_length(obs.y, n0, n, d) if use_trust else 1.0
     for _ in range(n):
         global_u = enc.snap(unit_design("sobol", d, n_cand // 2, int(rng.integers(2**31)), 0))
