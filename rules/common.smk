@@ -58,8 +58,9 @@ FOLDS = (config.get("evaluate") or {}).get("folds") or 0
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
 TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
-# A tabular sweep looks its metrics up in a table: there is no model to test or ensemble.
-EVALUATED = config["task"] == "train"
+# The best configuration and the ensemble are tested after the search, unless switched off;
+# a tabular sweep looks its metrics up in a table: there is no model to test.
+EVALUATED = config["task"] == "train" and config["evaluate"]["test_set"]
 # Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
 # (proposals carry thresholds from the learning curves of earlier rounds).
 MULTI_FIDELITY = fidelity_of(config) is not None
@@ -266,7 +267,7 @@ def get_verify_log():
 
 
 def evaluation_files(sweep):
-    """The test-set results of the best trial and of the top-k ensemble (none for tabular)."""
+    """The test-set results of the best trial and of the top-k ensemble, when evaluated."""
     if not EVALUATED:
         return []
     return [f"results/{sweep}/test.json", f"results/{sweep}/ensemble.json"]

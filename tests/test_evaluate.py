@@ -159,3 +159,23 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
     assert evaluation_outputs(config) == []  # no confusion matrix for regression
     assert "test/mae" in evaluate_ensemble(config, tmp_path, tmp_path)["metrics"]
+
+
+@pytest.mark.slow
+def test_a_sweep_without_test_set_evaluation(tmp_path):
+    """evaluate.test_set: false ends the sweep after the search: report and MLflow, no test."""
+    import copy
+
+    from conftest import TINY_SWEEP, run_snakemake, write_config
+
+    config = copy.deepcopy(TINY_SWEEP)
+    config["budget"] = {"rounds": 1, "trials_per_round": 2}
+    config["space"]["max_epochs"] = 1
+    config["evaluate"] = {"test_set": False}
+    output = run_snakemake(tmp_path, write_config(tmp_path, config))
+    sweep = tmp_path / "results" / "tiny"
+    assert (sweep / "best.yaml").exists() and (sweep / "tracking" / "final.json").exists()
+    assert (sweep / "summary.md").exists()
+    for name in ("test.json", "ensemble.json", "plots/confusion_matrix.png"):
+        assert not (sweep / name).exists(), name
+    assert "evaluate_best" not in output.stdout + output.stderr
