@@ -226,6 +226,14 @@ def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> N
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
+def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path) -> tuple:
+    """(client, experiment id, parent run id) of the sweep, created on first use."""
+    uri = config["tracking"]["uri"]
+    client = _client(uri)
+    experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
+    return client, experiment, parent_run(client, experiment, config, workflow_dir)
+
+
 def parent_run(client, experiment: str, config: dict, workflow_dir: Path) -> str:
     """The sweep's parent run: found by tag (duplicates from a crash removed), else created."""
     runs = _find_runs(client, experiment, ROLE_TAG, "sweep")
@@ -436,9 +444,7 @@ def track_round(
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
 
     def work() -> dict:
-        client = _client(uri)
-        experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
-        parent = parent_run(client, experiment, config, workflow_dir)
+        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir)
         series = round_series(table, config["objective"]["direction"], round_index)
         parent = log_round_series(
             client, experiment, parent, series, config, workflow_dir,
@@ -558,9 +564,7 @@ def track_final(
     import mlflow.tracking  # noqa: F401
 
     def work() -> dict:
-        client = _client(uri)
-        experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
-        parent = parent_run(client, experiment, config, workflow_dir)
+        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir)
         stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
         metrics = _missing_metrics(client, parent, test.get("metrics") or {}, stamp)
         if metrics:

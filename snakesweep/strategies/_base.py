@@ -7,8 +7,9 @@ returning up to n parameter dicts. It keeps no state: everything comes from `obs
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,14 @@ def positive_int(key: str, value: Any, minimum: int = 1, allow_none: bool = Fals
 def number(key: str, value: Any, low: float = -math.inf, high: float = math.inf) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ConfigError(key, f"must be a number in [{low}, {high}], got {value!r}")
+
+
+def first_unseen(
+    space: Space, configs: Iterable[dict[str, Any]], obs: Observations, n: int
+) -> list[dict[str, Any]]:
+    """The first n of `configs` that no finished trial has run (finite lists: grid, OAT)."""
+    seen = {space.key(p) for p in obs.params}
+    return list(itertools.islice((p for p in configs if space.key(p) not in seen), n))
 
 
 def rng_for(seed: int, n_obs: int, salt: int = 0) -> np.random.Generator:

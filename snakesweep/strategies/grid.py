@@ -15,7 +15,7 @@ import numpy as np
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Param, Space
-from snakesweep.strategies._base import Observations, positive_int
+from snakesweep.strategies._base import Observations, first_unseen, positive_int
 
 NAME = "grid"
 OPTIONS: dict[str, Any] = {"points": None, "shuffle": False}
@@ -84,14 +84,7 @@ def check(options: dict[str, Any], space: Space) -> None:
 def propose(
     space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    seen = {space.key(p) for p in obs.params}
     configs = list(full_grid(space, options["points"]))
     if options["shuffle"]:
         np.random.default_rng(seed).shuffle(configs)  # type: ignore[arg-type]
-    out = []
-    for p in configs:
-        if space.key(p) not in seen:
-            out.append(p)
-            if len(out) == n:
-                break
-    return out
+    return first_unseen(space, configs, obs, n)

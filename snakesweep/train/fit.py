@@ -85,15 +85,8 @@ def fit(
         release(slot)
 
 
-def _fit(
-    params: dict[str, Any],
-    config: dict[str, Any],
-    trial_dir: Path,
-    seed: int,
-    fold: int | None = None,
-    refit: bool = False,
-    fidelity: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any]:
+    """fit() once it holds its GPU slot (same arguments)."""
     t_start = time.perf_counter()
     fid = fidelity or {}
     import lightning.pytorch as L
