@@ -257,6 +257,25 @@ def test_a_sweep_on_slurm_tracks_to_an_mlflow_server(tmp_path, mlflow_server):
     assert not list((tmp_path / "results").rglob("*.db"))
 
 
+@pytest.mark.slow
+def test_hyperband_rungs_resume_on_the_cluster(tmp_path):
+    """Rung jobs are ordinary trial jobs: a promoted trial on a compute node resumes from its
+    parent's last.ckpt and trains only the new epochs."""
+    config = sweep_config("hb", rounds=2, trials=2)
+    config["search"] = {"strategy": "hyperband", "eta": 2, "min_fidelity": 1, "brackets": 1}
+    config["space"]["max_epochs"] = 2
+    write_config(tmp_path, config)
+    check(slurm_snakemake(tmp_path, tmp_path / "sweep.yaml", "results/hb/trials.csv"))
+    sweep = tmp_path / "results" / "hb"
+    promoted = json.loads((sweep / "rounds" / "001.json").read_text())["trials"]
+    assert len(promoted) == 1 and promoted[0]["fidelity"]["resume_from"].startswith("r000-")
+    record = json.loads((sweep / "trials" / promoted[0]["trial"] / "metrics.json").read_text())
+    assert record["status"] == "ok" and record["metrics"]["start_epoch"] == 1
+    history = pd.read_csv(sweep / "trials" / promoted[0]["trial"] / "history.csv")
+    assert list(history["epoch"]) == [0, 1]
+    assert len(sacct(tmp_path)) == 3 and set(sacct(tmp_path)["State"]) == {"COMPLETED"}
+
+
 def one_line_refusal(result: subprocess.CompletedProcess, workdir: Path, pattern: str) -> None:
     """Exit 1 with one `snakesweep: slurm:` line matching `pattern`, and nothing submitted."""
     output = result.stdout + result.stderr
