@@ -345,7 +345,8 @@ def _read_history(path: Path) -> pd.DataFrame:
 
 
 def _learning_curve(trial: str, history: pd.DataFrame, directory: Path) -> Path | None:
-    if history.empty:
+    """The trial's learning-curve PNG; None below two epochs (e.g. a tabular trial)."""
+    if len(history) < 2:
         return None
     from snakesweep.report.plots import plot_learning_curves
 
@@ -462,12 +463,13 @@ def track_round(
             )
         return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
 
-    # Imports first, outside the lock that serialises writers.
+    # Imports first, outside the lock that serialises writers (a tabular sweep draws no curves).
     import mlflow.tracking  # noqa: F401
 
-    from snakesweep.report.plots import _pyplot
+    if config.get("task", "train") == "train":
+        from snakesweep.report.plots import _pyplot
 
-    _pyplot()
+        _pyplot()
 
     trials = list(table.loc[table["round"] == round_index, "trial"])
     with store_lock(uri):

@@ -312,7 +312,8 @@ def plot_learning_curves(
             f"{label} per epoch" + (" (train solid, validation dashed)" if label == "loss" else "")
         )
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path, dpi)
