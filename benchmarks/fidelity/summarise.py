@@ -3,7 +3,7 @@
 For every method and seed, the incumbent at a budget of B epochs is the best trial among those
 finished within B epochs in total (a trial counts the epochs it trained itself; a promoted
 trial only its new epochs). Reported: median and interquartile range over seeds of the best
-validation loss (the sweep's objective) and of the incumbent's validation error (1 - val/acc),
+objective (as the sweep's config defines it) and of the incumbent's validation error (1 - val/acc),
 and how many epochs each method needed to match full-budget Bayes's final result.
 
     .venv/bin/python benchmarks/fidelity/summarise.py [results.jsonl [budget]] > results.md
@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 ORDER = ["hyperband", "bohb", "bayes", "random"]
 
 
@@ -27,6 +29,13 @@ def incumbent(runs: pd.DataFrame, budget: float) -> pd.Series | None:
     if done.empty:
         return None
     return done.loc[done["objective"].idxmin()]
+
+
+def objective_of(problem: str) -> tuple[str, str]:
+    """The sweep's objective metric and direction (config/sweeps/<problem>.yaml)."""
+    raw = yaml.safe_load((REPO / "config" / "sweeps" / f"{problem}.yaml").read_text())
+    objective = raw.get("objective") or {}
+    return objective.get("metric", "val/loss"), objective.get("direction", "minimize")
 
 
 def epochs_to_reach(runs: pd.DataFrame, target: float) -> float:
@@ -49,6 +58,10 @@ def summarise(rows: pd.DataFrame, budget: float) -> str:
     reached = rows.groupby(["problem", "method", "seed"])["epochs_total"].transform("max")
     rows = rows[reached >= budget]
     for problem, data in rows.groupby("problem"):
+        metric, direction = objective_of(str(problem))
+        # Internally lower is better; values are shown as the metric itself.
+        sign = -1.0 if direction == "maximize" else 1.0
+        data = data.assign(objective=sign * data["objective"])
         budgets = [budget / 3, budget * 2 / 3, budget]
         seeds = sorted(set(data["seed"]))
         methods = [m for m in ORDER if m in set(data["method"])]
@@ -62,8 +75,8 @@ def summarise(rows: pd.DataFrame, budget: float) -> str:
             f"Seeds: {', '.join(map(str, seeds))}; budget {budget:g} training epochs per sweep "
             "(equal for every method). Median [IQR] over seeds.",
             "",
-            "| method | seeds | trials | best val/loss @ "
-            + " | best val/loss @ ".join(f"{b:g} ep" for b in budgets)
+            f"| method | seeds | trials | best {metric} @ "
+            + f" | best {metric} @ ".join(f"{b:g} ep" for b in budgets)
             + f" | val error of incumbent @ {budget:g} ep | epochs to reach bayes @ "
             f"{budget:g} ep |",
             "|---" * (5 + len(budgets)) + "|",
@@ -84,7 +97,8 @@ def summarise(rows: pd.DataFrame, budget: float) -> str:
                 trials.append(len(runs))
                 for b in budgets:
                     best = incumbent(runs, b)
-                    per_budget[b].append(float(best["objective"]) if best is not None else np.nan)
+                    value = sign * float(best["objective"]) if best is not None else np.nan
+                    per_budget[b].append(value)
                 best = incumbent(runs, budget)
                 if best is not None and best["val_acc"] is not None:
                     errors.append(1.0 - float(best["val_acc"]))
