@@ -175,7 +175,7 @@ def test_a_sweep_without_test_set_evaluation(tmp_path):
     output = run_snakemake(tmp_path, write_config(tmp_path, config))
     sweep = tmp_path / "results" / "tiny"
     assert (sweep / "best.yaml").exists() and (sweep / "tracking" / "final.json").exists()
-    assert (sweep / "summary.md").exists()
+    assert "Test metrics: none (evaluate.test_set is false)" in (sweep / "summary.md").read_text()
     for name in ("test.json", "ensemble.json", "plots/confusion_matrix.png"):
         assert not (sweep / name).exists(), name
     assert "evaluate_best" not in output.stdout + output.stderr

@@ -67,6 +67,15 @@ def top_table(table: pd.DataFrame, params: list[str], direction: str, n: int = 1
     return frame
 
 
+def no_test_reason(config: dict) -> str:
+    """Why a summary has no test metrics."""
+    if config.get("task") == "tabular":
+        return "none (a tabular sweep looks its metrics up in a table; nothing to test)"
+    if not (config.get("evaluate") or {}).get("test_set", True):
+        return "none (evaluate.test_set is false)"
+    return "not available (the evaluation step has not run)"
+
+
 def summary_markdown(
     table: pd.DataFrame,
     config: dict,
@@ -120,7 +129,7 @@ def summary_markdown(
                 metric_rows.append(("test (held out, once)", name, value))
         lines += [markdown_table(pd.DataFrame(metric_rows, columns=["set", "metric", "value"])), ""]
         if not test_metrics:
-            lines += ["Test metrics: not available (the evaluation step has not run).", ""]
+            lines += [f"Test metrics: {no_test_reason(config)}.", ""]
         lines += [
             f"## Top {min(10, len(ranked))} trials",
             "",
