@@ -295,6 +295,7 @@ def test_report_section_shows_rungs_and_epochs_saved(tmp_path):
     )  # fmt: skip
     text = fidelity_markdown(cfg, tmp_path, table)
     assert "## Rungs and brackets" in text
+    assert "r001-t000 ← r000-t000" in text  # which trial went on from which
     # 27 configurations x 27 epochs if each ran to the end; trained 27 x 1 + 2.
     assert "Epochs trained: 29 for 27 configurations" in text and "700 epochs saved" in text
     assert plot_rungs(cfg, tmp_path, table, tmp_path / "rungs.png").stat().st_size > 0

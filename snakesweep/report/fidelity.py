@@ -37,6 +37,11 @@ def rung_table(epochs: pd.DataFrame, table: pd.DataFrame, direction: str) -> pd.
                 "fidelity": group["fidelity"].iloc[0],
                 "trials": len(group),
                 "promoted": int(group["parent"].notna().sum()),
+                "promoted from": ", ".join(
+                    f"{row.trial} ← {row.parent}"
+                    for row in group.itertuples()
+                    if pd.notna(row.parent)
+                ),
                 "pruned": int((group["status"] == "pruned").sum()),
                 "best objective": best,
                 "epochs trained": float(pd.to_numeric(group["epochs_trained"]).sum()),
