@@ -16,9 +16,13 @@ import numpy as np
 
 def load(paths: list[str]) -> dict:
     runs: dict = defaultdict(list)
+    seen = set()
     for path in paths:
         for r in json.loads(Path(path).read_text())["runs"]:
-            runs[(r["problem"], r["method"])].append(r)
+            key = (r["problem"], r["method"], r["seed"])
+            if key not in seen:  # the same run kept in two files counts once
+                seen.add(key)
+                runs[(r["problem"], r["method"])].append(r)
     return runs
 
 

@@ -64,6 +64,12 @@ REFINE = False  # L-BFGS-B polish of the best candidates (hurt batches on Hartma
 # y_transform auto with a GP: candidate transforms (kind, log scale), chosen by the GP's
 # marginal likelihood in the units of y; AUTO_RULE "tail" = the older fixed tail rule.
 AUTO_RULE = "lml"
+# The first GREEDY_SLOTS points of a batch minimise the posterior mean (pure exploitation);
+# only in the trust-region regime when GREEDY_TRUST_ONLY.
+GREEDY_SLOTS = 0
+KRIGING_BELIEVER = False  # a pending point's lie is the model's mean there, not the liar
+QUAD_TREND = False  # add a quadratic kernel (a bowl-shaped trend) to the Matern
+GREEDY_TRUST_ONLY = True
 AUTO_TRANSFORMS = [("none", 0.0), ("log", LOG_SCALE)]
 
 
@@ -273,6 +279,8 @@ def acquisition(
 ) -> np.ndarray:
     """Higher is better, for minimisation."""
     sd = np.maximum(sd, 1e-9)
+    if kind == "MEAN":
+        return -mu
     if kind == "LCB":
         return -(mu - kappa * sd)
     z = (best - xi - mu) / sd
@@ -284,13 +292,23 @@ def acquisition(
 # ---- surrogate ---------------------------------------------------------------------------
 def _fit_gp(X: np.ndarray, y: np.ndarray, seed: int, kernel=None):
     from skopt.learning import GaussianProcessRegressor
-    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    from skopt.learning.gaussian_process.kernels import (
+        ConstantKernel,
+        DotProduct,
+        Exponentiation,
+        Matern,
+        WhiteKernel,
+    )
 
     if kernel is None:
         d = X.shape[1]
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
             length_scale=np.full(d, 0.5), length_scale_bounds=LS_BOUNDS, nu=2.5
         ) + WhiteKernel(1e-4, NOISE_BOUNDS)
+        if QUAD_TREND:
+            kernel = kernel + ConstantKernel(0.1, (1e-4, 1e2)) * Exponentiation(
+                DotProduct(1.0, (1e-2, 1e2)), 2
+            )
         gp = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, optimizer=_Screened(seed), random_state=seed
         )
@@ -585,7 +603,7 @@ def _propose(
     centres = U[order[: max(1, min(5, len(U) // 4))]]
     Xb, yb, chosen = X, y, []
     length = trust_length(obs.y, n0, n, d) if use_trust else 1.0
-    for _ in range(n):
+    for slot in range(n):
         global_u = enc.snap(unit_design("sobol", d, n_cand // 2, int(rng.integers(2**31)), 0))
         if use_trust and length < 1.0:
             best_u = U[int(np.argmin(y))]
@@ -595,7 +613,8 @@ def _propose(
             global_u = np.vstack([global_u[: n_cand // 4], trust])
         best_y = float(np.min(yb))
         picks = []
-        for acq in acqs:
+        greedy = slot < GREEDY_SLOTS and (use_trust or not GREEDY_TRUST_ONLY)
+        for acq in ["MEAN"] if greedy else acqs:
 
             def score(C, acq=acq, model=model, best_y=best_y):
                 mu, sd = model.predict(enc.features(C))
@@ -616,6 +635,8 @@ def _propose(
         taboo.add(tuple(np.round(f[0], 9)))
         if len(chosen) < n:
             Xb = np.vstack([Xb, f])
+            if KRIGING_BELIEVER:
+                liar = float(model.predict(f)[0][0])
             yb = np.append(yb, liar)
             model = model.refit(Xb, yb)
     return [space.from_unit(u) for u in chosen]
