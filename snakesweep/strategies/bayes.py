@@ -67,9 +67,10 @@ AUTO_RULE = "lml"
 # The first GREEDY_SLOTS points of a batch minimise the posterior mean (pure exploitation);
 # only in the trust-region regime when GREEDY_TRUST_ONLY.
 GREEDY_SLOTS = 0
+GREEDY_TRUST_ONLY = True
 KRIGING_BELIEVER = False  # a pending point's lie is the model's mean there, not the liar
 QUAD_TREND = False  # add a quadratic kernel (a bowl-shaped trend) to the Matern
-GREEDY_TRUST_ONLY = True
+PERTURB_COORDS = 5.0  # a local candidate moves about this many coordinates of its centre
 AUTO_TRANSFORMS = [("none", 0.0), ("log", LOG_SCALE)]
 
 
@@ -434,7 +435,7 @@ def _perturb(
     jumping to a neighbouring or random cell."""
     d = centres.shape[1]
     base = centres[rng.integers(len(centres), size=count)]
-    prob = min(1.0, 5.0 / d)
+    prob = min(1.0, PERTURB_COORDS / d)
     mask = rng.random((count, d)) < prob
     none = ~mask.any(axis=1)
     mask[none, rng.integers(d, size=none.sum())] = True
