@@ -56,6 +56,7 @@ NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objecti
 # parameters on (it helped on Levy-10, and trapped Hartmann6 in a local optimum).
 TRUST_REGION_MIN_DIM = 8
 TR_INIT = 0.8  # starting side of the trust region, in unit-cube widths
+TR_PATIENCE = 0  # batches without improvement before the box halves (0: max(2, d / batch))
 TR_COORDS = 20.0  # a trust-region candidate moves about this many coordinates off the centre
 LOG_SCALE = 0.1  # y_transform log: log1p(gap to best / (LOG_SCALE * median gap))
 HYPER_SUBSET = 100  # GP hyperparameters are fitted on at most this many trials (the best
@@ -522,7 +523,7 @@ def trust_length(y_min_oriented: np.ndarray, n0: int, n: int, d: int) -> float:
     length, lo, hi = TR_INIT, 0.5**6, 1.6
     succ = fail = 0
     best = float(np.min(y_min_oriented[:n0])) if n0 else np.inf
-    patience = max(2, math.ceil(d / max(n, 1)))
+    patience = TR_PATIENCE or max(2, math.ceil(d / max(n, 1)))
     for start in range(n0, len(y_min_oriented), max(n, 1)):
         batch = y_min_oriented[start : start + n]
         if len(batch) == 0:
