@@ -19,7 +19,8 @@ def load_best(config: dict, test: dict):
 
 def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    # A tabular sweep has no test-set evaluation: its parent run gets the report only.
+    # Without a test-set evaluation (tabular, evaluate.test_set false) the parent run gets the
+    # report only.
     evaluated = hasattr(smk.input, "test")
     stamp_path = Path(smk.input.test if evaluated else smk.input.tracked)
     test = json.loads(stamp_path.read_text()) if evaluated else {}
