@@ -86,6 +86,16 @@ def tiny_config() -> dict:
     return yaml.safe_load(yaml.safe_dump(TINY_SWEEP))
 
 
+def sweep_runs(tracking_uri: str, sweep: str) -> tuple[list, list]:
+    """The MLflow parent run(s) and trial runs of a sweep in a store."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(sweep).experiment_id])
+    parents = [run for run in runs if run.data.tags.get("snakesweep.role") == "sweep"]
+    return parents, [run for run in runs if "snakesweep.trial" in run.data.tags]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

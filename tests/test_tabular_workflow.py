@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, write_config
+from conftest import REPO, run_snakemake, sweep_runs, write_config
 
 from snakesweep.tabular import load_table
 
@@ -49,14 +49,9 @@ def test_no_training_and_no_test_set(finished):
 
 
 def test_mlflow_has_every_trial(finished):
-    from mlflow.tracking import MlflowClient
-
     sweep, _, _ = finished
-    client = MlflowClient(tracking_uri=f"sqlite:///{sweep.parent}/mlflow.db")
-    experiment = client.get_experiment_by_name("tabular_car")
-    runs = client.search_runs([experiment.experiment_id])
-    children = [run for run in runs if "snakesweep.trial" in run.data.tags]
-    assert len(children) == 6
+    parents, children = sweep_runs(f"sqlite:///{sweep.parent}/mlflow.db", "tabular_car")
+    assert len(parents) == 1 and len(children) == 6
     assert all("val/error" in run.data.metrics for run in children)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY_SWEEP, run_snakemake, write_config
+from conftest import TINY_SWEEP, run_snakemake, sweep_runs, write_config
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,9 @@ def test_mlflow_mirrors_the_files(finished):
     from mlflow.tracking import MlflowClient
 
     workdir, _, _ = finished
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir}/results/mlflow.db")
-    experiment = client.get_experiment_by_name("tiny")
-    runs = client.search_runs([experiment.experiment_id])
-    parents = [run for run in runs if run.data.tags.get("snakesweep.role") == "sweep"]
-    children = [run for run in runs if "snakesweep.trial" in run.data.tags]
+    uri = f"sqlite:///{workdir}/results/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    parents, children = sweep_runs(uri, "tiny")
     assert len(parents) == 1 and len(children) == 4
     table = pd.read_csv(workdir / "results" / "tiny" / "trials.csv").set_index("trial")
     for run in children:
