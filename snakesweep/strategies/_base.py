@@ -7,7 +7,6 @@ returning up to n parameter dicts. It keeps no state: everything comes from `obs
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -130,14 +129,6 @@ def number(key: str, value: Any, low: float = -math.inf, high: float = math.inf)
         raise ConfigError(key, f"must be a number in [{low}, {high}], got {value!r}")
 
 
-def first_unseen(
-    space: Space, configs: Iterable[dict[str, Any]], obs: Observations, n: int
-) -> list[dict[str, Any]]:
-    """The first n of `configs` that no finished trial has run (finite lists: grid, OAT)."""
-    seen = {space.key(p) for p in obs.params}
-    return list(itertools.islice((p for p in configs if space.key(p) not in seen), n))
-
-
 def rng_for(seed: int, n_obs: int, salt: int = 0) -> np.random.Generator:
     """A generator owned by one proposal: same (seed, history size) -> same stream."""
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(n_obs), int(salt)])
@@ -145,6 +136,24 @@ def rng_for(seed: int, n_obs: int, salt: int = 0) -> np.random.Generator:
 
 def random_points(space: Space, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
     return [space.from_unit(u) for u in rng.random((n, len(space.tuned)))]
+
+
+def distinct(
+    space: Space, proposals: Iterable[dict[str, Any]], n: int, keys: set
+) -> list[dict[str, Any]]:
+    """The first n of `proposals` whose keys are neither in `keys` nor repeated; their keys
+    are added to `keys`. Draws no more from `proposals` than it needs."""
+    out: list[dict[str, Any]] = []
+    if n <= 0:
+        return out
+    for p in proposals:
+        k = space.key(p)
+        if k not in keys:
+            keys.add(k)
+            out.append(p)
+            if len(out) == n:
+                break
+    return out
 
 
 def dedupe(
@@ -160,33 +169,14 @@ def dedupe(
     Refilling stops when the space is exhausted (a finite space may return fewer than n).
     """
     keys = {space.key(p) for p in seen}
-    out: list[dict[str, Any]] = []
-    for p in proposals:
-        k = space.key(p)
-        if k not in keys:
-            keys.add(k)
-            out.append(p)
-        if len(out) == n:
-            return out
-    if not fill:
+    out = distinct(space, proposals, n, keys)
+    if len(out) == n or not fill:
         return out
-    tries = 0
-    while len(out) < n and tries < 200 * n:
-        tries += 1
-        p = space.from_unit(rng.random(len(space.tuned)))
-        k = space.key(p)
-        if k not in keys:
-            keys.add(k)
-            out.append(p)
+    draws = (space.from_unit(rng.random(len(space.tuned))) for _ in range(200 * n))
+    out += distinct(space, draws, n - len(out), keys)
     if len(out) < n and space.size() < math.inf:
         # Small finite space: enumerate what is left rather than hoping to hit it.
         from snakesweep.strategies.grid import full_grid
 
-        for p in full_grid(space, points=None, strict=False):
-            k = space.key(p)
-            if k not in keys:
-                keys.add(k)
-                out.append(p)
-                if len(out) == n:
-                    break
+        out += distinct(space, full_grid(space, points=None, strict=False), n - len(out), keys)
     return out

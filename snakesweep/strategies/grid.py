@@ -15,7 +15,7 @@ import numpy as np
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Param, Space
-from snakesweep.strategies._base import Observations, first_unseen, positive_int
+from snakesweep.strategies._base import Observations, distinct, positive_int
 
 NAME = "grid"
 OPTIONS: dict[str, Any] = {"points": None, "shuffle": False}
@@ -87,4 +87,4 @@ def propose(
     configs = list(full_grid(space, options["points"]))
     if options["shuffle"]:
         np.random.default_rng(seed).shuffle(configs)  # type: ignore[arg-type]
-    return first_unseen(space, configs, obs, n)
+    return distinct(space, configs, n, {space.key(p) for p in obs.params})

@@ -13,7 +13,13 @@ from typing import Any
 from snakesweep.fidelity import BOHB_OPTIONS, OPTIONS
 from snakesweep.space import Space
 from snakesweep.strategies import bayes
-from snakesweep.strategies._base import Observations, number, random_points, rng_for
+from snakesweep.strategies._base import (
+    Observations,
+    distinct,
+    number,
+    random_points,
+    rng_for,
+)
 
 SH_OPTIONS: dict[str, Any] = dict(OPTIONS)
 HYPERBAND_OPTIONS: dict[str, Any] = dict(OPTIONS)
@@ -73,14 +79,5 @@ def model_points(
         candidates = enc.snap(rng.random((int(options["candidates"]), len(space.tuned))))
         mu, sd = model.predict(enc.features(candidates))
     score = bayes.acquisition("EI", mu, sd, float(np.min(y)), options["xi"], options["kappa"])
-    out: list[dict[str, Any]] = []
-    keys = set()
-    for index in np.argsort(-score, kind="stable"):
-        params = space.from_unit(candidates[int(index)])
-        key = space.key(params)
-        if key not in keys:
-            keys.add(key)
-            out.append(params)
-        if len(out) == n:
-            break
-    return out
+    ranked = (space.from_unit(candidates[int(i)]) for i in np.argsort(-score, kind="stable"))
+    return distinct(space, ranked, n, set())

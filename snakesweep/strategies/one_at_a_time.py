@@ -12,7 +12,7 @@ from typing import Any
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Space
-from snakesweep.strategies._base import Observations, first_unseen, positive_int
+from snakesweep.strategies._base import Observations, distinct, positive_int
 from snakesweep.strategies.grid import param_grid
 
 NAME = "one_at_a_time"
@@ -72,4 +72,4 @@ def check(options: dict[str, Any], space: Space) -> None:
 def propose(
     space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    return first_unseen(space, sequence(space, options), obs, n)
+    return distinct(space, sequence(space, options), n, {space.key(p) for p in obs.params})
