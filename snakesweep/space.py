@@ -1,7 +1,8 @@
 """The search space: the config's `space:` mapping parsed into typed, validated parameters.
 
-A parameter is a float or int range (optionally on a log scale, optionally on a step grid), a
-categorical choice, or a fixed value, and may be conditional (`when: {optimizer: [sgd]}`): an
+A parameter is a float or int range (optionally on a log scale, optionally on a step grid), an
+ordered list of numbers (`values:`, e.g. batch sizes 16, 32, 64), a categorical choice, or a
+fixed value, and may be conditional (`when: {optimizer: [sgd]}`): an
 inactive parameter is not sent to the trial and is imputed with a constant for the optimiser.
 
 Strategies work on the unit cube: `Space.from_unit(u)` maps a point of [0, 1]^d (one coordinate
@@ -24,8 +25,8 @@ TYPES = ("float", "int", "categorical", "fixed")
 RESERVED = ("trial", "round", "seed", "status", "objective", "duration_s", "error", "params")
 _COMMON_KEYS = {"type", "when", "default"}
 _KEYS = {
-    "float": _COMMON_KEYS | {"low", "high", "log", "step", "grid"},
-    "int": _COMMON_KEYS | {"low", "high", "log", "step", "grid"},
+    "float": _COMMON_KEYS | {"low", "high", "log", "step", "values", "grid"},
+    "int": _COMMON_KEYS | {"low", "high", "log", "step", "values", "grid"},
     "categorical": _COMMON_KEYS | {"choices"},
     "fixed": {"type", "value", "when"},
 }
@@ -45,6 +46,7 @@ class Param:
     high: float | None = None
     log: bool = False
     step: float | None = None
+    values: tuple | None = None  # ordered numbers; low and high are their ends
     choices: tuple = ()
     value: Any = None
     when: dict[str, tuple] = field(default_factory=dict)
@@ -60,13 +62,20 @@ class Param:
         return self.type in ("float", "int")
 
     @property
+    def stepped(self) -> bool:
+        """Whether a numeric parameter takes an ordered list of values (`step` or `values`)."""
+        return self.step is not None or self.values is not None
+
+    @property
     def finite(self) -> bool:
         """Whether the parameter takes a finite, enumerable set of values."""
-        return self.type in ("categorical", "fixed") or self.step is not None or self.type == "int"
+        return self.type in ("categorical", "fixed") or self.stepped or self.type == "int"
 
     # ---- values ---------------------------------------------------------------------------
     def steps(self) -> np.ndarray:
-        """All values of a stepped float/int parameter."""
+        """All values of a stepped float/int parameter, in ascending order."""
+        if self.values is not None:
+            return np.asarray(self.values, dtype=float)
         assert self.step is not None and self.low is not None and self.high is not None
         n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
         vals = self.low + self.step * np.arange(n)
@@ -89,7 +98,7 @@ class Param:
             k = len(self.choices)
             return self.choices[min(int(u * k), k - 1)]
         lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
-        if self.step is not None:
+        if self.stepped:
             vals = self.steps()
             i = min(int(u * len(vals)), len(vals) - 1)
             return self.cast(vals[i])
@@ -113,7 +122,7 @@ class Param:
             return (self.index(v) + 0.5) / len(self.choices)
         lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
         x = float(v)
-        if self.step is not None:
+        if self.stepped:
             vals = self.steps()
             i = int(np.argmin(np.abs(vals - x)))
             return (i + 0.5) / len(vals)
@@ -157,7 +166,7 @@ class Param:
             return False
         if self.type == "int" and x != round(x):
             return False
-        if self.step is not None:
+        if self.stepped:
             return bool(np.min(np.abs(self.steps() - x)) <= 1e-9 * max(1.0, abs(x)))
         return True
 
@@ -255,7 +264,7 @@ class Space:
         out = []
         for n, v in self.complete(params).items():
             p = self.params[n]
-            if p.type == "float" and p.step is None:
+            if p.type == "float" and not p.stepped:
                 out.append((n, round(float(v), 12)))
             elif p.numeric:
                 out.append((n, round(float(v), 9)))
@@ -277,11 +286,11 @@ class Space:
         """Number of distinct configurations (inf when a float range is continuous)."""
         total = 1.0
         for p in self.params.values():
-            if p.type == "float" and p.step is None:
+            if p.type == "float" and not p.stepped:
                 return math.inf
             if p.type == "categorical":
                 total *= len(p.choices)
-            elif p.step is not None:
+            elif p.stepped:
                 total *= len(p.steps())
             elif p.type == "int":
                 total *= p.high - p.low + 1  # type: ignore[operator]
@@ -364,6 +373,9 @@ def _parse_param(name: str, spec: Any) -> Param:
         return p
 
     # float / int
+    values = _parse_values(key, kind, spec) if "values" in spec else None
+    if values is not None:
+        spec.update(low=values[0], high=values[-1])
     for bound in ("low", "high"):
         if bound not in spec:
             raise ConfigError(
@@ -427,6 +439,7 @@ def _parse_param(name: str, spec: Any) -> Param:
         high=high,
         log=log,
         step=(int(step) if kind == "int" and step is not None else step),
+        values=values,
         when=when,
         default=spec.get("default"),
         grid=grid,
@@ -440,6 +453,30 @@ def _parse_param(name: str, spec: Any) -> Param:
     if p.default is not None and not p.contains(p.default):
         raise ConfigError(f"{key}.default", f"{p.default!r} is outside {low}..{high}")
     return p
+
+
+def _parse_values(key: str, kind: str, spec: dict[str, Any]) -> tuple:
+    """The `values:` of a float/int parameter: two or more distinct numbers, sorted."""
+    clash = sorted({"low", "high", "step", "log"} & set(spec))
+    if clash:
+        raise ConfigError(
+            f"{key}.{clash[0]}",
+            "`values` lists the parameter's values; it cannot be combined with low, high, "
+            "step or log",
+            f"remove {clash[0]}",
+        )
+    values = spec["values"]
+    example = "e.g. values: [16, 32, 64, 128]"
+    if not isinstance(values, list | tuple) or len(values) < 2:
+        raise ConfigError(f"{key}.values", "needs a list of at least two numbers", example)
+    for v in values:
+        if not _is_number(v) or (kind == "int" and float(v) != int(v)):
+            what = "an integer" if kind == "int" else "a number"
+            raise ConfigError(f"{key}.values", f"{v!r} is not {what}", example)
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{key}.values", "values repeat a number", "list each value once")
+    cast = int if kind == "int" else float
+    return tuple(sorted(cast(v) for v in values))
 
 
 def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
@@ -476,7 +513,7 @@ def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
                     f"use one of {', '.join(n for n in space.names if n != p.name)}",
                 )
             dp = space.params[dep]
-            if dp.type == "float" and dp.step is None:
+            if dp.type == "float" and not dp.stepped:
                 raise ConfigError(
                     key, f"{dep!r} is a continuous float", "make it categorical, int or fixed"
                 )
@@ -511,4 +548,6 @@ def _values_hint(p: Param) -> str:
         return f"choices are {list(p.choices)}"
     if p.type == "fixed":
         return f"its value is {p.value!r}"
+    if p.values is not None:
+        return f"its values are {list(p.values)}"
     return f"its range is {p.low}..{p.high}"

@@ -95,17 +95,20 @@ class Table:
             self._means[metric] = arr
         return self._means[metric]
 
-    def space(self) -> dict[str, Any]:
-        """A `space:` mapping over this table (ranges for numeric axes, choices for strings)."""
+    def space(self, values: bool = False) -> dict[str, Any]:
+        """A `space:` mapping over this table: choices for strings; for numeric axes ranges,
+        or with `values` the axis's own values."""
         out: dict[str, Any] = {}
-        for name, values in self.axes.items():
+        for name, axis in self.axes.items():
             t = self.types[name]
             if t is str:
-                out[name] = {"type": "categorical", "choices": list(values)}
+                out[name] = {"type": "categorical", "choices": list(axis)}
+            elif values:
+                out[name] = {"type": "int" if t is int else "float", "values": list(axis)}
             else:
                 kind = "int" if t is int else "float"
-                spec = {"type": kind, "low": min(values), "high": max(values)}
-                if _geometric(values):
+                spec = {"type": kind, "low": min(axis), "high": max(axis)}
+                if _geometric(axis):
                     spec["log"] = True
                 out[name] = spec
         return out

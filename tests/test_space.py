@@ -114,3 +114,36 @@ def test_when_cycle_rejected():
     }
     with pytest.raises(ConfigError, match="cycle"):
         parse_space(spec)
+
+
+def test_values_are_an_ordered_numeric_parameter():
+    s = parse_space({"batch": {"type": "int", "values": [64, 16, 256, 32]}, "lr": 0.1})
+    p = s["batch"]
+    assert p.values == (16, 32, 64, 256) and (p.low, p.high) == (16, 256)
+    seen = [s.from_unit([u])["batch"] for u in np.linspace(0, 1, 41)]
+    assert seen == sorted(seen) and set(seen) == {16, 32, 64, 256}  # in order, every value
+    assert all(isinstance(v, int) for v in seen)
+    for v in (16, 32, 64, 256):
+        assert s.from_unit(s.to_unit({"batch": v}))["batch"] == v
+    assert p.contains(64) and not p.contains(48) and not p.contains(512)
+    assert s.size() == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "key", "words"),
+    [
+        ({"type": "int", "values": [16]}, "space.b.values", "at least two"),
+        ({"type": "int", "values": "16, 32"}, "space.b.values", "at least two"),
+        ({"type": "int", "values": [16, 24.5]}, "space.b.values", "24.5 is not an integer"),
+        ({"type": "float", "values": [0.1, "x"]}, "space.b.values", "'x' is not a number"),
+        ({"type": "float", "values": [0.1, 0.1]}, "space.b.values", "repeat"),
+        ({"type": "int", "values": [16, 32], "high": 64}, "space.b.high", "remove high"),
+        ({"type": "int", "values": [16, 32], "log": True}, "space.b.log", "remove log"),
+        ({"type": "int", "values": [16, 32], "default": 24}, "space.b.default", "24"),
+    ],
+)
+def test_bad_values_name_the_key(spec, key, words):
+    with pytest.raises(ConfigError) as e:
+        parse_space({"b": spec})
+    assert e.value.key == key
+    assert words in str(e.value)

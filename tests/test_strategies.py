@@ -396,3 +396,36 @@ def test_trust_region_shrinks_without_improvement_and_grows_with_it():
     assert trust_length(flat, 8, 4, 10) == pytest.approx(0.4)
     better = np.concatenate([[1.0] * 8, np.repeat([0.9, 0.8, 0.7, 0.6], 4)])
     assert trust_length(better, 8, 4, 10) == pytest.approx(1.6)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_values_parameters_get_only_their_values(name):
+    space = {
+        "batch": {"type": "int", "values": [16, 32, 64, 128]},
+        "decay": {"type": "float", "values": [0.0, 1e-4, 1e-3, 1e-2]},
+        "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True, "grid": 2},
+    }
+    search = {"strategy": name}
+    if name == "replay":
+        search["configs"] = propose("random", space, None, 8, seed=5)
+    elif name == "coarse_to_fine":
+        search["coarse_trials"] = 4
+    rows = []
+    for _ in range(3):
+        hist = pd.DataFrame(rows) if rows else None
+        for p in propose(search, space, hist, 4, seed=1):
+            assert p["batch"] in (16, 32, 64, 128) and isinstance(p["batch"], int)
+            assert p["decay"] in (0.0, 1e-4, 1e-3, 1e-2)
+            rows.append({**p, "objective": abs(p["batch"] - 32) + p["decay"], "status": "ok"})
+
+
+def test_coarse_to_fine_narrows_a_values_parameter_to_the_values_around_the_best():
+    space = {"width": {"type": "int", "values": [8, 16, 32, 64, 128, 256, 512, 1024]}}
+    search = {"strategy": "coarse_to_fine", "coarse_trials": 8, "inner": "random", "top_k": 1}
+    rows = [
+        {"width": w, "objective": abs(w - 64), "status": "ok"} for w in space["width"]["values"]
+    ]
+    info: dict = {}
+    props = propose(search, space, pd.DataFrame(rows), 4, 0, info=info)
+    assert info["narrowed"]["width"] == {"low": 32, "high": 128}
+    assert {p["width"] for p in props} <= {32, 64, 128}

@@ -41,6 +41,21 @@ def test_table_space_snaps_to_cells_and_reports_means(tmp_path):
     parse_space(space)
 
 
+def test_table_space_as_values_proposes_only_cells_of_the_table():
+    table = load_table("hpobench/vehicle")
+    space = table.space(values=True)
+    assert space["batch_size"] == {"type": "int", "values": table.axes["batch_size"]}
+    objective = {"metric": "val/error", "direction": "minimize"}
+    check_tabular(
+        {"tabular": {"table": "hpobench/vehicle"}, "space": space, "objective": objective}
+    )
+    cells = set()
+    for p in propose("bayes", space, None, 8, seed=0):
+        assert all(p[name] in axis for name, axis in table.axes.items())
+        cells.add(table.cell(p))
+    assert len(cells) == 8
+
+
 def test_tabular_config_errors():
     space = load_table("hpobench/car").space()
     with pytest.raises(ConfigError) as e:

@@ -81,16 +81,19 @@ def levy10() -> Problem:
     return Problem("levy10", space, f, 0.0, 40)
 
 
-def tabular(table: str, budget: int = 32) -> Problem:
+def tabular(name: str, budget: int = 32) -> Problem:
+    """A table as ranges snapped to its cells (`hpobench/car`), or with `:values` appended
+    (`hpobench/car:values`) with each numeric axis given as its list of values."""
     from snakesweep.tabular import load_table
 
+    table, _, form = name.partition(":")
     t = load_table(table)
     metric = "val/error" if table.startswith("hpobench") else "val/loss"
 
     def f(p):
         return t.lookup(p)[metric]
 
-    return Problem(table, t.space(), f, t.best(metric), budget)
+    return Problem(name, t.space(values=form == "values"), f, t.best(metric), budget)
 
 
 def digits_mlp(budget: int = 24) -> Problem:

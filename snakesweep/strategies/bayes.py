@@ -122,7 +122,7 @@ class Encoder:
             nu = p.to_unit(p.neutral)
             if p.type == "categorical":
                 self.cols.append(_Column(p, "cat", len(p.choices), nu))
-            elif p.step is not None:
+            elif p.stepped:
                 self.cols.append(_Column(p, "cells", len(p.steps()), nu))
             elif p.type == "int" and not p.log:
                 self.cols.append(_Column(p, "cells", int(p.high - p.low + 1), nu))  # type: ignore[operator]

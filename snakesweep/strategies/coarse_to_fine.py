@@ -59,7 +59,9 @@ def narrowed_space(space: Space, obs: Observations, options: dict[str, Any]) -> 
             if hi_u == 1.0:
                 lo_u = min(lo_u, max(0.0, 1.0 - 2 * half))
             lo, hi = _value(p, lo_u, low=True), _value(p, hi_u, low=False)
-            if hi > lo:
+            if hi > lo and p.values is not None:
+                spec["values"] = [v for v in p.values if lo <= v <= hi]
+            elif hi > lo:
                 spec["low"], spec["high"] = lo, hi
         out[name] = spec
     return out
@@ -71,6 +73,8 @@ def _spec(p) -> Any:
     spec: dict[str, Any] = {"type": p.type}
     if p.type == "categorical":
         spec["choices"] = list(p.choices)
+    elif p.values is not None:
+        spec["values"] = list(p.values)
     else:
         spec.update(low=p.low, high=p.high, log=p.log)
         if p.step is not None:
@@ -87,6 +91,8 @@ def _when(p) -> dict[str, list]:
 
 
 def _value(p, u: float, low: bool) -> float:
+    if p.values is not None:  # the value whose cell holds u
+        return p.from_unit(u)
     lo, hi = float(p.low), float(p.high)
     v = float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))) if p.log else lo + u * (hi - lo)
     if p.step is not None:
@@ -116,9 +122,9 @@ def propose(
     fine = parse_space(mapping)
     if info is not None:
         info["narrowed"] = {
-            k: {"low": v["low"], "high": v["high"]}
+            k: {"low": fine[k].low, "high": fine[k].high}
             for k, v in mapping.items()
-            if isinstance(v, dict) and "low" in v
+            if isinstance(v, dict) and fine[k].numeric
         }
     # The inner strategy sees the trials inside the narrowed box (points outside would be
     # clipped onto its edges and mislead a model).

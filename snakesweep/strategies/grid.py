@@ -32,7 +32,7 @@ def param_grid(p: Param, points: int | None, strict: bool = True, prefix: str = 
         return [p.cast(v) for v in p.grid]
     k = p.grid if isinstance(p.grid, int) else points
     if k is None:
-        if p.step is not None:
+        if p.stepped:
             return [p.cast(v) for v in p.steps()]
         if p.type == "int" and p.high - p.low + 1 <= MAX_ENUMERATED:  # type: ignore[operator]
             return list(range(int(p.low), int(p.high) + 1))  # type: ignore[arg-type]
@@ -53,7 +53,7 @@ def param_grid(p: Param, points: int | None, strict: bool = True, prefix: str = 
             v = float(np.exp(np.log(lo) + t * (np.log(hi) - np.log(lo))))
         else:
             v = lo + t * (hi - lo)
-        if p.step is not None:
+        if p.stepped:
             steps = p.steps()
             v = steps[int(np.argmin(np.abs(steps - v)))]
         v = p.cast(v)
