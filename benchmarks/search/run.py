@@ -75,8 +75,8 @@ def run_skopt(problem, seed):
     dims = []
     for n in space.tuned:
         p = space[n]
-        if p.type == "categorical":
-            dims.append(Categorical(list(p.choices), name=n))
+        if p.type == "categorical" or p.values is not None:
+            dims.append(Categorical(list(p.values or p.choices), name=n))
         elif p.type == "int":
             dims.append(Integer(p.low, p.high, prior="log-uniform" if p.log else "uniform"))
         else:
@@ -118,8 +118,8 @@ def run_optuna(problem, kind, seed):
     dists = {}
     for n in space.tuned:
         p = space[n]
-        if p.type == "categorical":
-            dists[n] = CategoricalDistribution(list(p.choices))
+        if p.type == "categorical" or p.values is not None:  # a list of values: categories
+            dists[n] = CategoricalDistribution(list(p.values or p.choices))
         elif p.type == "int":
             dists[n] = IntDistribution(int(p.low), int(p.high), log=p.log)
         else:
