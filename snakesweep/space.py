@@ -449,9 +449,15 @@ def _parse_param(name: str, spec: Any) -> Param:
             raise ConfigError(f"{key}.grid", "empty list of grid values")
         for v in grid:
             if not p.contains(v):
-                raise ConfigError(f"{key}.grid", f"grid value {v!r} is outside {low}..{high}")
+                raise ConfigError(
+                    f"{key}.grid",
+                    f"grid value {v!r} is not a value of this parameter",
+                    _values_hint(p),
+                )
     if p.default is not None and not p.contains(p.default):
-        raise ConfigError(f"{key}.default", f"{p.default!r} is outside {low}..{high}")
+        raise ConfigError(
+            f"{key}.default", f"{p.default!r} is not a value of this parameter", _values_hint(p)
+        )
     return p
 
 
@@ -550,4 +556,5 @@ def _values_hint(p: Param) -> str:
         return f"its value is {p.value!r}"
     if p.values is not None:
         return f"its values are {list(p.values)}"
-    return f"its range is {p.low}..{p.high}"
+    steps = f" in steps of {p.step}" if p.step is not None else ""
+    return f"its range is {p.low}..{p.high}{steps}"
