@@ -121,6 +121,50 @@ def test_one_at_a_time_groups(tmp_path):
     assert png_size(path)[0] > 600 and path.stat().st_size > 15_000
 
 
+def test_summary_has_a_table_per_parameter_for_one_at_a_time():
+    from snakesweep.report.summary import summary_markdown
+
+    space = {
+        "lr": {"type": "float", "low": 1e-3, "high": 1, "log": True},
+        "batch_size": {"type": "int", "values": [16, 32, 64]},
+        "max_epochs": 5,
+    }
+    rows = [(0.01, 32, 0.5), (0.1, 32, 0.9), (0.001, 32, 0.7), (0.01, 16, 0.4), (0.01, 64, 0.6)]
+    table = pd.DataFrame(
+        {
+            "trial": [f"r000-t{i:03d}" for i in range(5)],
+            "round": 0,
+            "status": "ok",
+            "lr": [lr for lr, _, _ in rows],
+            "batch_size": [b for _, b, _ in rows],
+            "objective": [y for _, _, y in rows],
+            "duration_s": 1.0,
+            "error": "",
+        }
+    )
+    config = {
+        "sweep": "oat",
+        "seed": 0,
+        "objective": {"metric": "val/loss", "direction": "minimize"},
+        "search": {"strategy": "one_at_a_time"},
+        "space": space,
+    }
+    text = summary_markdown(table, config)
+    section = text.split("## One parameter at a time")[1].split("\n## ")[0]
+    lr_part = section.split("### lr")[1].split("### batch_size")[0]
+    lr_rows = [line for line in lr_part.splitlines() if line.startswith("| 0")]
+    assert [line.split("|")[1].strip() for line in lr_rows] == ["0.001", "0.01", "0.1"]
+    assert "0.7" in lr_rows[0] and "r000-t002" in lr_rows[0]
+    batch_part = section.split("### batch_size")[1]
+    assert [line.split("|")[1].strip() for line in batch_part.splitlines()[4:7]] == [
+        "16",
+        "32",
+        "64",
+    ]
+    config["search"] = {"strategy": "bayes"}
+    assert "One parameter at a time" not in summary_markdown(table, config)
+
+
 def test_plots_explain_missing_data(tmp_path):
     config = sweep_config()
     empty = pd.DataFrame(columns=["trial", "round", "status", "objective"])

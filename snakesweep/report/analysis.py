@@ -69,8 +69,8 @@ def _text(value: Any) -> str:
 def tuned_dims(space: dict, table: pd.DataFrame | None = None) -> list[Dim]:
     """The searched parameters of the config's `space:` mapping, in config order.
 
-    Fixed values (scalars or `type: fixed`) are left out. Ranges missing from a spec (e.g. a grid
-    given as values) are taken from the table.
+    Fixed values (scalars or `type: fixed`) are left out. A list of `values` spans its smallest
+    to its largest value; ranges missing from a spec otherwise are taken from the table.
     """
     dims = []
     for name, spec in space.items():
@@ -81,6 +81,8 @@ def tuned_dims(space: dict, table: pd.DataFrame | None = None) -> list[Dim]:
             dims.append(Dim(name, kind, choices=tuple(_text(c) for c in spec["choices"])))
             continue
         low, high = spec.get("low"), spec.get("high")
+        if spec.get("values"):
+            low, high = min(spec["values"]), max(spec["values"])
         if (low is None or high is None) and table is not None and name in table:
             column = pd.to_numeric(table[name], errors="coerce")
             low, high = column.min(), column.max()

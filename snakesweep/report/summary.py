@@ -76,6 +76,24 @@ def no_test_reason(config: dict) -> str:
     return "not available (the evaluation step has not run)"
 
 
+def one_at_a_time_tables(table: pd.DataFrame, dims: list, metric: str) -> list[str]:
+    """Markdown lines: per parameter, the objective as that parameter alone varies from the
+    baseline (the classic "accuracy vs learning rate" table)."""
+    groups = analysis.one_at_a_time(table, dims)
+    lines = ["## One parameter at a time", ""]
+    if not groups:
+        return lines + ["No parameter took two values with the others at the baseline.", ""]
+    lines += ["Each table varies one parameter; every other parameter is at its baseline.", ""]
+    for name, group in groups.items():
+        group = group.assign(order=pd.to_numeric(group["value"], errors="coerce"))
+        group = group.sort_values(["order", "trial"], na_position="last")
+        shown = group[["value", "objective", "trial", "status"]].rename(
+            columns={"value": name, "objective": metric}
+        )
+        lines += [f"### {name}", "", markdown_table(shown), ""]
+    return lines
+
+
 def summary_markdown(
     table: pd.DataFrame,
     config: dict,
@@ -90,7 +108,8 @@ def summary_markdown(
     strategy = (
         config["search"]["strategy"] if isinstance(config["search"], dict) else (config["search"])
     )
-    params = [d.name for d in analysis.tuned_dims(config["space"], table)]
+    dims = analysis.tuned_dims(config["space"], table)
+    params = [d.name for d in dims]
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
     rounds = int(table["round"].max()) + 1 if not table.empty else 0
     lines = [
@@ -136,6 +155,8 @@ def summary_markdown(
             markdown_table(top_table(table, params, direction)),
             "",
         ]
+    if strategy == "one_at_a_time":
+        lines += one_at_a_time_tables(table, dims, metric)
     durations = pd.to_numeric(table.get("duration_s", pd.Series(dtype=float)), errors="coerce")
     lines += [
         "## Time",
