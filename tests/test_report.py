@@ -121,6 +121,16 @@ def test_one_at_a_time_groups(tmp_path):
     assert png_size(path)[0] > 600 and path.stat().st_size > 15_000
 
 
+def test_values_lists_span_their_values_on_a_log_axis_past_a_decade():
+    dims = analysis.tuned_dims(
+        {"lr": {"type": "float", "values": [0.1, 0.001]}, "b": {"type": "int", "values": [32, 64]}}
+    )
+    assert [(d.name, d.low, d.high, d.log) for d in dims] == [
+        ("lr", 0.001, 0.1, True),
+        ("b", 32, 64, False),
+    ]
+
+
 def test_summary_has_a_table_per_parameter_for_one_at_a_time():
     from snakesweep.report.summary import summary_markdown
 

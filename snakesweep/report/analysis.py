@@ -70,7 +70,8 @@ def tuned_dims(space: dict, table: pd.DataFrame | None = None) -> list[Dim]:
     """The searched parameters of the config's `space:` mapping, in config order.
 
     Fixed values (scalars or `type: fixed`) are left out. A list of `values` spans its smallest
-    to its largest value; ranges missing from a spec otherwise are taken from the table.
+    to its largest value (on a log scale when that is a decade or more); ranges missing from a
+    spec otherwise are taken from the table.
     """
     dims = []
     for name, spec in space.items():
@@ -81,14 +82,16 @@ def tuned_dims(space: dict, table: pd.DataFrame | None = None) -> list[Dim]:
             dims.append(Dim(name, kind, choices=tuple(_text(c) for c in spec["choices"])))
             continue
         low, high = spec.get("low"), spec.get("high")
+        log = bool(spec.get("log", False))
         if spec.get("values"):
             low, high = min(spec["values"]), max(spec["values"])
+            log = low > 0 and high >= 10 * low  # values spanning a decade or more: log axes
         if (low is None or high is None) and table is not None and name in table:
             column = pd.to_numeric(table[name], errors="coerce")
             low, high = column.min(), column.max()
         if low is None or high is None or not np.isfinite([low, high]).all():
             continue
-        dims.append(Dim(name, kind, float(low), float(high), bool(spec.get("log", False))))
+        dims.append(Dim(name, kind, float(low), float(high), log))
     return dims
 
 
