@@ -2,6 +2,7 @@
 import copy
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -67,8 +68,10 @@ MULTI_FIDELITY = fidelity_of(config) is not None
 PRUNING = pruning_of(config) is not None
 
 
+# Only this sweep's files are ever built: an earlier sweep's results (a warm-start table, a
+# replay list) are read as plain files, never remade by this run.
 wildcard_constraints:
-    sweep=r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
+    sweep=re.escape(SWEEP),
     round=r"\d{3}",
     trial=r"r\d{3}-t\d{3}",
 

@@ -193,3 +193,25 @@ def test_eight_trials_finishing_together_lose_nothing_in_mlflow(tmp_path):
     ]
     for run in runs:
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val/loss")] == [0]
+
+
+def test_an_earlier_sweep_used_as_input_is_only_read(finished, tmp_path):
+    """Warm start and replay from results/<earlier>/trials.csv in the same project: the new
+    sweeps run, and the earlier sweep is not remade (no cycle, no retrained trial)."""
+    workdir, _, _ = finished
+    shutil.copytree(workdir / "results" / "tiny", tmp_path / "results" / "tiny")
+    earlier = tmp_path / "results" / "tiny"
+    before = {p: p.read_bytes() for p in [earlier / "trials.csv", *earlier.glob("trials/*/*")]}
+    relative = "results/tiny/trials.csv"
+    narrowed = {**TINY_SWEEP["space"], "lr": {"type": "float", "low": 3e-3, "high": 0.1}}
+    for name, search, space in [
+        ("warm", {"strategy": "bayes", "warm_start": [relative]}, narrowed),
+        ("replayed", {"strategy": "replay", "file": relative}, TINY_SWEEP["space"]),
+    ]:
+        config = {**TINY_SWEEP, "sweep": name, "search": search, "space": space}
+        config["budget"] = {"rounds": 1, "trials_per_round": 2}
+        config["evaluate"] = {"test_set": False}
+        result = run_snakemake(tmp_path, write_config(tmp_path, config, f"{name}.yaml"))
+        assert "Cyclic" not in result.stdout + result.stderr
+        assert len(pd.read_csv(tmp_path / "results" / name / "trials.csv")) == 2
+    assert {p: p.read_bytes() for p in before} == before
