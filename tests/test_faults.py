@@ -134,6 +134,25 @@ def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
     assert best["trials"] == {"ok": 1, "failed": 2, "diverged": 1}
 
 
+def test_a_sweep_where_every_trial_failed_still_ends_with_its_report(tmp_path):
+    """No trial finished: the test-set steps write what they declare (saying why) and the
+    report explains, instead of the workflow failing on missing outputs."""
+    config = {**FAULTY_SWEEP, "budget": {"rounds": 1, "trials_per_round": 2}}
+    config["space"] = {
+        **FAULTY_SWEEP["space"],
+        "fault": {"type": "categorical", "choices": ["exception", "nan_loss"]},
+    }
+    result = run_snakemake(tmp_path, write_config(tmp_path, config))
+    sweep = tmp_path / "results" / "faults"
+    assert "round 0: 0 ok, 2 failed" in result.stdout + result.stderr
+    assert json.loads((sweep / "test.json").read_text())["error"] == "no trial finished ok"
+    assert json.loads((sweep / "ensemble.json").read_text())["members"] == []
+    assert pd.read_csv(sweep / "test_predictions.csv").empty
+    summary = (sweep / "summary.md").read_text()
+    assert "No trial finished, so there is no best configuration" in summary
+    assert (sweep / "plots" / "confusion_matrix.png").stat().st_size > 1000
+
+
 @pytest.mark.slow
 def test_a_trial_over_its_time_limit_is_stopped_and_recorded(tmp_path):
     config = {

@@ -322,6 +322,8 @@ def plot_learning_curves(
 def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "") -> Path:
     """Counts of true (rows) vs predicted (columns) classes, annotated."""
     title = title or "Confusion matrix of the best model (test set)"
+    if matrix.empty:
+        return _message(path, title, "no trial finished, so no model was tested")
     plt = _pyplot()
     values = matrix.to_numpy(dtype=float)
     size = max(4.5, 0.5 * len(matrix) + 2)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 # --- which trials -------------------------------------------------------------------------
@@ -138,47 +139,37 @@ def write_classification_outputs(
     labels = list(range(len(class_names)))
     pred = output.argmax(axis=1)
     cm = confusion_matrix(y, pred, labels=labels)
-    with open(out_dir / "confusion_matrix.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["true\\pred", *class_names])
-        for name, row in zip(class_names, cm, strict=True):
-            writer.writerow([name, *[int(v) for v in row]])
+    matrix = pd.DataFrame(cm, index=class_names, columns=class_names)
     report = classification_report(
         y, pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
     )
+    rows = []
+    for name in [*class_names, "macro avg", "weighted avg"]:
+        r = report[name]
+        rows.append([name, r["precision"], r["recall"], r["f1-score"], int(r["support"])])
+    _write_classification_files(out_dir, matrix, rows)
+
+
+def _write_classification_files(out_dir: Path, matrix: pd.DataFrame, report_rows: list) -> None:
+    """confusion_matrix.csv/.png and classification_report.csv from a matrix and report rows."""
+    from snakesweep.report.plots import plot_confusion_matrix
+
+    matrix.rename_axis("true\\pred").to_csv(out_dir / "confusion_matrix.csv")
     with open(out_dir / "classification_report.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["class", "precision", "recall", "f1", "support"])
-        for name in [*class_names, "macro avg", "weighted avg"]:
-            r = report[name]
-            writer.writerow([name, r["precision"], r["recall"], r["f1-score"], int(r["support"])])
-    import matplotlib
+        writer.writerows(report_rows)
+    plot_confusion_matrix(matrix, out_dir / "confusion_matrix.png")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    size = max(4.0, 0.45 * len(class_names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(labels, class_names, rotation=45, ha="right")
-    ax.set_yticks(labels, class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in labels:
-        for j in labels:
-            ax.text(
-                j,
-                i,
-                int(cm[i, j]),
-                ha="center",
-                va="center",
-                color="white" if cm[i, j] > cm.max() / 2 else "black",
-                fontsize=8,
-            )
-    ax.set_title("Confusion matrix (test set)")
-    fig.tight_layout()
-    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
-    plt.close(fig)
+def _write_without_a_trial(config: dict[str, Any], out_dir: Path, predictions: str) -> None:
+    """The declared outputs of a sweep in which no trial finished: tables with a header only
+    and a confusion-matrix image that says why."""
+    with open(out_dir / predictions, "w", newline="") as fh:
+        csv.writer(fh).writerow(["y_true", "y_pred"])
+    best_model = predictions == "test_predictions.csv"
+    if best_model and "confusion_matrix.csv" in evaluation_outputs(config):
+        _write_classification_files(out_dir, pd.DataFrame(), [])
 
 
 # --- the test set ---------------------------------------------------------------------------
@@ -238,6 +229,7 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     if not ranked:
         result = {"trial": None, "error": "no trial finished ok"}
         (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
+        _write_without_a_trial(config, out_dir, "test_predictions.csv")
         return result
     best = ranked[0]
     split = TestSet(config, best["params"])
@@ -285,6 +277,7 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
     if not members:
         result = {"k": k, "members": [], "error": "no trial finished ok"}
         (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+        _write_without_a_trial(config, out_dir, "ensemble_predictions.csv")
         return result
     split = TestSet(config, members[0]["params"])
     outputs, member_info = [], []
