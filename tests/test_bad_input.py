@@ -137,6 +137,32 @@ CASES = [
     ("tabular hyperband", tabular_sweep(search={"strategy": "hyperband"}), "search.strategy", ""),
     ("tabular pruning", tabular_sweep(pruning={"rule": "median"}), "pruning.rule", "rule: none"),
     ("tabular folds", tabular_sweep(evaluate={"folds": 3}), "evaluate.folds", ""),
+    # hyperparameter values outside what training accepts
+    ("dropout above 1", set_key("space.dropout", 1.5), "space.dropout", "at most 1"),
+    ("negative batch", set_key("space.batch_size", -4), "space.batch_size", "at least 1"),
+    ("zero lr", set_key("space.lr.low", 0.0), "space.lr", "log"),
+    ("negative lr", set_key("space.lr", -0.01), "space.lr", "above 0"),
+    (
+        "zero width",
+        set_key("space.hidden_units", {"type": "int", "low": 0, "high": 8}),
+        "space.hidden_units.low",
+        "at least 1",
+    ),
+    ("zero epochs", set_key("space.max_epochs", 0), "space.max_epochs", "at least 1"),
+    ("half epoch", set_key("space.max_epochs", 1.5), "space.max_epochs", "whole numbers"),
+    (
+        "batch values",
+        set_key("space.batch_size", {"type": "int", "values": [0, 16]}),
+        "space.batch_size.values",
+        "at least 1",
+    ),
+    (
+        "float batch range",
+        set_key("space.batch_size", {"type": "float", "low": 16, "high": 64}),
+        "space.batch_size.type",
+        "type: int",
+    ),
+    ("word dropout", set_key("space.dropout", "high"), "space.dropout", "number"),
     # sweep names must not leave results/
     ("sweep parent", set_key("sweep", "../x"), "sweep", "results/"),
     ("sweep absolute", set_key("sweep", "/tmp/x"), "sweep", ""),

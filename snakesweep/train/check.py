@@ -14,7 +14,14 @@ from typing import Any
 
 from snakesweep.errors import ConfigError
 from snakesweep.train.data import BUILTIN, SKLEARN_SETS, TASKS, data_config, read_csv, read_npz
-from snakesweep.train.options import CHOICES, MODELS, MOMENTUM_OPTIMIZERS, is_hyperparameter
+from snakesweep.train.options import (
+    CHOICES,
+    MODELS,
+    MOMENTUM_OPTIMIZERS,
+    POSITIVE,
+    bounds_of,
+    is_hyperparameter,
+)
 
 CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
 REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
@@ -151,6 +158,7 @@ def _check_space(
                 "model.class_path or data.class_path, nor a trainer setting",
                 f"trainer settings: {', '.join(TRAINER_PARAMS)}",
             )
+        _check_bounds(mapping, [n for n in names if n in TRAINER_PARAMS])
         return
     for name in names:
         if not is_hyperparameter(name):
@@ -159,6 +167,7 @@ def _check_space(
                 "unknown hyperparameter",
                 "see config/README.md for the names the trainer understands",
             )
+    _check_bounds(mapping, names)
     for name, allowed in CHOICES.items():
         for value in _space_values(mapping.get(name)) if name in mapping else []:
             if value not in allowed:
@@ -173,6 +182,45 @@ def _check_space(
                 "no optimizer in the space uses momentum",
                 "add sgd or rmsprop to space.optimizer, or drop momentum",
             )
+
+
+def _spec_numbers(spec: Any) -> list[tuple[str, Any]]:
+    """(key suffix, value) of every number a space entry names: a fixed value, its choices or
+    values, or the ends of its range."""
+    if not isinstance(spec, dict):
+        return [("", spec)]
+    if "value" in spec:
+        return [(".value", spec["value"])]
+    for key in ("choices", "values"):
+        if key in spec:
+            return [(f".{key}", v) for v in spec[key]]
+    return [(f".{key}", spec[key]) for key in ("low", "high") if key in spec]
+
+
+def _check_bounds(mapping: dict[str, Any], names: list[str]) -> None:
+    """Every value a hyperparameter can take lies in its range (BOUNDS), before any trial."""
+    for name in names:
+        bounds = bounds_of(name)
+        if bounds is None or name not in mapping:
+            continue
+        low, high, integer = bounds
+        spec = mapping[name]
+        if integer and isinstance(spec, dict) and spec.get("type") == "float":
+            raise ConfigError(f"space.{name}.type", f"{name} takes whole numbers", "use type: int")
+        for suffix, value in _spec_numbers(spec):
+            key = f"space.{name}{suffix}"
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(key, f"{name} must be a number, got {value!r}")
+            if integer and float(value) != int(value):
+                raise ConfigError(key, f"{name} takes whole numbers, got {value!r}")
+            positive = name in POSITIVE
+            if (low is not None and (value < low or (positive and value == low))) or (
+                high is not None and value > high
+            ):
+                allowed = f"{'above' if positive else 'at least'} {low}"
+                if high is not None:
+                    allowed += f" and at most {high}"
+                raise ConfigError(key, f"{name} {value!r} is out of range", f"use {allowed}")
 
 
 def _check_objective(config: dict[str, Any], task: str | None) -> None:

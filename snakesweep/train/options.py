@@ -80,6 +80,45 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: name -> (lowest, highest, integer) a value may take; None = unbounded. The names in
+#: POSITIVE must be above their lowest value 0, not at it.
+BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
+    "lr": (0, None, False),
+    "batch_size": (1, None, True),
+    "max_epochs": (1, None, True),
+    "momentum": (0, 1, False),
+    "weight_decay": (0, None, False),
+    "l1": (0, None, False),
+    "lr_step_size": (1, None, True),
+    "lr_gamma": (0, None, False),
+    "lr_min_factor": (0, 1, False),
+    "lr_patience": (0, None, True),
+    "warmup_epochs": (0, None, False),
+    "grad_clip": (0, None, False),
+    "n_layers": (0, None, True),
+    "hidden_units": (1, None, True),
+    "leaky_slope": (0, None, False),
+    "dropout": (0, 1, False),
+    "init_scale": (0, None, False),
+    "conv_layers": (0, None, True),
+    "channels": (1, None, True),
+    "kernel_size": (1, None, True),
+    "early_stopping_patience": (0, None, True),
+    "early_stopping_min_delta": (0, None, False),
+    "noise_std": (0, None, False),
+    "shift_pixels": (0, None, True),
+    "mixup_alpha": (0, None, False),
+    "freeze_layers": (0, None, True),
+}
+POSITIVE = ("lr", "init_scale", "lr_gamma")
+
+
+def bounds_of(name: str) -> tuple[float | None, float | None, bool] | None:
+    """BOUNDS of a hyperparameter, per-layer widths (`hidden_units_2`) included."""
+    per_layer = _PER_LAYER.match(name)
+    return BOUNDS.get(per_layer.group(1) if per_layer else name)
+
+
 def is_hyperparameter(name: str) -> bool:
     """True if the built-in trainer understands `name` (incl. per-layer widths)."""
     return name in HYPERPARAMETERS or bool(_PER_LAYER.match(name))
