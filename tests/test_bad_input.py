@@ -163,6 +163,19 @@ CASES = [
         "type: int",
     ),
     ("word dropout", set_key("space.dropout", "high"), "space.dropout", "number"),
+    # metrics the trainer does not log
+    (
+        "monitor typo",
+        set_key("train.early_stopping.monitor", "val/acuracy"),
+        "train.early_stopping.monitor",
+        "val/acc",
+    ),
+    (
+        "pruning typo",
+        set_key("pruning", {"rule": "median", "metric": "val/bogus"}),
+        "pruning.metric",
+        "val/f1",
+    ),
     # sweep names must not leave results/
     ("sweep parent", set_key("sweep", "../x"), "sweep", "results/"),
     ("sweep absolute", set_key("sweep", "/tmp/x"), "sweep", ""),

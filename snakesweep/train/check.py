@@ -224,16 +224,23 @@ def _check_bounds(mapping: dict[str, Any], names: list[str]) -> None:
 
 
 def _check_objective(config: dict[str, Any], task: str | None) -> None:
-    metric = (config.get("objective") or {}).get("metric", "val/loss")
-    stage, _, name = str(metric).partition("/")
+    """The objective, the pruning metric and the early-stopping monitor are metrics that the
+    built-in trainer logs every epoch for this task."""
+    metrics = {"objective.metric": (config.get("objective") or {}).get("metric", "val/loss")}
+    metrics["pruning.metric"] = (config.get("pruning") or {}).get("metric")
+    early = ((config.get("train") or {}).get("early_stopping")) or {}
+    metrics["train.early_stopping.monitor"] = early.get("monitor")
     allowed = CLASSIFICATION_METRICS if task != "regression" else REGRESSION_METRICS
-    ok = (stage == "val" and name in allowed) or metric == "train/loss"
-    if not ok:
-        raise ConfigError(
-            "objective.metric",
-            f"{metric!r} is not logged for a {task} task",
-            "use train/loss or one of " + ", ".join(f"val/{m}" for m in allowed),
-        )
+    for key, metric in metrics.items():
+        if metric is None:
+            continue
+        stage, _, name = str(metric).partition("/")
+        if not ((stage == "val" and name in allowed) or metric == "train/loss"):
+            raise ConfigError(
+                key,
+                f"{metric!r} is not logged for a {task} task",
+                "use train/loss or one of " + ", ".join(f"val/{m}" for m in allowed),
+            )
 
 
 # --- user classes, read without importing -------------------------------------------------
