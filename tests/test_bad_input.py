@@ -68,6 +68,7 @@ def tabular_sweep(table: str = "hpobench/car", metric: str = "val/error", **keys
 
 
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n" * 5
+ROWS = "a,b,label\n" + "1,2,x\n3,4,y\n" * 10
 
 # (id, change of the tiny sweep, key the message must name, words it must contain)
 CASES = [
@@ -108,6 +109,10 @@ CASES = [
     ("csv target column", write_csv(CSV.replace("label", "lab")), "data.target", "label"),
     ("csv feature column", write_csv(CSV, features=["a", "c"]), "data.features", "'c'"),
     ("csv not numeric", write_csv("a,b,label\n1,zz,x\n" * 10), "data.features", "numeric"),
+    ("csv nan", write_csv(ROWS + "NaN,2,x\n"), "data.path", "missing"),
+    ("csv inf", write_csv(ROWS + "1,inf,x\n"), "data.path", "infinite"),
+    ("csv empty cell", write_csv(ROWS + ",2,x\n"), "data.path", "missing value"),
+    ("csv target as feature", write_csv(CSV, features=["a", "label"]), "data.features", "answer"),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
     ("class_path no module", set_key("model", {"class_path": "nosuch.Model"}), "model", "nosuch"),
@@ -326,3 +331,13 @@ def test_yaml_syntax_error_through_snakemake(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     assert "not valid JSON or YAML" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_csv_saved_with_a_byte_order_mark_reads(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; the first column keeps its name."""
+    from snakesweep.train.data import read_csv
+
+    path = tmp_path / "bom.csv"
+    path.write_bytes(("label,x1\n" + "a,1\nb,2\n" * 5).encode("utf-8-sig"))
+    arrays = read_csv({"path": str(path), "target": "label"})
+    assert arrays.x.shape == (10, 1)

@@ -9,6 +9,7 @@ trial ever sees the test set.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,7 +204,7 @@ def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
 def read_csv(cfg: dict[str, Any]) -> Arrays:
     """A user's CSV: `target` column, numeric `features` (default: all other columns)."""
     path = _user_path(cfg, "data.path")
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
         rows = list(csv.reader(fh))
     if not rows:
         raise ConfigError("data.path", f"{path} is empty")
@@ -219,19 +220,38 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     missing = [c for c in features if c not in header]
     if missing:
         raise ConfigError("data.features", f"columns {missing} not in {path}")
+    if target in features:
+        raise ConfigError(
+            "data.features",
+            f"lists the target column {target!r}: the model would see the answer",
+            f"remove {target!r} from data.features",
+        )
     idx = [header.index(c) for c in features]
     x = np.empty((len(body), len(idx)), dtype=np.float32)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
+            value = row[col].strip() if col < len(row) else ""
+            where = f"column {features[j]!r} of {path}, row {i + 2}"
             try:
-                x[i, j] = float(row[col])
-            except (ValueError, IndexError):
-                value = row[col] if col < len(row) else ""
+                x[i, j] = float(value)
+            except ValueError:
+                if value:
+                    raise ConfigError(
+                        "data.features",
+                        f"{where} is not numeric ({value!r})",
+                        "drop or encode the column, or list numeric columns in data.features",
+                    ) from None
                 raise ConfigError(
-                    "data.features",
-                    f"column {features[j]!r} of {path} is not numeric (row {i + 2}: {value!r})",
-                    "drop or encode it, or list numeric columns in data.features",
+                    "data.path",
+                    f"{where} is empty (a missing value)",
+                    "fill or drop the rows with missing values",
                 ) from None
+            if not math.isfinite(x[i, j]):
+                raise ConfigError(
+                    "data.path",
+                    f"{where} is {value!r} (a missing or infinite value)",
+                    "fill or drop the rows with missing values",
+                )
     labels = [r[header.index(target)] for r in body]
     return _with_target(x, labels, cfg, "tabular")
 
