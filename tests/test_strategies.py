@@ -429,3 +429,11 @@ def test_coarse_to_fine_narrows_a_values_parameter_to_the_values_around_the_best
     props = propose(search, space, pd.DataFrame(rows), 4, 0, info=info)
     assert info["narrowed"]["width"] == {"low": 32, "high": 128}
     assert {p["width"] for p in props} <= {32, 64, 128}
+
+
+def test_a_grid_too_large_to_enumerate_is_refused_at_once():
+    space = {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)}
+    with pytest.raises(ConfigError) as e:
+        check_search({"strategy": "grid", "points": 60}, space)
+    assert e.value.key == "search.points" and "12,960,000 configurations" in str(e.value)
+    check_search({"strategy": "grid", "points": 10}, space)  # 10,000: fine

@@ -75,10 +75,22 @@ def full_grid(space: Space, points: int | None = None, strict: bool = True) -> I
             yield p
 
 
+MAX_GRID = 100_000  # configurations a grid may have (it is enumerated every round)
+
+
 def check(options: dict[str, Any], space: Space) -> None:
     positive_int("search.points", options["points"], allow_none=True)
+    size = 1
     for n in space.tuned:
-        param_grid(space[n], options["points"], strict=True)
+        size *= len(param_grid(space[n], options["points"], strict=True))
+    if size > MAX_GRID:
+        raise ConfigError(
+            "search.points" if options["points"] else "space",
+            f"the grid has {size:,} configurations (the product of every parameter's grid), "
+            f"more than {MAX_GRID:,}",
+            "use fewer grid points (search.points, space.<name>.grid), or a random, sobol or "
+            "bayes search",
+        )
 
 
 def propose(
