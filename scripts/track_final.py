@@ -9,12 +9,14 @@ from snakesweep.tracking import files_digest, track_final
 
 
 def load_best(config: dict, test: dict):
-    """The evaluated best model and a few test inputs as its example (imports torch)."""
+    """The evaluated best model, taking raw inputs, and a few test inputs as its example
+    (imports torch)."""
     from snakesweep.train.evaluate import TestSet, load_model
+    from snakesweep.train.module import RawInputModel
 
-    model = load_model(config, Path(test["checkpoint"]))
-    example = TestSet(config, test["params"]).x[:5]
-    return model, example
+    split = TestSet(config, test["params"])
+    model = RawInputModel(load_model(config, Path(test["checkpoint"])), split.x_mean, split.x_std)
+    return model.eval(), split.raw_inputs()[:5]
 
 
 def main(smk) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,7 +138,14 @@ def test_ensemble_averages_top_k(sweep, tmp_path):
 def test_regression_test_metrics_match_sklearn(tmp_path):
     from sklearn import metrics as skm
 
-    from snakesweep.train.evaluate import evaluate_best, evaluate_ensemble, evaluation_outputs
+    from snakesweep.train.evaluate import (
+        TestSet,
+        evaluate_best,
+        evaluate_ensemble,
+        evaluation_outputs,
+        load_model,
+    )
+    from snakesweep.train.module import RawInputModel
 
     config = {
         **CONFIG,
@@ -159,6 +167,18 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
     assert evaluation_outputs(config) == []  # no confusion matrix for regression
     assert "test/mae" in evaluate_ensemble(config, tmp_path, tmp_path)["metrics"]
+    # test/loss is on the scale of val/loss (the standardised target), not the mse in units
+    split = TestSet(config, result["params"])
+    assert result["metrics"]["test/loss"] == pytest.approx(
+        result["metrics"]["test/mse"] / split.target_std**2
+    )
+    # the model as registered in MLflow: raw features in, predictions in target units out
+    import torch
+
+    model = RawInputModel(load_model(config, Path(result["checkpoint"])), split.x_mean, split.x_std)
+    with torch.no_grad():
+        raw_pred = model(torch.as_tensor(split.raw_inputs())).numpy()
+    assert np.allclose(raw_pred, pred, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.slow

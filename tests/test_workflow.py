@@ -103,8 +103,12 @@ def test_best_model_is_registered_and_predicts(finished):
     model = mlflow.pytorch.load_model(uri)
     local = mlflow.artifacts.download_artifacts(uri, dst_path=str(workdir / "downloaded"))
     example = np.asarray(Model.load(local).load_input_example(local), dtype="float32")
+    # the example is the data's own pixels (0-1), as a user would pass them
+    assert example.min() >= 0 and example.max() <= 1
     with torch.no_grad():
-        predicted = model(torch.as_tensor(example)).argmax(-1).tolist()
+        probabilities = model(torch.as_tensor(example))
+    assert torch.allclose(probabilities.sum(-1), torch.ones(len(example)), atol=1e-5)
+    predicted = probabilities.argmax(-1).tolist()
     saved = pd.read_csv(workdir / "results" / "tiny" / "test_predictions.csv")
     assert predicted == saved["y_pred"].head(len(example)).tolist()
     client = mlflow.tracking.MlflowClient()

@@ -73,6 +73,8 @@ class Split:
     class_names: list[str]
     target_mean: float = 0.0
     target_std: float = 1.0
+    x_mean: np.ndarray | None = None  # the standardisation of the inputs (None: not scaled)
+    x_std: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -381,6 +383,7 @@ def make_split(config: dict[str, Any], fold: int | None = None, refit: bool = Fa
         split.x_train = (split.x_train - mean) / std
         split.x_val = (split.x_val - mean) / std
         split.x_test = (split.x_test - mean) / std
+        split.x_mean, split.x_std = mean.astype(np.float32), std.astype(np.float32)
     if arrays.task == "regression":
         split.target_mean = float(split.y_train.mean())
         split.target_std = float(split.y_train.std()) or 1.0

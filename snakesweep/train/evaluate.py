@@ -40,10 +40,16 @@ def checkpoints_of(record: dict[str, Any]) -> list[Path]:
 
 # --- metrics ------------------------------------------------------------------------------
 def test_metrics(
-    y_true: np.ndarray, output: np.ndarray, task: str, n_classes: int, prefix: str = "test/"
+    y_true: np.ndarray,
+    output: np.ndarray,
+    task: str,
+    n_classes: int,
+    target_std: float = 1.0,
+    prefix: str = "test/",
 ) -> dict[str, float]:
     """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
-    probabilities; regression: mse, mae, r2, from predictions."""
+    probabilities; regression: mse, mae, r2 from predictions, and loss on the scale the model
+    trains and validates on (the mse of the target standardised by `target_std`)."""
     from sklearn import metrics as skm
 
     if task == "classification":
@@ -73,7 +79,7 @@ def test_metrics(
             "mae": skm.mean_absolute_error(y_true, output),
             "r2": skm.r2_score(y_true, output),
         }
-        out["loss"] = out["mse"]
+        out["loss"] = out["mse"] / target_std**2
     return {prefix + k: float(v) for k, v in out.items()}
 
 
@@ -186,6 +192,8 @@ class TestSet:
         split = make_split(config)
         self.x, self.y, self.task = split.x_test, split.y_test, split.task
         self.class_names, self.n_classes = split.class_names, split.n_classes
+        self.target_std = split.target_std
+        self.x_mean, self.x_std = split.x_mean, split.x_std
 
     def _from_datamodule(self, dcfg: dict[str, Any], params: dict[str, Any]) -> None:
         import torch
@@ -203,8 +211,15 @@ class TestSet:
         self.x = torch.cat(xs).numpy()
         self.y = torch.cat(ys).numpy()
         self.task = dcfg.get("task", "classification")
+        self.target_std, self.x_mean, self.x_std = 1.0, None, None  # the DataModule's own scale
         self.n_classes = int(self.y.max()) + 1 if self.task == "classification" else 0
         self.class_names = [str(c) for c in range(self.n_classes)]
+
+    def raw_inputs(self) -> np.ndarray:
+        """The test inputs as the data holds them (before standardisation)."""
+        if self.x_mean is None:
+            return self.x
+        return (self.x * self.x_std + self.x_mean).astype(np.float32)
 
     def fit_classes(self, output: np.ndarray) -> None:
         """A user's DataModule may not show every class in its test part: trust the model."""
@@ -262,7 +277,7 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
         "refit": mode,
         "checkpoint": str(ckpt),
         "n_test": int(len(split.y)),
-        "metrics": test_metrics(split.y, output, split.task, split.n_classes),
+        "metrics": test_metrics(split.y, output, split.task, split.n_classes, split.target_std),
     }
     (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -294,7 +309,9 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
             {
                 "trial": record["trial"],
                 "objective": record["objective"],
-                "metrics": test_metrics(split.y, mean, split.task, split.n_classes),
+                "metrics": test_metrics(
+                    split.y, mean, split.task, split.n_classes, split.target_std
+                ),
             }
         )
     output = np.mean(outputs, axis=0)
@@ -305,7 +322,7 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
         "k": k,
         "members": member_info,
         "n_test": int(len(split.y)),
-        "metrics": test_metrics(split.y, output, split.task, split.n_classes),
+        "metrics": test_metrics(split.y, output, split.task, split.n_classes, split.target_std),
     }
     (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -250,6 +250,23 @@ class SweepModule(L.LightningModule):
         return out.squeeze(-1) * self.hparams.target_std + self.hparams.target_mean
 
 
+class RawInputModel(torch.nn.Module):
+    """A trained model as a user calls it: raw features in (standardised here with the training
+    part's statistics), class probabilities or predictions in target units out (for the
+    built-in models; a user's module returns what its forward returns)."""
+
+    def __init__(self, model: torch.nn.Module, x_mean, x_std) -> None:
+        super().__init__()
+        self.model = model
+        scaled = x_mean is not None
+        self.register_buffer("x_mean", torch.as_tensor(x_mean if scaled else 0.0))
+        self.register_buffer("x_std", torch.as_tensor(x_std if scaled else 1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model((x - self.x_mean) / self.x_std)
+        return self.model.predict_output(out) if hasattr(self.model, "predict_output") else out
+
+
 def random_shift(x: torch.Tensor, s: int) -> torch.Tensor:
     """Shift each image by its own random (dy, dx) in [-s, s], filling with zeros."""
     n, c, h, w = x.shape
