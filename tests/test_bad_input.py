@@ -112,6 +112,12 @@ CASES = [
     ("csv nan", write_csv(ROWS + "NaN,2,x\n"), "data.path", "missing"),
     ("csv inf", write_csv(ROWS + "1,inf,x\n"), "data.path", "infinite"),
     ("csv empty cell", write_csv(ROWS + ",2,x\n"), "data.path", "missing value"),
+    (
+        "csv float target",
+        write_csv("a,label\n" + "".join(f"{i},{i * 0.37:.2f}\n" for i in range(40))),
+        "data.task",
+        "regression",
+    ),
     ("csv target as feature", write_csv(CSV, features=["a", "label"]), "data.features", "answer"),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),

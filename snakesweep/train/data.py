@@ -287,9 +287,24 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) ->
             raise ConfigError("data.target", "regression target is not numeric") from None
         return Arrays(x, y, task, kind)
     names = sorted({str(v) for v in labels}, key=_natural)
+    if len(names) > max(20, len(labels) // 2) and all(_is_float(n) for n in names):
+        raise ConfigError(
+            "data.task",
+            f"the target has {len(names)} distinct numbers in {len(labels)} rows: as a "
+            "classification every value would be its own class",
+            "set data.task: regression",
+        )
     index = {n: i for i, n in enumerate(names)}
     y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
     return Arrays(x, y, task, kind, names)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _natural(value: str) -> tuple:
