@@ -114,15 +114,17 @@ def _check_model(model: dict[str, Any]) -> bool:
     return False
 
 
-def _space_values(spec: Any) -> list[Any]:
-    """The values a space entry can take, if it lists them (categorical or fixed)."""
-    if isinstance(spec, dict):
-        if "choices" in spec:
-            return list(spec["choices"])
-        if "value" in spec:
-            return [spec["value"]]
-        return []
-    return [spec]
+def _space_values(spec: Any) -> list[tuple[str, Any]]:
+    """(key suffix, value) of every value a space entry lists: a fixed value, its choices or
+    its `values` (a range lists none)."""
+    if not isinstance(spec, dict):
+        return [("", spec)]
+    if "value" in spec:
+        return [(".value", spec["value"])]
+    for key in ("choices", "values"):
+        if key in spec:
+            return [(f".{key}", v) for v in spec[key]]
+    return []
 
 
 def _check_space(
@@ -169,32 +171,20 @@ def _check_space(
             )
     _check_bounds(mapping, names)
     for name, allowed in CHOICES.items():
-        for value in _space_values(mapping.get(name)) if name in mapping else []:
+        for _, value in _space_values(mapping.get(name)) if name in mapping else []:
             if value not in allowed:
                 raise ConfigError(
                     f"space.{name}", f"unknown {name} {value!r}", f"use one of {', '.join(allowed)}"
                 )
     if "momentum" in mapping:
-        optimizers = _space_values(mapping.get("optimizer", "adam")) or list(CHOICES["optimizer"])
+        listed = _space_values(mapping.get("optimizer", "adam"))
+        optimizers = [value for _, value in listed] or list(CHOICES["optimizer"])
         if not any(o in MOMENTUM_OPTIMIZERS for o in optimizers):
             raise ConfigError(
                 "space.momentum",
                 "no optimizer in the space uses momentum",
                 "add sgd or rmsprop to space.optimizer, or drop momentum",
             )
-
-
-def _spec_numbers(spec: Any) -> list[tuple[str, Any]]:
-    """(key suffix, value) of every number a space entry names: a fixed value, its choices or
-    values, or the ends of its range."""
-    if not isinstance(spec, dict):
-        return [("", spec)]
-    if "value" in spec:
-        return [(".value", spec["value"])]
-    for key in ("choices", "values"):
-        if key in spec:
-            return [(f".{key}", v) for v in spec[key]]
-    return [(f".{key}", spec[key]) for key in ("low", "high") if key in spec]
 
 
 def _check_bounds(mapping: dict[str, Any], names: list[str]) -> None:
@@ -207,7 +197,10 @@ def _check_bounds(mapping: dict[str, Any], names: list[str]) -> None:
         spec = mapping[name]
         if integer and isinstance(spec, dict) and spec.get("type") == "float":
             raise ConfigError(f"space.{name}.type", f"{name} takes whole numbers", "use type: int")
-        for suffix, value in _spec_numbers(spec):
+        # a range lists no values: check its ends
+        ranged = isinstance(spec, dict)
+        ends = [(f".{key}", spec[key]) for key in ("low", "high") if ranged and key in spec]
+        for suffix, value in _space_values(spec) or ends:
             key = f"space.{name}{suffix}"
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(key, f"{name} must be a number, got {value!r}")
