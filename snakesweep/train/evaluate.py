@@ -168,14 +168,13 @@ def _write_classification_files(out_dir: Path, matrix: pd.DataFrame, report_rows
     plot_confusion_matrix(matrix, out_dir / "confusion_matrix.png")
 
 
-def _write_without_a_trial(config: dict[str, Any], out_dir: Path, predictions: str) -> None:
-    """The declared outputs of a sweep in which no trial finished: tables with a header only
-    and a confusion-matrix image that says why."""
-    with open(out_dir / predictions, "w", newline="") as fh:
+def _write_without_a_trial(predictions: Path, classification_dir: Path | None = None) -> None:
+    """The declared outputs of a sweep in which no trial finished: predictions with a header
+    only and, given `classification_dir`, the classification files saying why."""
+    with open(predictions, "w", newline="") as fh:
         csv.writer(fh).writerow(["y_true", "y_pred"])
-    best_model = predictions == "test_predictions.csv"
-    if best_model and "confusion_matrix.csv" in evaluation_outputs(config):
-        _write_classification_files(out_dir, pd.DataFrame(), [])
+    if classification_dir is not None:
+        _write_classification_files(classification_dir, pd.DataFrame(), [])
 
 
 # --- the test set ---------------------------------------------------------------------------
@@ -244,7 +243,8 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     if not ranked:
         result = {"trial": None, "error": "no trial finished ok"}
         (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
-        _write_without_a_trial(config, out_dir, "test_predictions.csv")
+        classified = "confusion_matrix.csv" in evaluation_outputs(config)
+        _write_without_a_trial(out_dir / "test_predictions.csv", out_dir if classified else None)
         return result
     best = ranked[0]
     split = TestSet(config, best["params"])
@@ -292,7 +292,7 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
     if not members:
         result = {"k": k, "members": [], "error": "no trial finished ok"}
         (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
-        _write_without_a_trial(config, out_dir, "ensemble_predictions.csv")
+        _write_without_a_trial(out_dir / "ensemble_predictions.csv")
         return result
     split = TestSet(config, members[0]["params"])
     outputs, member_info = [], []
