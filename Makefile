@@ -20,6 +20,7 @@ test-all: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	ruff check .
+	ruff format --check .
 	snakefmt --check .
 	snakemake --lint
 
