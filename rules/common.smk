@@ -18,7 +18,8 @@ from snakesweep.config import load_config
 from snakesweep.configfile import check_duplicate_keys
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
-from snakesweep.fidelity import fidelity_of, pruning_of
+from snakesweep.fidelity import fidelity_of
+from snakesweep.pruning import pruning_of
 from snakesweep.strategies import search_files
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being

@@ -5,8 +5,8 @@ import logging
 import time
 from pathlib import Path
 
-from snakesweep.fidelity import read_curves
 from snakesweep.history import read_history
+from snakesweep.pruning import read_curves
 from snakesweep.rounds import make_round
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from snakesweep.fidelity import pruning_of, read_curves, round_curves
+from snakesweep.pruning import pruning_of, read_curves, round_curves
 
 
 def main(smk) -> None:

@@ -172,7 +172,8 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     else:
         check_training(resolved, space)
     check_expect(resolved)
-    from snakesweep.fidelity import fidelity_of, pruning_of
+    from snakesweep.fidelity import fidelity_of
+    from snakesweep.pruning import pruning_of
 
     fidelity_of(resolved)
     pruning_of(resolved)
