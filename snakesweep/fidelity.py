@@ -1,4 +1,4 @@
-"""Multi-fidelity search: successive halving, Hyperband and BOHB-style brackets; median pruning.
+"""The multi-fidelity schedule: settings, brackets and rungs, promotions, epochs accounting.
 
 Rungs are rounds. A sweep's rounds walk a fixed schedule of brackets (Hyperband's, or one
 successive-halving bracket), repeated until the round budget ends; round k is one rung of one
@@ -6,6 +6,7 @@ bracket. Rung 0 of a bracket proposes new configurations at the bracket's lowest
 i > 0 promotes the best 1/eta of rung i-1 (the round before), which resume from their own
 checkpoints. Everything is a pure function of (config, finished trials, round index), so a rerun
 or a resumed sweep plans the same rungs. No torch import here: this runs in the propose job.
+The strategies that plan rounds on this schedule are in snakesweep.strategies.multifidelity.
 
 Fidelity is `epochs` (a trial trains until that epoch count; its learning-rate schedule always
 spans `max_fidelity` epochs, so a resumed trial continues exactly where it stopped) or
