@@ -15,6 +15,7 @@ trials start again from scratch on the larger fraction).
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -438,11 +439,12 @@ CURVE_COLUMNS = ["trial", "round", "epoch", "value"]
 
 
 def read_curves(path: Any) -> pd.DataFrame:
-    from pathlib import Path
 
-    if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
+    from snakesweep.outputs import read_whole
+
+    if path is None:
         return pd.DataFrame(columns=CURVE_COLUMNS)
-    return pd.read_csv(path)
+    return pd.read_csv(io.StringIO(read_whole(path)))
 
 
 def round_curves(
