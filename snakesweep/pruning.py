@@ -7,6 +7,7 @@ trial's best-so-far with them every epoch. Pure pandas: no torch, no strategies.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -87,11 +88,11 @@ CURVE_COLUMNS = ["trial", "round", "epoch", "value"]
 
 
 def read_curves(path: Any) -> pd.DataFrame:
-    from pathlib import Path
+    from snakesweep.outputs import read_whole
 
-    if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
+    if path is None:
         return pd.DataFrame(columns=CURVE_COLUMNS)
-    return pd.read_csv(path)
+    return pd.read_csv(io.StringIO(read_whole(path)))
 
 
 def round_curves(

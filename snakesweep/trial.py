@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from snakesweep.outputs import write_json
+
 log = logging.getLogger(__name__)
 
 RESULT_FILE = ".result.json"
@@ -232,12 +234,6 @@ def clear_trial_dir(trial_dir: Path) -> None:
             path.unlink()
 
 
-def write_json_atomic(path: Path, content: dict) -> None:
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(content, indent=2, default=str) + "\n")
-    os.replace(partial, path)
-
-
 def run_trial(
     proposal: dict,
     round_index: int,
@@ -287,5 +283,5 @@ def run_trial(
     last = trial_dir / "last.ckpt"
     if not last.exists():
         last.touch()  # a declared output; empty means there is nothing to resume from
-    write_json_atomic(trial_dir / "metrics.json", record)
+    write_json(trial_dir / "metrics.json", record)
     return record
