@@ -164,7 +164,8 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
     """Train in this process: status, error, objective and metrics (exceptions are recorded).
 
     A trial the pruning rule stopped is `pruned`, its objective the best value it reached.
-    With `task: tabular` the metrics are looked up in the configured table instead.
+    With `task: tabular` the metrics are looked up in the configured table instead; with
+    `train.function` the user's own training function gives them.
     """
     from snakesweep.tabular import run_tabular_trial
     from snakesweep.train import DivergedError, TrialPruned, fit_trial
@@ -178,6 +179,12 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
         try:
             if config.get("task") == "tabular":
                 metrics = run_tabular_trial(proposal["params"], config, trial_dir, proposal["seed"])
+            elif (config.get("train") or {}).get("function"):
+                from snakesweep.train.function import run_function
+
+                metrics = run_function(
+                    config["train"]["function"], proposal["params"], trial_dir, proposal["seed"]
+                )
             else:
                 metrics = fit_trial(
                     proposal["params"], config, trial_dir, proposal["seed"], **by_fold
@@ -232,10 +239,15 @@ def clear_trial_dir(trial_dir: Path) -> None:
             path.unlink()
 
 
-def write_json_atomic(path: Path, content: dict) -> None:
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(content, indent=2, default=str) + "\n")
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` in one step: a reader sees the old content or the new, never a part."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text)
     os.replace(partial, path)
+
+
+def write_json_atomic(path: Path, content: dict) -> None:
+    write_text_atomic(path, json.dumps(content, indent=2, default=str) + "\n")
 
 
 def run_trial(
