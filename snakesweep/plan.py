@@ -25,9 +25,8 @@ from typing import Any
 
 from snakesweep.fidelity import fidelity_of, rung_of_round
 
-#: Workflow steps after the last round when no benchmark file says how long they take here:
-#: aggregate, evaluation, report and plots, MLflow (measured on a 2-core laptop, benchmarks/plan).
-TAIL_DEFAULT_S = 30.0
+#: A workflow step (record a round, track it in MLflow) before its benchmark file exists.
+STEP_DEFAULT_S = 5.0
 #: Snakemake's start (parsing, walking the finished rounds) when nothing measured it yet.
 STARTUP_DEFAULT_S = 5.0
 #: The quantiles of the measured per-job costs that give the low and high end of the range.
@@ -179,7 +178,7 @@ class SweepState:
     round_overhead_s: list[float] = field(default_factory=list)
     running: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial -> progress
     stopped: str | None = None
-    tail_s: float | None = None  # measured steps after the last round (a finished sweep)
+    tail_s: float | None = None  # the steps after the last round, once they have run
     best: tuple[str, float] | None = None
 
 
@@ -238,8 +237,8 @@ def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> Sweep
             )
             state.costs.basis = "calibration"
     final = sweep_dir / "tracking" / "final.json"
-    if rounds and rounds[-1].finished and final.exists() and previous_end is not None:
-        state.tail_s = max(0.0, final.stat().st_mtime - previous_end)
+    if rounds and rounds[-1].finished and final.exists():
+        state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
     return state
 
 
@@ -336,7 +335,9 @@ def estimate(
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
     slots = slots_of(config, cores, gpus)
-    state = read_state(config, sweep_dir, slots)
+    # The finished rounds ran with the resources their run recorded, not those asked about now.
+    run = run_of(sweep_dir)
+    state = read_state(config, sweep_dir, slots_of(config, run["cores"], run["gpus"]))
     folds = int((config.get("evaluate") or {}).get("folds") or 0)
     jobs_per_trial = max(1, folds)
     costs = state.costs
@@ -373,14 +374,16 @@ def estimate(
             if key == "mid":
                 busy_s += sum(jobs)
     finished_rounds = sum(r.finished for r in state.rounds)
-    sweep_done = bool(state.rounds) and finished_rounds == len(state.rounds)
-    tail_s = tail_estimate(sweep_dir.parent, config)
-    if known and not (sweep_done and state.tail_s is not None):
-        for key in remaining:
-            remaining[key] += tail_s + (STARTUP_DEFAULT_S if starting else 0.0)
+    full_epochs = max((r.epochs for r in state.rounds), default=0.0)
+    tail_s = 0.0
+    if known and state.tail_s is None:  # the steps after the search have not run yet
+        for key, q in (("mid", 0.5), ("low", LOW_Q), ("high", HIGH_Q)):
+            tail = tail_estimate(config, sweep_dir, costs, q, full_epochs)
+            remaining[key] += tail + (STARTUP_DEFAULT_S if starting else 0.0)
+            tail_s = tail if key == "mid" else tail_s
     trials_total = sum(r.trials for r in state.rounds)
     trials_done = sum(r.done for r in state.rounds)
-    started = run_of(sweep_dir)["started"]
+    started = run["started"]
     result = {
         "sweep": config["sweep"],
         "strategy": config["search"]["strategy"],
@@ -405,8 +408,8 @@ def estimate(
         "remaining_wall_range_s": (
             [round(remaining["low"], 1), round(remaining["high"], 1)] if known else None
         ),
-        "remaining_cpu_h": round(busy_s * threads / 3600, 4) if known else None,
-        "remaining_gpu_h": round(busy_s * gpu_share / 3600, 4) if known else None,
+        "remaining_cpu_h": round(busy_s * threads / 3600, 6) if known else None,
+        "remaining_gpu_h": round(busy_s * gpu_share / 3600, 6) if known else None,
         "seconds_per_epoch": round(_quantile(costs.per_unit, 0.5), 4) if costs.per_unit else None,
         "job_overhead_s": round(_quantile(costs.overhead, 0.5), 2) if costs.overhead else None,
         "round_overhead_s": round(round_overhead, 2),
@@ -428,21 +431,22 @@ def evaluation_steps(config: dict[str, Any]) -> list[str]:
     return [*steps, "provenance", "track_final"]
 
 
-def tail_estimate(results_dir: Path, config: dict[str, Any]) -> float:
-    """Seconds of the steps after the last round: measured on a finished sweep here (this one
-    first, else the most recent other), else TAIL_DEFAULT_S."""
-    own = results_dir / config["sweep"]
-    candidates = [own] + sorted(
-        (p for p in results_dir.glob("*") if p.is_dir() and p != own),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for sweep_dir in candidates:
-        final = sweep_dir / "tracking" / "final.json"
-        histories = sorted((sweep_dir / "history").glob("*.csv"))
-        if final.exists() and histories:
-            return max(0.0, final.stat().st_mtime - histories[-1].stat().st_mtime)
-    return TAIL_DEFAULT_S
+def _median_benchmark(folder: Path) -> float | None:
+    seconds = [s for p in folder.glob("*.tsv") if (s := _benchmark_s(p)) is not None]
+    return statistics.median(seconds) if seconds else None
+
+
+def tail_estimate(
+    config: dict[str, Any], sweep_dir: Path, costs: Costs, q: float, epochs: float
+) -> float:
+    """Seconds of the steps after the last round, along their longest chain: aggregate (like a
+    round's record step), the test-set evaluation (like one full trial: it refits the best one),
+    the report and the final MLflow step (each like a round's MLflow step)."""
+    benchmarks = sweep_dir / "benchmarks"
+    record_s = _median_benchmark(benchmarks / "record_round") or STEP_DEFAULT_S
+    track_s = _median_benchmark(benchmarks / "track") or STEP_DEFAULT_S
+    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(config) else 0
+    return record_s + evaluate_s + 2 * track_s
 
 
 # --- text ---------------------------------------------------------------------------------------
