@@ -3,7 +3,11 @@ import copy
 import os
 import re
 import sys
+import time
 from pathlib import Path
+
+# When this run started: the round line's elapsed time counts from here.
+RUN_STARTED = time.time()
 
 # Jobs import the snakesweep package that sits next to this workflow.
 sys.path.insert(0, workflow.basedir)
@@ -35,6 +39,13 @@ try:
     config.update(load_config(config))
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
+
+# The console shows the sweep's own lines (the plan, a line per round, the results) and errors;
+# Snakemake's job blocks go only to its log file, .snakemake/log/ (snakesweep/console.py).
+if workflow.is_main_process and not os.environ.get("SNAKESWEEP_VERBOSE"):
+    from snakesweep.console import quiet_console
+
+    quiet_console()
 
 # A run killed with SIGKILL leaves Snakemake's locks behind; remove them when their owner is
 # gone, so that resuming is running the same command again (snakesweep/locks.py).
@@ -69,7 +80,12 @@ TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", 
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
 # The best configuration and the ensemble are tested after the search, unless switched off;
 # a tabular sweep looks its metrics up in a table: there is no model to test.
-EVALUATED = config["task"] == "train" and config["evaluate"]["test_set"]
+# A user's training function (train.function) leaves no model file to test either.
+EVALUATED = (
+    config["task"] == "train"
+    and config["evaluate"]["test_set"]
+    and not config["train"].get("function")
+)
 # Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
 # (proposals carry thresholds from the learning curves of earlier rounds).
 MULTI_FIDELITY = fidelity_of(config) is not None
@@ -292,6 +308,23 @@ def get_final_outputs(wildcards):
         *report_outputs(SWEEP),
         f"results/{SWEEP}/tracking/final.json",
     ]
+
+
+def start_run():
+    """A run (not a dry run) starts: record when and with what resources, for the round line and
+    `python -m snakesweep status`, and print the plan's one-line summary."""
+    from snakesweep.cluster import gpus_per_trial
+    from snakesweep.plan import start_run as record_run
+
+    if workflow.local_exec:
+        cores = workflow.cores
+        slots = workflow.global_resources.get("gpu_slots")
+        gpus = int(getattr(slots, "value", slots) or 0) // TRIALS_PER_JOB
+    else:  # a cluster: --jobs trials at once, each with its own cores and GPUs
+        cores = workflow.nodes * TRAIN_THREADS
+        gpus = workflow.nodes * gpus_per_trial(config)
+    sweep_dir = Path("results", SWEEP)
+    print(record_run(config, sweep_dir, RUN_STARTED, cores, gpus), flush=True)
 
 
 onsuccess:

@@ -1,10 +1,10 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
 import logging
-import time
 from pathlib import Path
 
 from snakesweep.history import append_round, read_history, read_trials, round_summary, write_history
+from snakesweep.plan import estimate, run_of
 
 
 def main(smk) -> None:
@@ -14,9 +14,18 @@ def main(smk) -> None:
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
-        direction = smk.config["objective"]["direction"]
-        print(round_summary(table, round_index, direction, elapsed), flush=True)
+        sweep_dir = Path(smk.input.sweep).parent
+        run = run_of(sweep_dir)
+        plan = estimate(smk.config, sweep_dir, run["cores"], run["gpus"])
+        line = round_summary(
+            table,
+            round_index,
+            plan["rounds_total"],
+            smk.config["objective"]["direction"],
+            plan["elapsed_s"] or 0.0,
+            plan["remaining_wall_s"],
+        )
+        print(line, flush=True)
 
 
 if "snakemake" in globals():

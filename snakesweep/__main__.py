@@ -3,11 +3,14 @@
 check FILE          validate a config file exactly as the workflow does (YAML syntax included)
 export SWEEP        bundle a finished sweep (config, expected values, trials.csv, provenance)
 reproduce BUNDLE    re-run a bundle's sweep here and verify it (exit 1 with the differences)
+plan                what a sweep will cost: rounds, trials, epochs, wall time, CPU- and GPU-hours
+status              a running (or finished) sweep: running trials, finished rounds, best, ETA
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -45,6 +48,67 @@ def reproduce(args: argparse.Namespace) -> int:
     return run(Path(args.bundle), args.cores, Path(args.results))
 
 
+def _sweep_config(args: argparse.Namespace) -> dict:
+    """The config a `snakemake --configfile FILE` run would use (validated the same way)."""
+    from snakesweep.config import load_config
+    from snakesweep.configfile import read_config_file
+
+    return load_config(read_config_file(args.configfile), Path(args.results))
+
+
+def plan(args: argparse.Namespace) -> int:
+    from snakesweep.plan import calibrate, describe, estimate
+
+    config = _sweep_config(args)
+    sweep_dir = Path(args.results) / config["sweep"]
+    if args.calibrate:
+        print("snakesweep: calibrating: one trial at the lowest fidelity ...", file=sys.stderr)
+        record = calibrate(config, sweep_dir)["record"]
+        if record["status"] != "ok":
+            print(f"snakesweep: the calibration trial {record['status']}: {record['error']}")
+    result = estimate(config, sweep_dir, args.cores, args.gpus, starting=True)
+    print(json.dumps(result, indent=2) if args.json else describe(result))
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from snakesweep.plan import estimate, status_text
+
+    config = _sweep_config(args)
+    sweep_dir = Path(args.results) / config["sweep"]
+    cores = args.cores or (estimate_cores(sweep_dir) or 2)
+    result = estimate(config, sweep_dir, cores, args.gpus)
+    print(json.dumps(result, indent=2) if args.json else status_text(config, sweep_dir, result))
+    return 0
+
+
+def estimate_cores(sweep_dir: Path) -> int | None:
+    """The cores of the run in progress (recorded when it started)."""
+    from snakesweep.plan import INVOCATION_FILE
+
+    try:
+        return int(json.loads((sweep_dir / INVOCATION_FILE).read_text())["cores"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _sweep_arguments(sub: argparse.ArgumentParser, cores: int | None) -> None:
+    sub.add_argument(
+        "--configfile", default="config/config.yaml", help="the sweep (default: the default sweep)"
+    )
+    sub.add_argument("--results", default="results", help="results folder (default: results)")
+    sub.add_argument(
+        "--cores",
+        type=int,
+        default=cores,
+        help="cores of the run (default: %(default)s)"
+        if cores
+        else "cores of the run (default: those of the run in progress, else 2)",
+    )
+    sub.add_argument("--gpus", type=int, default=0, help="GPUs of the run (default: 0)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m snakesweep", description=__doc__.split("\n")[0])
     commands = main.add_subparsers(dest="command", required=True)
@@ -65,6 +129,17 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--cores", type=int, default=2)
     sub.add_argument("--results", default="results")
     sub.set_defaults(run=reproduce)
+    sub = commands.add_parser("plan", help="what a sweep will cost, before or while it runs")
+    _sweep_arguments(sub, 2)
+    sub.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="train one trial at the lowest fidelity first, to estimate a sweep with no trials",
+    )
+    sub.set_defaults(run=plan)
+    sub = commands.add_parser("status", help="running trials, finished rounds, best so far, ETA")
+    _sweep_arguments(sub, None)
+    sub.set_defaults(run=status)
     return main
 
 

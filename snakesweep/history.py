@@ -80,16 +80,26 @@ def best_trial(table: pd.DataFrame, direction: str) -> pd.Series | None:
     return done.loc[index]
 
 
-def round_summary(table: pd.DataFrame, round_index: int, direction: str, elapsed_s: float) -> str:
-    """The one console line printed when a round finishes."""
+def round_summary(
+    table: pd.DataFrame,
+    round_index: int,
+    rounds_total: int,
+    direction: str,
+    elapsed_s: float,
+    eta_s: float | None = None,
+) -> str:
+    """The one console line printed when a round finishes: `round 3/8`, its trials ok, failed
+    and pruned, the best so far with its trial, the time since this run started and the ETA."""
+    from snakesweep.plan import duration
+
     this_round = table[table["round"] == round_index]
     ok = int((this_round["status"] == "ok").sum())
     pruned = int((this_round["status"] == "pruned").sum())
     failed = len(this_round) - ok - pruned
     best = best_trial(table, direction)
     best_text = f"{best['objective']:.4g} ({best['trial']})" if best is not None else "none yet"
-    pruned_text = f"{pruned} pruned, " if pruned else ""
+    eta = "" if eta_s is None else f", ETA {duration(eta_s)}"
     return (
-        f"[snakesweep] round {round_index}: {ok} ok, {pruned_text}{failed} failed, "
-        f"best so far {best_text}, elapsed {elapsed_s:.0f} s"
+        f"[snakesweep] round {round_index + 1}/{rounds_total}: {ok} ok, {failed} failed, "
+        f"{pruned} pruned, best so far {best_text}, elapsed {duration(elapsed_s)}{eta}"
     )

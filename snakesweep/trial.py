@@ -166,7 +166,8 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
     """Train in this process: status, error, objective and metrics (exceptions are recorded).
 
     A trial the pruning rule stopped is `pruned`, its objective the best value it reached.
-    With `task: tabular` the metrics are looked up in the configured table instead.
+    With `task: tabular` the metrics are looked up in the configured table instead; with
+    `train.function` the user's own training function gives them.
     """
     from snakesweep.tabular import run_tabular_trial
     from snakesweep.train import DivergedError, TrialPruned, fit_trial
@@ -180,6 +181,12 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
         try:
             if config.get("task") == "tabular":
                 metrics = run_tabular_trial(proposal["params"], config, trial_dir, proposal["seed"])
+            elif (config.get("train") or {}).get("function"):
+                from snakesweep.train.function import run_function
+
+                metrics = run_function(
+                    config["train"]["function"], proposal["params"], trial_dir, proposal["seed"]
+                )
             else:
                 metrics = fit_trial(
                     proposal["params"], config, trial_dir, proposal["seed"], **by_fold

@@ -87,10 +87,12 @@ def test_round_summary_line():
             "objective": [0.5, 0.25, float("nan")],
         }
     )
-    line = round_summary(table, 1, "minimize", 12.3)
-    assert (
-        line == "[snakesweep] round 1: 1 ok, 1 failed, best so far 0.25 (r001-t000), elapsed 12 s"
+    line = round_summary(table, 1, 8, "minimize", 12.3, 130.0)
+    assert line == (
+        "[snakesweep] round 2/8: 1 ok, 1 failed, 0 pruned, best so far 0.25 (r001-t000), "
+        "elapsed 12 s, ETA 2 min"
     )
+    assert round_summary(table.iloc[:1], 0, 8, "maximize", 3.0).endswith("elapsed 3 s")
 
 
 def test_seeds_are_stable_and_distinct():

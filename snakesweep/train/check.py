@@ -40,6 +40,9 @@ def check(config: dict[str, Any], space: Any = None) -> None:
     data = config.get("data") or {}
     model = config.get("model") or {}
     evaluate = config.get("evaluate") or {}
+    if (config.get("train") or {}).get("function"):
+        _check_function(config)
+        return
     task = _check_data(config)
     user_model = _check_model(model)
     _check_space(config, space, user_model, model, data)
@@ -55,6 +58,28 @@ def check(config: dict[str, Any], space: Any = None) -> None:
         )
     if not user_model and not data.get("class_path"):
         _check_objective(config, task)
+
+
+def _check_function(config: dict[str, Any]) -> None:
+    """A user's training function gets the params as they are; it has no epochs to resume,
+    no folds and no model file for the test set."""
+    from snakesweep.fidelity import MULTI_FIDELITY
+    from snakesweep.train.function import check_function
+
+    check_function(config["train"]["function"])
+    strategy = (config.get("search") or {}).get("strategy")
+    if strategy in MULTI_FIDELITY:
+        raise ConfigError(
+            "search.strategy",
+            f"{strategy} trains at several fidelities; train.function takes none",
+            "use bayes, random, grid, ... with train.function",
+        )
+    evaluate = config.get("evaluate") or {}
+    for key in ("folds",):
+        if evaluate.get(key):
+            raise ConfigError(f"evaluate.{key}", "is not available with train.function")
+    if ((config.get("pruning") or {}).get("rule") or "none") != "none":
+        raise ConfigError("pruning.rule", "is not available with train.function", "use none")
 
 
 def task_of(config: dict[str, Any]) -> str | None:

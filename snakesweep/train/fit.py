@@ -97,6 +97,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
     from snakesweep.train.module import History, Pruner, ResumeState, SweepModule, TensorLoader
 
     t_imported = time.perf_counter()
+    log_to_file()
     trial_dir.mkdir(parents=True, exist_ok=True)
     hp = resolve(params)
     tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
@@ -162,7 +163,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
 
     # --- trainer ---
     resume_ckpt = None
-    history = History()
+    history = History(trial_dir / "history.csv")
     if fid.get("resume_from"):
         resume_ckpt, history.rows = prepare_resume(Path(fid["resume_from"]), trial_dir)
     start_epoch = len(history.rows)  # epochs inherited from the trial this one continues
@@ -253,6 +254,17 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
     return metrics
 
 
+def log_to_file() -> None:
+    """Lightning's info lines and Python warnings go to the job's log (the root logger) instead
+    of the console, where they would bury the sweep's own lines. Lightning adds its own
+    console handler when it is imported; where the root logger has none, nothing changes."""
+    import logging
+
+    if logging.getLogger().handlers:
+        logging.getLogger("lightning").handlers.clear()
+        logging.captureWarnings(True)
+
+
 def subsample_train(split: Any, fraction: float, seed: int) -> None:
     """Keep `fraction` of the training split. The order is seeded by the sweep seed alone, so
     a larger fraction contains every smaller one."""
@@ -320,19 +332,23 @@ def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, 
 
 
 def write_history(rows: list[dict[str, float]], path: Path) -> None:
-    """history.csv: one row per epoch; columns epoch, train/*, val/*, then the rest."""
+    """history.csv: one row per epoch; columns epoch, train/*, val/*, then the rest. Written
+    after every epoch, atomically, so `python -m snakesweep status` can read it mid-training."""
+    import io
+
+    from snakesweep.outputs import write_atomic
+
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
     order = {"epoch": 0, "train/loss": 1, "val/loss": 2, "val/acc": 3}
     keys.sort(key=lambda k: (order.get(k, 10 if "/" in k else 20), k))
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys or ["epoch"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: (int(v) if k == "epoch" else repr(float(v))) for k, v in row.items()}
-            )
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=keys or ["epoch"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (int(v) if k == "epoch" else repr(float(v))) for k, v in row.items()})
+    write_atomic(path, text.getvalue())
 
 
 def load_weights(model: Any, path: Path) -> None:

@@ -340,10 +340,12 @@ def prediction_metrics(
 
 
 class History(L.Callback):
-    """Collects one row per epoch of everything logged (epoch, train/loss, val/*, lr)."""
+    """Collects one row per epoch of everything logged (epoch, train/loss, val/*, lr) and, given
+    a `path`, rewrites that history.csv after every epoch (the live view of a running trial)."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Any = None) -> None:
         self.rows: list[dict[str, float]] = []
+        self.path = path
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         row: dict[str, float] = {"epoch": trainer.current_epoch}
@@ -355,6 +357,10 @@ class History(L.Callback):
         if n:
             row["train/loss"] = float(pl_module._train_sum) / n
         self.rows.append(row)
+        if self.path is not None:
+            from snakesweep.train.fit import write_history
+
+            write_history(self.rows, self.path)
 
 
 class ResumeState(L.Callback):

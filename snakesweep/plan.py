@@ -1,0 +1,587 @@
+"""What a sweep will cost, before it runs and while it runs (`python -m snakesweep plan`).
+
+The schedule comes from the config alone: rounds, trials per round, the epochs (and data
+fraction) each trial trains, rungs of a multi-fidelity sweep, folds. The time comes from this
+sweep's files: every finished train job gives its wall time (Snakemake's benchmark file, else
+metrics.json's duration_s), the part of it spent fitting (`time/fit_s`) and the epochs it
+trained, so a job is modelled as `overhead + seconds per epoch x epochs x data fraction`.
+Finished rounds also give the workflow's own time per round (propose, record, the scheduler)
+beyond their trials. Without a finished trial, an opt-in calibration (one trial at the lowest
+fidelity, `calibration.json`) stands in; without either, the time is unknown and says so.
+
+Pure reading of files: no torch, no Snakemake; the round line and `status` use it too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snakesweep.fidelity import fidelity_of, rung_of_round
+
+#: A workflow step (record a round, track it in MLflow) before its benchmark file exists.
+STEP_DEFAULT_S = 5.0
+#: Snakemake's start (parsing, walking the finished rounds) when nothing measured it yet.
+STARTUP_DEFAULT_S = 5.0
+#: The quantiles of the measured per-job costs that give the low and high end of the range.
+LOW_Q, HIGH_Q = 0.2, 0.8
+CALIBRATION_FILE = "calibration.json"
+INVOCATION_FILE = "invocation.json"
+
+
+@dataclass
+class Round:
+    """One round of the schedule: how many trials, and what each trains."""
+
+    index: int
+    trials: int
+    epochs: float  # epochs each trial trains (a promoted trial: only the epochs it adds)
+    data_fraction: float = 1.0
+    rung: str = ""  # "bracket 2, rung 1 (3 epochs)" in a multi-fidelity sweep
+    done: int = 0  # trials with a metrics.json
+    finished: bool = False  # the round's history table is written
+
+
+@dataclass
+class Costs:
+    """Per-job cost model from measured jobs: seconds = overhead + per_unit x units."""
+
+    overhead: list[float] = field(default_factory=list)
+    per_unit: list[float] = field(default_factory=list)
+    completion: list[float] = field(default_factory=list)  # epochs trained / planned
+    basis: str | None = None  # "N finished trials" | "calibration" | None
+
+
+def _epochs_of(space: dict[str, Any]) -> float:
+    """Expected max_epochs of a trial: a fixed value, the middle of a range, the mean of choices."""
+    spec = space.get("max_epochs", 20)
+    if not isinstance(spec, dict):
+        return float(spec)
+    if spec.get("type") == "fixed":
+        return float(spec["value"])
+    values = spec.get("choices") or spec.get("values")
+    if values:
+        return float(statistics.fmean(float(v) for v in values))
+    return (float(spec["low"]) + float(spec["high"])) / 2.0
+
+
+def schedule(config: dict[str, Any]) -> list[Round]:
+    """Every round the budget allows, as the config plans it (a stopping rule may end it sooner)."""
+    budget = config["budget"]
+    per_round = budget["trials_per_round"]
+    # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
+    whole_trials = config.get("task") == "tabular" or (config.get("train") or {}).get("function")
+    epochs = 0.0 if whole_trials else _epochs_of(config["space"])
+    fid = fidelity_of(config)
+    rounds: list[Round] = []
+    left = budget.get("max_trials") or math.inf
+    for index in range(budget["rounds"]):
+        if fid is None:
+            rounds.append(Round(index, int(min(per_round, left)), epochs))
+        else:
+            place = rung_of_round(fid, per_round, index)
+            trials = int(min(place.size, left))
+            label = f"bracket {place.bracket}, rung {place.rung}"
+            if fid.kind == "epochs":
+                previous = (
+                    rung_of_round(fid, per_round, index - 1).fidelity if place.rung > 0 else 0.0
+                )
+                rung = f"{label} ({place.fidelity:g} epochs)"
+                rounds.append(Round(index, trials, place.fidelity - previous, 1.0, rung))
+            else:
+                rung = f"{label} ({place.fidelity:g} of the data)"
+                rounds.append(Round(index, trials, epochs, place.fidelity, rung))
+        left -= rounds[-1].trials
+        if left <= 0:
+            break
+    return rounds
+
+
+# --- what the files say -----------------------------------------------------------------------
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _benchmark_s(path: Path) -> float | None:
+    """Wall seconds of a job from its Snakemake benchmark file (the `s` column)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        return float(rows[-1]["s"])
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+
+
+def _planned(proposal: dict[str, Any]) -> tuple[float, float]:
+    """(epochs, data fraction) a proposed trial trains; epochs it adds when it resumes."""
+    fid = proposal.get("fidelity") or {}
+    epochs = float((proposal.get("params") or {}).get("max_epochs", 20))
+    if fid.get("kind") == "epochs":
+        return float(fid["value"]), 1.0
+    if fid.get("kind") == "data_fraction":
+        return epochs, float(fid["value"])
+    return epochs, 1.0
+
+
+def _job_records(sweep_dir: Path, trial: str) -> list[tuple[dict[str, Any], float | None]]:
+    """(metrics.json record, benchmark seconds) of a finished trial's train jobs (one per fold)."""
+    trial_dir = sweep_dir / "trials" / trial
+    folds = sorted(trial_dir.glob("fold*/metrics.json"))
+    if folds:
+        return [
+            (
+                record,
+                _benchmark_s(
+                    sweep_dir / "benchmarks" / "train_fold" / trial / f"{p.parent.name[4:]}.tsv"
+                ),
+            )
+            for p in folds
+            if (record := _read_json(p)) is not None
+        ]
+    record = _read_json(trial_dir / "metrics.json")
+    if record is None:
+        return []
+    return [(record, _benchmark_s(sweep_dir / "benchmarks" / "train" / f"{trial}.tsv"))]
+
+
+def add_job(costs: Costs, record: dict[str, Any], job_s: float | None, planned: tuple) -> None:
+    """Add one finished job to the cost model."""
+    metrics = record.get("metrics") or {}
+    job_s = job_s if job_s is not None else float(record.get("duration_s") or 0.0)
+    planned_epochs, fraction = planned
+    trained = float(metrics.get("epochs") or 0) - float(metrics.get("start_epoch") or 0)
+    if trained <= 0 or planned_epochs <= 0:
+        costs.overhead.append(job_s)
+        return
+    fit_s = metrics.get("time/fit_s")
+    fit_s = float(fit_s) if fit_s is not None else job_s
+    costs.overhead.append(max(0.0, job_s - fit_s))
+    costs.per_unit.append(fit_s / (trained * fraction))
+    costs.completion.append(min(1.0, trained / planned_epochs))
+
+
+@dataclass
+class SweepState:
+    """The schedule with what has run: rounds, trial costs, round overheads, running trials."""
+
+    rounds: list[Round]
+    costs: Costs
+    round_overhead_s: list[float] = field(default_factory=list)
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial -> progress
+    stopped: str | None = None
+    tail_s: float | None = None  # the steps after the last round, once they have run
+    best: tuple[str, float] | None = None
+
+
+def _proposals(sweep_dir: Path, index: int) -> dict[str, Any] | None:
+    return _read_json(sweep_dir / "rounds" / f"{index:03d}.json")
+
+
+def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> SweepState:
+    """The schedule, overlaid with the sweep's files: proposals, finished and running trials."""
+    rounds = schedule(config)
+    state = SweepState(rounds, Costs())
+    metric = config["objective"]["metric"]
+    previous_end = None
+    for plan_round in rounds:
+        proposals = _proposals(sweep_dir, plan_round.index)
+        if proposals is None:
+            break
+        if proposals.get("stopped"):
+            state.stopped = proposals["stopped"]
+            del state.rounds[plan_round.index :]
+            break
+        trials = proposals["trials"]
+        plan_round.trials = len(trials)
+        job_seconds = []
+        for proposal in trials:
+            if (sweep_dir / "trials" / proposal["trial"] / "metrics.json").exists():
+                plan_round.done += 1
+                for record, seconds in _job_records(sweep_dir, proposal["trial"]):
+                    add_job(state.costs, record, seconds, _planned(proposal))
+                    job_seconds.append(seconds or float(record.get("duration_s") or 0.0))
+            else:
+                progress = trial_progress(sweep_dir / "trials" / proposal["trial"], metric)
+                if progress is not None:
+                    progress["of_epochs"] = _planned(proposal)[0]
+                    state.running[proposal["trial"]] = progress
+        history = sweep_dir / "history" / f"{plan_round.index:03d}.csv"
+        if history.exists():
+            plan_round.finished = True
+            end = history.stat().st_mtime
+            start = previous_end
+            if start is None:  # round 0: from its proposals, plus the propose job itself
+                propose_s = _benchmark_s(sweep_dir / "benchmarks" / "propose" / "000.tsv") or 0.0
+                start = (sweep_dir / "rounds" / "000.json").stat().st_mtime - propose_s
+            state.round_overhead_s.append(max(0.0, end - start - makespan(job_seconds, slots)))
+            previous_end = end
+    if state.costs.per_unit or state.costs.overhead:
+        state.costs.basis = f"{sum(r.done for r in state.rounds)} finished trials"
+    else:
+        calibration = _read_json(sweep_dir / CALIBRATION_FILE)
+        if calibration:
+            add_job(
+                state.costs,
+                calibration["record"],
+                calibration["job_s"],
+                tuple(calibration["planned"]),
+            )
+            state.costs.basis = "calibration"
+    final = sweep_dir / "tracking" / "final.json"
+    if rounds and rounds[-1].finished and final.exists():
+        state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
+    return state
+
+
+def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
+    """Epochs done and the last value of `metric` of a trial still training (its history.csv)."""
+    rows: list[dict[str, str]] = []
+    for path in [trial_dir / "history.csv", *sorted(trial_dir.glob("fold*/history.csv"))]:
+        try:
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle)) or rows
+        except OSError:
+            continue
+    if not trial_dir.is_dir():
+        return None
+    last = rows[-1] if rows else {}
+    value = last.get(metric)
+    return {
+        "epoch": len(rows),
+        "metric": metric,
+        "value": float(value) if value not in (None, "") else None,
+    }
+
+
+def run_of(sweep_dir: Path) -> dict[str, Any]:
+    """When the current `snakemake` run started and with what resources (invocation.json)."""
+    run = _read_json(sweep_dir / INVOCATION_FILE) or {}
+    return {
+        "started": run.get("started"),
+        "cores": run.get("cores") or 2,
+        "gpus": run.get("gpus") or 0,
+    }
+
+
+def start_run(
+    config: dict[str, Any], sweep_dir: Path, started: float, cores: int, gpus: int
+) -> str:
+    """At the start of a run: record it (the round line's elapsed time counts from here) and
+    return the plan's one-line summary."""
+    import socket
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
+    (sweep_dir / INVOCATION_FILE).write_text(json.dumps(run) + "\n")
+    return summary_line(estimate(config, sweep_dir, cores, gpus, now=started, starting=True))
+
+
+# --- the estimate -----------------------------------------------------------------------------
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = q * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def makespan(jobs: list[float], slots: int) -> float:
+    """Wall time of jobs on `slots` parallel slots, longest first (as a scheduler fills them)."""
+    loads = [0.0] * max(1, slots)
+    for seconds in sorted(jobs, reverse=True):
+        loads[loads.index(min(loads))] += seconds
+    return max(loads)
+
+
+def slots_of(config: dict[str, Any], cores: int, gpus: int) -> int:
+    """Trials that run at once: cores over the trial's threads, and GPU slots for GPU trials."""
+    from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
+
+    slots = max(1, cores // max(1, train_threads(config)))
+    per_trial = gpus_per_trial(config)
+    if per_trial:
+        slots = min(slots, max(1, gpus * trials_per_gpu(config) // per_trial))
+    return slots
+
+
+def _job_s(costs: Costs, epochs: float, fraction: float, q: float) -> float:
+    """Seconds of one train job of `epochs` at `fraction` of the data, at quantile q."""
+    units = epochs * fraction * (_quantile(costs.completion, 0.5) if costs.completion else 1.0)
+    per_unit = _quantile(costs.per_unit, q) if costs.per_unit else 0.0
+    return _quantile(costs.overhead, q) + per_unit * units
+
+
+def estimate(
+    config: dict[str, Any],
+    sweep_dir: Path,
+    cores: int = 2,
+    gpus: int = 0,
+    now: float | None = None,
+    starting: bool = False,
+) -> dict[str, Any]:
+    """The plan of a sweep as a dict (the `--json` output): counts, and the remaining time.
+
+    `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
+    from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
+
+    slots = slots_of(config, cores, gpus)
+    # The finished rounds ran with the resources their run recorded, not those asked about now.
+    run = run_of(sweep_dir)
+    state = read_state(config, sweep_dir, slots_of(config, run["cores"], run["gpus"]))
+    folds = int((config.get("evaluate") or {}).get("folds") or 0)
+    jobs_per_trial = max(1, folds)
+    costs = state.costs
+    known = costs.basis is not None
+    threads = max(1, train_threads(config))
+    gpu_share = gpus_per_trial(config) / trials_per_gpu(config)
+    remaining = {"mid": 0.0, "low": 0.0, "high": 0.0}
+    busy_s = 0.0  # train-job seconds still to run (CPU- and GPU-hours)
+    round_overhead = min(state.round_overhead_s) if state.round_overhead_s else 0.0
+    rounds_out = []
+    for plan_round in state.rounds:
+        left = plan_round.trials - plan_round.done
+        rounds_out.append(
+            {
+                "round": plan_round.index,
+                "trials": plan_round.trials,
+                "epochs": plan_round.epochs,
+                "data_fraction": plan_round.data_fraction,
+                "rung": plan_round.rung,
+                "trials_done": plan_round.done,
+                "finished": plan_round.finished,
+            }
+        )
+        if plan_round.finished or not known:
+            continue
+        for key, q in (("mid", 0.5), ("low", LOW_Q), ("high", HIGH_Q)):
+            job = _job_s(costs, plan_round.epochs, plan_round.data_fraction, q)
+            jobs = [job] * (left * jobs_per_trial)
+            for trial, progress in state.running.items():
+                if trial.startswith(f"r{plan_round.index:03d}-") and progress["of_epochs"]:
+                    done = min(1.0, progress["epoch"] / progress["of_epochs"])
+                    jobs[jobs.index(job)] = job * (1.0 - done)
+            remaining[key] += makespan(jobs, slots) + round_overhead
+            if key == "mid":
+                busy_s += sum(jobs)
+    finished_rounds = sum(r.finished for r in state.rounds)
+    full_epochs = max((r.epochs for r in state.rounds), default=0.0)
+    tail_s = 0.0
+    if known and state.tail_s is None:  # the steps after the search have not run yet
+        for key, q in (("mid", 0.5), ("low", LOW_Q), ("high", HIGH_Q)):
+            tail = tail_estimate(config, sweep_dir, costs, q, full_epochs)
+            remaining[key] += tail + (STARTUP_DEFAULT_S if starting else 0.0)
+            tail_s = tail if key == "mid" else tail_s
+    trials_total = sum(r.trials for r in state.rounds)
+    trials_done = sum(r.done for r in state.rounds)
+    started = run["started"]
+    result = {
+        "sweep": config["sweep"],
+        "strategy": config["search"]["strategy"],
+        "cores": cores,
+        "gpus": gpus,
+        "parallel_trials": slots,
+        "rounds_total": len(state.rounds),
+        "rounds_finished": finished_rounds,
+        "trials_total": trials_total,
+        "trials_remaining": trials_total - trials_done,
+        "folds": folds,
+        "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
+        "evaluation_steps": evaluation_steps(config),
+        "stopped": state.stopped,
+        "stopping_rules": [
+            key
+            for key in ("max_time_s", "target", "patience")
+            if config["budget"].get(key) is not None
+        ],
+        "basis": costs.basis,
+        "remaining_wall_s": round(remaining["mid"], 1) if known else None,
+        "remaining_wall_range_s": (
+            [round(remaining["low"], 1), round(remaining["high"], 1)] if known else None
+        ),
+        "remaining_cpu_h": round(busy_s * threads / 3600, 6) if known else None,
+        "remaining_gpu_h": round(busy_s * gpu_share / 3600, 6) if known else None,
+        "seconds_per_epoch": round(_quantile(costs.per_unit, 0.5), 4) if costs.per_unit else None,
+        "job_overhead_s": round(_quantile(costs.overhead, 0.5), 2) if costs.overhead else None,
+        "round_overhead_s": round(round_overhead, 2),
+        "tail_s": round(tail_s, 1),
+        "running": state.running,
+        "elapsed_s": None if started is None else round((now or time.time()) - started, 1),
+        "rounds": rounds_out,
+    }
+    return result
+
+
+def evaluation_steps(config: dict[str, Any]) -> list[str]:
+    """The steps after the search (their names as the workflow's rules)."""
+    steps = ["aggregate", "track", "report"]
+    evaluate = config.get("evaluate") or {}
+    train_function = (config.get("train") or {}).get("function")
+    if config.get("task", "train") == "train" and evaluate.get("test_set") and not train_function:
+        steps[1:1] = ["evaluate_best", "evaluate_ensemble"]
+    return [*steps, "provenance", "track_final"]
+
+
+def _median_benchmark(folder: Path) -> float | None:
+    seconds = [s for p in folder.glob("*.tsv") if (s := _benchmark_s(p)) is not None]
+    return statistics.median(seconds) if seconds else None
+
+
+def tail_estimate(
+    config: dict[str, Any], sweep_dir: Path, costs: Costs, q: float, epochs: float
+) -> float:
+    """Seconds of the steps after the last round, along their longest chain: aggregate (like a
+    round's record step), the test-set evaluation (like one full trial: it refits the best one),
+    the report and the final MLflow step (each like a round's MLflow step)."""
+    benchmarks = sweep_dir / "benchmarks"
+    record_s = _median_benchmark(benchmarks / "record_round") or STEP_DEFAULT_S
+    track_s = _median_benchmark(benchmarks / "track") or STEP_DEFAULT_S
+    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(config) else 0
+    return record_s + evaluate_s + 2 * track_s
+
+
+# --- text ---------------------------------------------------------------------------------------
+def duration(seconds: float | None) -> str:
+    """`45 s`, `12 min`, `3.4 h`."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def summary_line(plan: dict[str, Any]) -> str:
+    """The one line a run prints first."""
+    head = (
+        f"[snakesweep] plan: {plan['sweep']}, {plan['rounds_total']} rounds, "
+        f"{plan['trials_total']} trials ({plan['trials_remaining']} to run)"
+    )
+    if plan["remaining_wall_s"] is None:
+        return (
+            f"{head}; time unknown until the first trials finish "
+            "(python -m snakesweep plan --calibrate measures one)"
+        )
+    low, high = plan["remaining_wall_range_s"]
+    return (
+        f"{head}, about {duration(plan['remaining_wall_s'])} "
+        f"({duration(low)} to {duration(high)}) on {plan['parallel_trials']} parallel trials"
+    )
+
+
+def describe(plan: dict[str, Any]) -> str:
+    """The human-readable plan: the schedule, then the estimate."""
+    lines = [summary_line(plan), ""]
+    for item in plan["rounds"]:
+        epochs = f" x {item['epochs']:g} epochs" if item["epochs"] else ""
+        if item["data_fraction"] != 1.0:
+            epochs += f" on {item['data_fraction']:g} of the data"
+        state = "done" if item["finished"] else f"{item['trials_done']} done"
+        rung = f", {item['rung']}" if item["rung"] else ""
+        lines.append(
+            f"  round {item['round'] + 1}/{plan['rounds_total']}: {item['trials']} trials"
+            f"{epochs}{rung} [{state}]"
+        )
+    if plan["folds"]:
+        lines.append(f"  each trial trains {plan['folds']} folds (one job each)")
+    lines.append(f"  then: {', '.join(plan['evaluation_steps'])}")
+    if plan["stopping_rules"]:
+        lines.append(
+            f"  stopping rules ({', '.join(plan['stopping_rules'])}) may end the sweep sooner"
+        )
+    if plan["stopped"]:
+        lines.append(f"  stopped: {plan['stopped']}")
+    lines.append("")
+    if plan["remaining_wall_s"] is None:
+        lines.append(
+            "Time: cannot know yet; no trial of this sweep has finished. Run "
+            "`python -m snakesweep plan --calibrate` (trains one trial at the lowest fidelity) "
+            "or start the sweep: its first round gives the estimate."
+        )
+    else:
+        low, high = plan["remaining_wall_range_s"]
+        gpus = f" and {plan['gpus']} GPUs" if plan["gpus"] else ""
+        lines += [
+            f"Estimated from {plan['basis']}: {plan['seconds_per_epoch'] or 0:g} s per epoch, "
+            f"{plan['job_overhead_s'] or 0:g} s per job to start, "
+            f"{plan['round_overhead_s']:g} s per round for the workflow.",
+            f"Remaining: {duration(plan['remaining_wall_s'])} wall time "
+            f"(range {duration(low)} to {duration(high)}) with {plan['cores']} cores{gpus} "
+            f"({plan['parallel_trials']} trials at once); "
+            f"{plan['remaining_cpu_h']:.3g} CPU-hours, {plan['remaining_gpu_h']:.3g} GPU-hours.",
+        ]
+    return "\n".join(lines)
+
+
+# --- calibration -------------------------------------------------------------------------------
+def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
+    """Train the sweep's first proposed trial at the lowest fidelity (1 epoch, or the first rung)
+    in a scratch folder, and keep its cost in calibration.json for plans before trials finish."""
+    import tempfile
+
+    from snakesweep.history import empty_history
+    from snakesweep.rounds import make_round
+    from snakesweep.trial import run_trial
+
+    proposal = make_round(config, empty_history(), 0, 0.0)["trials"][0]
+    trains_epochs = config.get("task") != "tabular" and not (config.get("train") or {}).get(
+        "function"
+    )
+    if trains_epochs and "fidelity" not in proposal:
+        proposal["fidelity"] = {"kind": "epochs", "value": 1}
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        record = run_trial(proposal, 0, config, Path(scratch) / proposal["trial"])
+        job_s = time.perf_counter() - start
+    calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2, default=str))
+    return calibration
+
+
+# --- status ------------------------------------------------------------------------------------
+def best_so_far(config: dict[str, Any], sweep_dir: Path) -> tuple[str, float] | None:
+    """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
+    from snakesweep.history import best_trial, read_trials
+
+    table = read_trials(sorted((sweep_dir / "trials").glob("*/metrics.json")))
+    best = best_trial(table, config["objective"]["direction"]) if len(table) else None
+    return None if best is None else (str(best["trial"]), float(best["objective"]))
+
+
+def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -> str:
+    """What `python -m snakesweep status` prints: from the files only, so it works for a sweep
+    running on a cluster as well as here."""
+    total, finished = plan["rounds_total"], plan["rounds_finished"]
+    done = plan["trials_total"] - plan["trials_remaining"]
+    if not (sweep_dir / "rounds").is_dir():
+        return f"[snakesweep] {plan['sweep']}: not started ({sweep_dir} has no rounds yet)"
+    if plan["stopped"] or (finished == total and total):
+        head = f"all {finished} rounds finished"
+    else:
+        head = f"round {finished + 1}/{total} running, {finished} finished"
+    lines = [f"[snakesweep] {plan['sweep']}: {head}, {done}/{plan['trials_total']} trials done"]
+    for trial, progress in sorted(plan["running"].items()):
+        value = "-" if progress["value"] is None else f"{progress['value']:.4g}"
+        lines.append(
+            f"  running {trial}: epoch {progress['epoch']}/{progress['of_epochs']:g}, "
+            f"{progress['metric']} {value}"
+        )
+    best = best_so_far(config, sweep_dir)
+    best_text = "none yet" if best is None else f"{best[1]:.4g} ({best[0]})"
+    elapsed = "" if plan["elapsed_s"] is None else f", elapsed {duration(plan['elapsed_s'])}"
+    eta = "" if finished == total else f", ETA {duration(plan['remaining_wall_s'])}"
+    lines.append(f"  best so far {best_text}{elapsed}{eta}")
+    if plan["stopped"]:
+        lines.append(f"  stopped: {plan['stopped']}")
+    return "\n".join(lines)

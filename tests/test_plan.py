@@ -1,0 +1,183 @@
+"""The cost preview (snakesweep/plan.py, `python -m snakesweep plan`) on real sweep files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, TINY_SWEEP, write_config
+
+from snakesweep.config import load_config
+from snakesweep.history import empty_history
+from snakesweep.plan import describe, estimate, makespan, schedule, status_text
+from snakesweep.rounds import make_round
+
+
+def sweep_config(**changes) -> dict:
+    raw = json.loads(json.dumps(TINY_SWEEP))
+    raw.update(changes)
+    return load_config(raw)
+
+
+def write_round(sweep_dir, index, trials, fit_s=2.0, job_s=5.0, epochs=2, start=1000.0, span=None):
+    """A finished round as the workflow leaves it: proposals, metrics.json and benchmark files,
+    the history table; file times say the round took `span` seconds after `start`."""
+    proposals = [
+        {"trial": f"r{index:03d}-t{i:03d}", "seed": i, "params": {"max_epochs": epochs}}
+        for i in range(trials)
+    ]
+    (sweep_dir / "rounds").mkdir(parents=True, exist_ok=True)
+    rounds_file = sweep_dir / "rounds" / f"{index:03d}.json"
+    rounds_file.write_text(json.dumps({"round": index, "stopped": None, "trials": proposals}))
+    for proposal in proposals:
+        trial_dir = sweep_dir / "trials" / proposal["trial"]
+        trial_dir.mkdir(parents=True)
+        record = {
+            "trial": proposal["trial"],
+            "round": index,
+            "seed": proposal["seed"],
+            "params": proposal["params"],
+            "status": "ok",
+            "objective": 0.5,
+            "metrics": {"val/loss": 0.5, "epochs": epochs, "time/fit_s": fit_s},
+            "duration_s": job_s,
+        }
+        (trial_dir / "metrics.json").write_text(json.dumps(record))
+        bench = sweep_dir / "benchmarks" / "train" / f"{proposal['trial']}.tsv"
+        bench.parent.mkdir(parents=True, exist_ok=True)
+        bench.write_text(f"s\th:m:s\n{job_s}\t0:00:05\n")
+    history = sweep_dir / "history" / f"{index:03d}.csv"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    history.write_text("trial\n")
+    span = span if span is not None else makespan([job_s] * trials, 2)
+    os.utime(rounds_file, (start, start))
+    os.utime(history, (start + span, start + span))
+    return start + span
+
+
+def test_new_rungs_propose_as_many_trials_as_the_plan_says():
+    config = sweep_config(
+        search={"strategy": "hyperband", "eta": 3, "min_fidelity": 1},
+        budget={"rounds": 6, "trials_per_round": 4},
+        space={**TINY_SWEEP["space"], "max_epochs": 9},
+    )
+    rounds = schedule(config)
+    assert len(rounds) == 6
+    for planned in rounds:
+        if planned.rung.endswith("rung 0 (1 epochs)") or ", rung 0 " in planned.rung:
+            proposed = make_round(config, empty_history(), planned.index, 0.0)["trials"]
+            assert len(proposed) == planned.trials
+            assert {p["fidelity"]["value"] for p in proposed} == {planned.epochs}
+    # a promoted lineage adds epochs rung by rung up to the maximum fidelity
+    first_bracket = [r for r in rounds if r.rung.startswith("bracket 2,")]
+    assert sum(r.epochs for r in first_bracket) == 9
+
+
+def test_no_finished_trial_means_the_time_is_unknown(tmp_path):
+    plan = estimate(sweep_config(), tmp_path / "tiny")
+    assert plan["trials_total"] == 4 and plan["trials_remaining"] == 4
+    assert plan["remaining_wall_s"] is None and plan["remaining_cpu_h"] is None
+    assert "cannot know" in describe(plan)
+
+
+def test_remaining_time_follows_the_finished_rounds(tmp_path):
+    config = sweep_config(budget={"rounds": 4, "trials_per_round": 4})
+    sweep_dir = tmp_path / "results" / "tiny"
+    end = write_round(sweep_dir, 0, 4, span=12.0)
+    write_round(sweep_dir, 1, 4, start=end, span=12.0)
+    plan = estimate(config, sweep_dir, cores=2)
+    assert plan["rounds_finished"] == 2 and plan["trials_remaining"] == 8
+    # each round: 4 jobs of 5 s on 2 slots is 10 s, the files say 12 s: 2 s of workflow
+    assert plan["round_overhead_s"] == pytest.approx(2.0)
+    per_round = plan["remaining_wall_s"] - plan["tail_s"]
+    assert per_round == pytest.approx(2 * 12.0)
+    low, high = plan["remaining_wall_range_s"]
+    assert low <= plan["remaining_wall_s"] <= high
+    # twice the cores: trials run 4 at once
+    assert estimate(config, sweep_dir, cores=4)["remaining_wall_s"] - plan["tail_s"] == (
+        pytest.approx(2 * (5.0 + 2.0))
+    )
+    assert plan["remaining_cpu_h"] == pytest.approx(8 * 5.0 / 3600, rel=1e-3)
+    assert plan["remaining_gpu_h"] == 0
+
+
+def test_longer_trials_cost_more_per_epoch(tmp_path):
+    """The fitting part scales with the epochs a trial will train, the start-up part doesn't."""
+    sweep_dir = tmp_path / "results" / "tiny"
+    write_round(sweep_dir, 0, 2, fit_s=2.0, job_s=5.0, epochs=2)
+    short = estimate(sweep_config(), sweep_dir, cores=1)
+    space = {**TINY_SWEEP["space"], "max_epochs": 4}
+    long = estimate(sweep_config(space=space), sweep_dir, cores=1)
+    assert short["seconds_per_epoch"] == pytest.approx(1.0)
+    assert short["job_overhead_s"] == pytest.approx(3.0)
+    # the remaining round: 2 trials on 1 slot, (3 + 2 x 1) s each, then (3 + 4 x 1) s each
+    rounds_s = {p["remaining_wall_s"] - p["tail_s"] for p in (short, long)}
+    assert max(rounds_s) - min(rounds_s) == pytest.approx(2 * 2.0)
+    # and the test-set evaluation refits one trial for its epochs
+    assert long["tail_s"] - short["tail_s"] == pytest.approx(2.0)
+
+
+def test_a_running_trial_shows_its_epoch_and_last_metric(tmp_path):
+    config = sweep_config()
+    sweep_dir = tmp_path / "results" / "tiny"
+    write_round(sweep_dir, 0, 2)
+    rounds_file = sweep_dir / "rounds" / "001.json"
+    proposals = [{"trial": "r001-t000", "seed": 1, "params": {"max_epochs": 2}}]
+    rounds_file.write_text(json.dumps({"round": 1, "stopped": None, "trials": proposals}))
+    (sweep_dir / "trials" / "r001-t000").mkdir()
+    (sweep_dir / "trials" / "r001-t000" / "history.csv").write_text(
+        "epoch,train/loss,val/loss\n0,0.9,0.8\n"
+    )
+    plan = estimate(config, sweep_dir)
+    assert plan["running"] == {
+        "r001-t000": {"epoch": 1, "metric": "val/loss", "value": 0.8, "of_epochs": 2.0}
+    }
+    text = status_text(config, sweep_dir, plan)
+    assert "round 2/2 running" in text and "r001-t000: epoch 1/2, val/loss 0.8" in text
+    assert "best so far 0.5 (r000-t000)" in text
+
+
+def test_plan_command_prints_the_json_keys(tmp_path):
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep", "plan", "--configfile", str(configfile),
+         "--results", str(tmp_path / "results"), "--json"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    plan = json.loads(result.stdout)
+    for key in (
+        "trials_total",
+        "trials_remaining",
+        "remaining_wall_s",
+        "remaining_cpu_h",
+        "remaining_gpu_h",
+    ):
+        assert key in plan
+    assert plan["trials_total"] == 4 and len(plan["rounds"]) == 2
+
+
+def test_plan_command_refuses_a_bad_config_in_one_line(tmp_path):
+    configfile = write_config(tmp_path, {**TINY_SWEEP, "budget": {"rounds": 0}})
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep", "plan", "--configfile", str(configfile)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "budget.rounds" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_calibration_trial_gives_an_estimate_before_any_trial(tmp_path):
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep", "plan", "--configfile", str(configfile),
+         "--results", str(tmp_path / "results"), "--calibrate", "--json"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    plan = json.loads(result.stdout)
+    assert plan["basis"] == "calibration"
+    assert plan["remaining_wall_s"] > 0 and plan["seconds_per_epoch"] > 0
+    assert not (tmp_path / "results" / "tiny" / "trials").exists()  # nothing of the sweep ran
