@@ -323,12 +323,6 @@ def start_run():
 
 
 onsuccess:
-    best = Path("results", SWEEP, "best.yaml")
-    if best.exists():
-        print(
-            f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)"
-        )
-        print(
-            f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}"
-        )
-        print(f"[snakesweep] best configuration ({best}):\n{best.read_text()}")
+    from snakesweep.console import finished_lines
+
+    print("\n".join(finished_lines(Path("results", SWEEP), config)))
