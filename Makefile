@@ -25,6 +25,7 @@ test-all: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	ruff check .
+	ruff format --check .
 	snakefmt --check .
 	snakemake --lint
 

@@ -1,6 +1,5 @@
 # All Python of the workflow: config validation, paths and the input functions of the rules.
 import copy
-import json
 import os
 import re
 import sys
@@ -22,7 +21,9 @@ from snakesweep.config import load_config
 from snakesweep.configfile import check_duplicate_keys
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
-from snakesweep.fidelity import fidelity_of, pruning_of
+from snakesweep.fidelity import fidelity_of
+from snakesweep.outputs import read_json
+from snakesweep.pruning import pruning_of
 from snakesweep.strategies import search_files
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
@@ -62,6 +63,13 @@ if workflow.is_main_process:
     stale_lock_note = claim()
     if stale_lock_note:
         print(stale_lock_note, file=sys.stderr)
+    # An empty or cut-off table read as "no trials" would drop rounds: stop, naming the file.
+    from snakesweep.outputs import check_outputs
+
+    try:
+        check_outputs(Path("results", config["sweep"]))
+    except ConfigError as error:
+        sys.exit(f"snakesweep: {error}")
 
 SWEEP = config["sweep"]
 ROUNDS = config["budget"]["rounds"]
@@ -105,10 +113,7 @@ def trial_ids(sweep, round_index):
     rounds_file = checkpoints.propose.get(
         sweep=sweep, round=round_name(round_index)
     ).output[0]
-    return [
-        proposal["trial"]
-        for proposal in json.loads(Path(rounds_file).read_text())["trials"]
-    ]
+    return [proposal["trial"] for proposal in read_json(rounds_file)["trials"]]
 
 
 def all_trial_metrics(sweep):
@@ -170,7 +175,7 @@ def get_train_inputs(wildcards):
         rounds_file = checkpoints.propose.get(
             sweep=wildcards.sweep, round=wildcards.trial[1:4]
         ).output[0]
-        for proposal in json.loads(Path(rounds_file).read_text())["trials"]:
+        for proposal in read_json(rounds_file)["trials"]:
             parent = (proposal.get("fidelity") or {}).get("resume_from")
             if proposal["trial"] == wildcards.trial and parent:
                 inputs["resume"] = sweep_path(wildcards, "trials", parent, "last.ckpt")

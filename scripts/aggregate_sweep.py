@@ -1,12 +1,11 @@
 """Write the sweep's final table (trials.csv) and its best configuration (best.yaml)."""
 
 import logging
-from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from snakesweep.history import best_trial, read_history, write_history
+from snakesweep.outputs import write_yaml
 from snakesweep.rounds import plain
 
 
@@ -41,7 +40,7 @@ def main(smk) -> None:
     table = read_history(smk.input.history)
     write_history(table, smk.output.table)
     summary = best_summary(table, smk.config)
-    Path(smk.output.best).write_text(yaml.safe_dump(summary, sort_keys=False))
+    write_yaml(smk.output.best, summary)
 
 
 if "snakemake" in globals():

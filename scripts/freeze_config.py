@@ -3,14 +3,12 @@
 import logging
 from pathlib import Path
 
-import yaml
-
 from snakesweep.config import identity
+from snakesweep.outputs import write_yaml
 
 
 def freeze_config(config: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(identity(config), sort_keys=True))
+    write_yaml(path, identity(config), sort_keys=True)
 
 
 def main(smk) -> None:

@@ -1,12 +1,12 @@
 """Write one round's proposals (rounds/NNN.json) from the finished trials of earlier rounds."""
 
-import json
 import logging
 import time
 from pathlib import Path
 
-from snakesweep.fidelity import read_curves
 from snakesweep.history import read_history
+from snakesweep.outputs import write_json
+from snakesweep.pruning import read_curves
 from snakesweep.rounds import make_round
 
 
@@ -25,7 +25,7 @@ def main(smk) -> None:
         print(
             f"[snakesweep] round {round_index}: no trials, the sweep stopped: {content['stopped']}"
         )
-    Path(smk.output[0]).write_text(json.dumps(content, indent=2) + "\n")
+    write_json(smk.output[0], content)
 
 
 if "snakemake" in globals():

@@ -2,7 +2,8 @@
 
 import logging
 
-from snakesweep.fidelity import pruning_of, read_curves, round_curves
+from snakesweep.outputs import write_csv
+from snakesweep.pruning import pruning_of, read_curves, round_curves
 
 
 def main(smk) -> None:
@@ -14,7 +15,7 @@ def main(smk) -> None:
         pruning["metric"],
         pruning["mode"],
     )
-    table.to_csv(smk.output[0], index=False)
+    write_csv(table, smk.output[0])
 
 
 if "snakemake" in globals():

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from snakesweep.history import read_history
+from snakesweep.outputs import write_atomic
 from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
 
 
@@ -24,7 +25,7 @@ def main(smk) -> None:
         list(plots.values()),
         Path(smk.output.summary_html),
     )
-    Path(smk.output.table).write_text(trials_page(table, smk.config["sweep"]))
+    write_atomic(smk.output.table, trials_page(table, smk.config["sweep"]))
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 
 

@@ -1,10 +1,10 @@
 """After the search: test metrics, summary.md and plots into the sweep's MLflow parent run, and
 the best model logged (signature, input example) and registered under the sweep's name."""
 
-import json
 import logging
 from pathlib import Path
 
+from snakesweep.outputs import read_json, write_json
 from snakesweep.tracking import files_digest, track_final
 
 
@@ -25,7 +25,7 @@ def main(smk) -> None:
     # report only.
     evaluated = hasattr(smk.input, "test")
     stamp_path = Path(smk.input.test if evaluated else smk.input.tracked)
-    test = json.loads(stamp_path.read_text()) if evaluated else {}
+    test = read_json(stamp_path) if evaluated else {}
     model = example = None
     digest = ""
     if test.get("checkpoint") and Path(test["checkpoint"]).exists():
@@ -42,7 +42,7 @@ def main(smk) -> None:
         timestamp_ms=int(stamp_path.stat().st_mtime * 1000),
     )
     logging.info("tracked: %s", result)
-    Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(smk.output[0], result)
 
 
 if "snakemake" in globals():

@@ -1,10 +1,10 @@
 """Mirror one finished round into MLflow (the files stay the source of truth)."""
 
-import json
 import logging
 from pathlib import Path
 
 from snakesweep.history import read_history
+from snakesweep.outputs import write_json
 from snakesweep.tracking import track_round
 
 
@@ -19,7 +19,7 @@ def main(smk) -> None:
         sweep_dir / "trials",
         Path(smk.params.artifact_root),
     )
-    Path(smk.output[0]).write_text(json.dumps(runs, indent=2) + "\n")
+    write_json(smk.output[0], runs)
 
 
 if "snakemake" in globals():

@@ -1,10 +1,10 @@
 """Train one fold of one trial (k-fold cross-validation); its metrics.json is always written."""
 
-import json
 import logging
 import os
 from pathlib import Path
 
+from snakesweep.outputs import read_json
 from snakesweep.trial import run_trial
 
 
@@ -12,7 +12,7 @@ def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # torch reads this when first imported: one fold uses only the cores Snakemake gave it.
     os.environ["OMP_NUM_THREADS"] = str(smk.threads)
-    proposals = json.loads(Path(smk.input.proposals).read_text())["trials"]
+    proposals = read_json(smk.input.proposals)["trials"]
     proposal = next(p for p in proposals if p["trial"] == smk.wildcards.trial)
     round_index = int(smk.wildcards.trial[1:4])
     run_trial(

@@ -1,16 +1,16 @@
 """Train one trial; metrics.json is always written (status ok | failed | diverged)."""
 
-import json
 import logging
 import os
 import socket
 from pathlib import Path
 
+from snakesweep.outputs import read_json
 from snakesweep.trial import run_trial
 
 
 def proposal_of(rounds_file: Path, trial: str) -> dict:
-    for proposal in json.loads(rounds_file.read_text())["trials"]:
+    for proposal in read_json(rounds_file)["trials"]:
         if proposal["trial"] == trial:
             return proposal
     raise KeyError(f"{trial} is not in {rounds_file}")

@@ -1,10 +1,9 @@
 """Compare the finished sweep with its `expect:` block; write verify.json (pass or fail)."""
 
-import json
 import logging
-from pathlib import Path
 
 from snakesweep.history import read_history
+from snakesweep.outputs import write_json
 from snakesweep.verify import compare, describe
 
 
@@ -12,7 +11,7 @@ def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     result = compare(read_history(smk.input.table), smk.params.expect)
     result["sweep"] = smk.wildcards.sweep
-    Path(smk.output[0]).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(smk.output[0], result)
     logging.info(describe(result, smk.wildcards.sweep))
 
 

@@ -31,6 +31,9 @@ IDENTITY_KEYS = (
     "tabular",
     "pruning",
 )
+# How and where trials run, not what they learn: a sweep resumes on another machine, with other
+# cores or GPUs, or with the warm worker switched off.
+RUNTIME_TRAIN_KEYS = ("accelerator", "devices", "threads", "trials_per_gpu", "worker")
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -85,10 +88,21 @@ def check_sweep_name(name: str) -> None:
 
 
 def identity(config: dict) -> dict:
-    """The part of a config that defines which trials a sweep holds."""
-    return {key: config.get(key) for key in IDENTITY_KEYS} | {
-        "trials_per_round": config["budget"]["trials_per_round"]
-    }
+    """The part of a config that defines which trials a sweep holds (runtime settings left out)."""
+    return without_runtime_settings(
+        {key: config.get(key) for key in IDENTITY_KEYS}
+        | {"trials_per_round": config["budget"]["trials_per_round"]}
+    )
+
+
+def without_runtime_settings(recorded: dict) -> dict:
+    """An identity without the train settings that say where trials run (RUNTIME_TRAIN_KEYS);
+    sweeps frozen by an older snakesweep recorded them."""
+    train = recorded.get("train")
+    if not isinstance(train, dict):
+        return recorded
+    kept = {key: value for key, value in train.items() if key not in RUNTIME_TRAIN_KEYS}
+    return recorded | {"train": kept}
 
 
 def _first_difference(old: Any, new: Any, key: str) -> str | None:
@@ -127,7 +141,8 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
     """Refuse a config that differs from the one a sweep directory was started with."""
     if not frozen_path.exists():
         return
-    frozen = with_current_defaults(yaml.safe_load(frozen_path.read_text()) or {})
+    recorded = yaml.safe_load(frozen_path.read_text()) or {}
+    frozen = without_runtime_settings(with_current_defaults(recorded))
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]
@@ -157,7 +172,8 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     else:
         check_training(resolved, space)
     check_expect(resolved)
-    from snakesweep.fidelity import fidelity_of, pruning_of
+    from snakesweep.fidelity import fidelity_of
+    from snakesweep.pruning import pruning_of
 
     fidelity_of(resolved)
     pruning_of(resolved)

@@ -7,11 +7,13 @@ never MLflow.
 
 from __future__ import annotations
 
-import json
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+
+from snakesweep.outputs import damaged_error, read_json, read_whole, write_csv
 
 BASE_COLUMNS = ["trial", "round", "seed", "status", "objective", "duration_s", "error"]
 
@@ -30,7 +32,7 @@ def trial_row(record: dict) -> dict:
 
 def read_trials(metrics_paths: Iterable[Path | str]) -> pd.DataFrame:
     """One row per metrics.json, in trial order."""
-    rows = [trial_row(json.loads(Path(path).read_text())) for path in metrics_paths]
+    rows = [trial_row(read_json(path)) for path in metrics_paths]
     if not rows:
         return empty_history()
     table = pd.DataFrame(rows).sort_values("trial", ignore_index=True)
@@ -52,16 +54,21 @@ def append_round(previous: pd.DataFrame | None, round_rows: pd.DataFrame) -> pd.
 
 
 def read_history(path: Path | str | None) -> pd.DataFrame:
-    if path is None or not Path(path).exists() or Path(path).stat().st_size == 0:
+    """The table in `path` (none: no trials yet). An empty or cut-off file is refused with one
+    line naming it, never read as "no trials" (that would drop rounds from the sweep)."""
+    if path is None:
         return empty_history()
+    text = read_whole(path)
     # Only an empty cell is missing: a categorical choice spelled "None", "NA" or "nan" stays
     # the string it was (pandas' default would turn it into NaN and lose the trial's params).
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    if "trial" not in table.columns:
+        raise damaged_error(Path(path), "not a trials table (no `trial` column)")
+    return table
 
 
 def write_history(table: pd.DataFrame, path: Path | str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
+    write_csv(table, path)
 
 
 def best_trial(table: pd.DataFrame, direction: str) -> pd.Series | None:

@@ -14,7 +14,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import yaml
+from snakesweep.outputs import write_atomic, write_yaml
 
 # The packages whose versions decide the numbers a sweep produces.
 KEY_PACKAGES = (
@@ -96,10 +96,11 @@ def seeds(config: dict, rounds_dir: Path) -> dict:
 def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir: Path) -> dict:
     """Write config.yaml, packages.txt and provenance.yaml to `out_dir`; return the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    write_yaml(out_dir / "config.yaml", config)
     versions = package_versions()
-    (out_dir / "packages.txt").write_text(
-        "".join(f"{name}=={version}\n" for name, version in versions.items())
+    write_atomic(
+        out_dir / "packages.txt",
+        "".join(f"{name}=={version}\n" for name, version in versions.items()),
     )
     summary = {
         "sweep": config["sweep"],
@@ -108,5 +109,5 @@ def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir:
         "platform": platform_info(),
         "seeds": seeds(config, sweep_dir / "rounds"),
     }
-    (out_dir / "provenance.yaml").write_text(yaml.safe_dump(summary, sort_keys=False))
+    write_yaml(out_dir / "provenance.yaml", summary)
     return summary

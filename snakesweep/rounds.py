@@ -33,37 +33,28 @@ def make_round(
 ) -> dict:
     """The content of rounds/NNN.json: the trials to run this round, or why the sweep stopped.
 
-    Multi-fidelity strategies plan rungs (snakesweep.fidelity): their trials carry a `fidelity`
+    Multi-fidelity strategies plan rungs (strategies.multifidelity): their trials carry a `fidelity`
     record, and a promoted trial its parent's seed and `resume_from`. With pruning on, each
     trial carries the `prune` thresholds computed from the earlier trials' `curves`.
     """
-    from snakesweep.fidelity import fidelity_of, plan_round, prune_spec, pruning_of
+    from snakesweep.fidelity import fidelity_of
+    from snakesweep.pruning import prune_spec, pruning_of
     from snakesweep.stopping import stop_reason
-    from snakesweep.strategies import propose
+    from snakesweep.strategies import plan_round
 
     direction = config["objective"]["direction"]
     seed = derive_seed(config["seed"], "round", round_index)
     stopped = stop_reason(config["budget"], history, direction, round_index, elapsed_s)
     entries: list[dict] = []
     info: dict = {}  # what the strategy reports, e.g. coarse_to_fine's narrowed ranges
-    if stopped is None and fidelity_of(config) is not None:
-        entries = plan_round(config, history, round_index, seed)
-    elif stopped is None:
-        proposals = propose(
-            config["search"],
-            config["space"],
-            history,
-            config["budget"]["trials_per_round"],
-            seed,
-            direction,
-            info=info,
-        )
-        if not proposals:
+    if stopped is None:
+        entries = plan_round(config, history, round_index, seed, info)
+        # A rung with nothing to promote is empty; the schedule goes on.
+        if not entries and fidelity_of(config) is None:
             stopped = (
                 f"search exhausted: strategy {config['search']['strategy']} has no new "
                 "configurations (the whole grid or list has run)"
             )
-        entries = [{"params": params} for params in proposals]
     prune = prune_spec(curves, pruning_of(config))
     trials = []
     for index, entry in enumerate(entries):

@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from snakesweep.outputs import write_json
+
 log = logging.getLogger(__name__)
 
 RESULT_FILE = ".result.json"
@@ -239,17 +241,6 @@ def clear_trial_dir(trial_dir: Path) -> None:
             path.unlink()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` in one step: a reader sees the old content or the new, never a part."""
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
-def write_json_atomic(path: Path, content: dict) -> None:
-    write_text_atomic(path, json.dumps(content, indent=2, default=str) + "\n")
-
-
 def run_trial(
     proposal: dict,
     round_index: int,
@@ -299,5 +290,5 @@ def run_trial(
     last = trial_dir / "last.ckpt"
     if not last.exists():
         last.touch()  # a declared output; empty means there is nothing to resume from
-    write_json_atomic(trial_dir / "metrics.json", record)
+    write_json(trial_dir / "metrics.json", record)
     return record

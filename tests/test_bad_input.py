@@ -347,3 +347,21 @@ def test_a_csv_saved_with_a_byte_order_mark_reads(tmp_path):
     path.write_bytes(("label,x1\n" + "a,1\nb,2\n" * 5).encode("utf-8-sig"))
     arrays = read_csv({"path": str(path), "target": "label"})
     assert arrays.x.shape == (10, 1)
+
+
+def test_runtime_settings_are_not_part_of_the_sweep(tmp_path):
+    """Resuming with other cores, accelerator or GPU sharing is allowed, also for a sweep frozen
+    when these settings were still recorded; what a trial learns (precision) still counts."""
+    config = load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "none")
+    frozen = identity(config)
+    assert not {"accelerator", "devices", "threads", "trials_per_gpu"} & set(frozen["train"])
+    frozen["train"] |= {"accelerator": "cpu", "devices": 1, "threads": 2, "trials_per_gpu": 1}
+    path = tmp_path / "results" / "tiny" / "sweep.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(frozen))
+    moved = copy.deepcopy(TINY_SWEEP)
+    moved["train"] = {"threads": 1, "trials_per_gpu": 3, "devices": 1, "accelerator": "auto"}
+    load_config(moved, tmp_path / "results")
+    moved["train"]["precision"] = "bf16-mixed"
+    with pytest.raises(ConfigError, match="train.precision: results/tiny was started"):
+        load_config(moved, tmp_path / "results")

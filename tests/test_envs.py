@@ -7,11 +7,15 @@ checked as text: they parse, every package is pinned, and each pin equals requir
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
+from rule_imports import rule_scripts, third_party_imports
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
@@ -68,3 +72,50 @@ def test_every_conda_directive_names_an_env_file():
     named = set(re.findall(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', rules))
     assert named, "no rule names a conda env"
     assert named <= {path.name for path in ENV_FILES}
+
+
+@functools.cache
+def _distribution_modules() -> dict[str, set[str]]:
+    """Installed distribution (normalised name) -> the top-level modules it provides."""
+    provided: dict[str, set[str]] = {}
+    for dist in metadata.distributions():
+        tops = {
+            Path(str(file)).parts[0].removesuffix(".py")
+            for file in dist.files or []
+            if not str(file).startswith((".", "..")) and ".dist-info" not in str(file)
+        }
+        provided.setdefault(norm(dist.metadata["Name"]), set()).update(tops)
+    return provided
+
+
+def _with_dependencies(names: set[str]) -> set[str]:
+    """The distributions pip installs for `names`: they and what they require (no extras)."""
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            for requirement in metadata.requires(name) or []:
+                if "extra ==" not in requirement:
+                    todo.append(norm(re.match(r"[A-Za-z0-9_.-]+", requirement).group(0)))
+    return seen
+
+
+@pytest.mark.parametrize("rule", sorted(rule_scripts()))
+def test_each_rule_env_holds_what_its_code_imports(rule):
+    """With --sdm conda a rule runs in its env alone: every package its script reaches (through
+    the snakesweep functions it calls) must be installed there."""
+    env_name, script = rule_scripts()[rule]
+    assert env_name, f"rule {rule} names no conda env"
+    env = yaml.safe_load((REPO / "envs" / env_name).read_text())
+    listed = {norm(PIN.match(entry).group(1)) for entry in env["dependencies"][-1]["pip"]}
+    provided = _distribution_modules()
+    available = {module for dist in _with_dependencies(listed) for module in provided.get(dist, ())}
+    missing = {
+        module: where
+        for module, where in third_party_imports(script).items()
+        if module not in available
+    }
+    assert not missing, f"rule {rule}: envs/{env_name} lacks the packages of {missing}"

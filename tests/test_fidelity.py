@@ -13,15 +13,12 @@ from snakesweep.fidelity import (
     epochs_saved,
     epochs_table,
     fidelity_of,
-    plan_round,
     promote,
-    prune_spec,
-    prune_thresholds,
-    pruning_of,
     rung_of_round,
-    should_prune,
 )
+from snakesweep.pruning import prune_spec, prune_thresholds, pruning_of, should_prune
 from snakesweep.rounds import make_round
+from snakesweep.strategies import plan_round
 
 SPACE = {
     "lr": {"type": "float", "low": 1.0e-3, "high": 0.3, "log": True},
@@ -303,3 +300,24 @@ def test_report_section_shows_rungs_and_epochs_saved(tmp_path):
         fidelity_markdown(config("hyperband") | {"search": {"strategy": "bayes"}}, tmp_path, table)
         == ""
     )
+
+
+def test_schedule_and_pruning_do_not_import_the_strategies():
+    """No import circle: the schedule (snakesweep.fidelity) and pruning (snakesweep.pruning,
+    which the trainer uses) import nothing of snakesweep.strategies, not even inside a
+    function; the multi-fidelity strategies build on them."""
+    import ast
+    from pathlib import Path
+
+    import snakesweep.fidelity
+    import snakesweep.pruning
+
+    for module in (snakesweep.fidelity, snakesweep.pruning):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {
+            alias.name if isinstance(node, ast.Import) else node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        assert not {name for name in imported if name.startswith("snakesweep.strategies")}

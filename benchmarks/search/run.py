@@ -36,13 +36,7 @@ BATCH = 4
 
 
 def parse_method(method: str) -> tuple[str, dict]:
-    """`name:opt=v,...@SETTING=v;...` - options for propose, then module settings of bayes."""
-    method, _, settings = method.partition("@")
-    from snakesweep.strategies import bayes
-
-    for item in filter(None, settings.split(";")):
-        k, _, v = item.partition("=")
-        setattr(bayes, k, json.loads(v))
+    """`name:opt=v,...` - a strategy and its options for propose."""
     name, _, rest = method.partition(":")
     opts: dict = {}
     for item in filter(None, rest.split(",")):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from snakesweep.outputs import write_atomic
 from snakesweep.report import analysis, plots
 from snakesweep.report.summary import markdown_table, markdown_to_html, summary_markdown
 
@@ -99,10 +100,10 @@ def write_summary(
     section = fidelity_markdown(config, sweep_dir, table)
     if section:
         text = text.rstrip("\n") + "\n\n" + section
-    Path(path).write_text(text)
+    write_atomic(path, text)
     if html_path is not None:
         Path(html_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(html_path).write_text(markdown_to_html(text, f"Sweep {config['sweep']}"))
+        write_atomic(html_path, markdown_to_html(text, f"Sweep {config['sweep']}"))
 
 
 def trials_page(table: pd.DataFrame, sweep: str) -> str:

@@ -1,5 +1,8 @@
-"""Search strategies behind one function: `propose(search, space, history, n, seed, direction)`.
+"""Search strategies behind one interface.
 
+`plan_round(config, history, round_index, seed)` plans a round of the workflow for every
+strategy; `propose(search, space, history, n, seed, direction)` is the plain n-configurations
+API it uses (multi-fidelity strategies plan rungs and use it for a bracket's new configurations).
 Every strategy is rebuilt from the finished trials each round and keeps no state of its own,
 so a rerun proposes the same trials. `STRATEGIES` lists the registered names.
 """
@@ -33,7 +36,14 @@ from snakesweep.strategies._base import (
     rng_for,
 )
 
-__all__ = ["STRATEGIES", "COMMON_OPTIONS", "check_search", "propose", "search_options"]
+__all__ = [
+    "STRATEGIES",
+    "COMMON_OPTIONS",
+    "check_search",
+    "plan_round",
+    "propose",
+    "search_options",
+]
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Strategy:
     dedupe: bool = True
     # Whether propose() takes an `info` dict to report what it did (coarse_to_fine).
     reports: bool = False
+    # Plans a whole round itself (multi-fidelity rungs) instead of n new configurations:
+    # plan(strategy, options, config, history, round_index, seed) -> round entries.
+    plan: Callable[..., list[dict[str, Any]]] | None = None
 
 
 _REGISTRY: dict[str, Strategy] = {
@@ -77,24 +90,27 @@ _REGISTRY: dict[str, Strategy] = {
             coarse_to_fine.check,
             reports=True,
         ),
-        # Multi-fidelity: rounds are rungs, planned by snakesweep.fidelity.plan_round.
+        # Multi-fidelity: rounds are rungs; propose draws a bracket's new configurations.
         Strategy(
             "successive_halving",
             multifidelity.propose_random,
             multifidelity.SH_OPTIONS,
             multifidelity.check,
+            plan=multifidelity.plan_round,
         ),
         Strategy(
             "hyperband",
             multifidelity.propose_random,
             multifidelity.HYPERBAND_OPTIONS,
             multifidelity.check,
+            plan=multifidelity.plan_round,
         ),
         Strategy(
             "bohb",
             multifidelity.propose_bohb,
             multifidelity.BOHB_ALL_OPTIONS,
             multifidelity.check_bohb,
+            plan=multifidelity.plan_round,
         ),
     ]
 }
@@ -262,3 +278,27 @@ def propose(
     if not strat.dedupe:
         return proposals
     return dedupe(sp, proposals, obs.params, n, rng_for(seed, len(obs), 99), fill=strat.refill)
+
+
+def plan_round(
+    config: Mapping[str, Any],
+    history: pd.DataFrame,
+    round_index: int,
+    seed: int,
+    info: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One round's entries, for every strategy: `params` each; multi-fidelity strategies add a
+    `fidelity` record, and a promoted trial its parent's `seed`. What the workflow calls."""
+    strat, opts = search_options(config["search"])
+    if strat.plan is not None:
+        return strat.plan(strat, opts, config, history, round_index, seed)
+    proposals = propose(
+        config["search"],
+        config["space"],
+        history,
+        config["budget"]["trials_per_round"],
+        seed,
+        config["objective"]["direction"],
+        info=info,
+    )
+    return [{"params": params} for params in proposals]

@@ -53,26 +53,17 @@ OPTIONS: dict[str, Any] = {
 LS_BOUNDS = (1e-2, 2e1)  # Matern length scales, in unit-cube widths
 NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objective variance
 # Candidates concentrated in a TuRBO-like box around the best trial, from this many tuned
-# parameters on (it helped on Levy-10, and trapped Hartmann6 in a local optimum).
+# parameters on.
 TRUST_REGION_MIN_DIM = 8
 TR_INIT = 0.8  # starting side of the trust region, in unit-cube widths
-TR_PATIENCE = 0  # batches without improvement before the box halves (0: max(2, d / batch))
 TR_COORDS = 20.0  # a trust-region candidate moves about this many coordinates off the centre
+PERTURB_COORDS = 5.0  # a local candidate moves about this many coordinates of its centre
 LOG_SCALE = 0.1  # y_transform log: log1p(gap to best / (LOG_SCALE * median gap))
 HYPER_SUBSET = 100  # GP hyperparameters are fitted on at most this many trials (the best
 # quarter plus a random rest), then the GP is conditioned on all of them: fitting is cubic.
-REFINE = False  # L-BFGS-B polish of the best candidates (hurt batches on Hartmann6: see README)
 # y_transform auto with a GP: candidate transforms (kind, log scale), chosen by the GP's
-# marginal likelihood in the units of y; AUTO_RULE "tail" = the older fixed tail rule.
-AUTO_RULE = "lml"
-# The first GREEDY_SLOTS points of a batch minimise the posterior mean (pure exploitation);
-# only in the trust-region regime when GREEDY_TRUST_ONLY.
-GREEDY_SLOTS = 0
-GREEDY_TRUST_ONLY = True
-KRIGING_BELIEVER = False  # a pending point's lie is the model's mean there, not the liar
-QUAD_TREND = False  # add a quadratic kernel (a bowl-shaped trend) to the Matern
-PERTURB_COORDS = 5.0  # a local candidate moves about this many coordinates of its centre
-AUTO_TRANSFORMS = [("none", 0.0), ("log", LOG_SCALE)]
+# marginal likelihood in the units of y.
+AUTO_TRANSFORMS = (("none", 0.0), ("log", LOG_SCALE))
 
 
 def check(options: dict[str, Any], space: Space) -> None:
@@ -245,10 +236,8 @@ def _gp_auto(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, _Mode
         else:
             z, logjac = _log_transform(y, scale)
         model = _Model("GP", X, z, seed)
-        gp = model.m
-        lml = gp.log_marginal_likelihood_value_ - len(y) * math.log(
-            float(np.asarray(gp._y_train_std)) or 1.0
-        )
+        # the GP models (z - mean) / std: its density in units of z divides by std^n
+        lml = model.m.log_marginal_likelihood_value_ - len(y) * math.log(model.std)
         score = lml + logjac
         label = kind if kind == "none" else f"log{scale:g}"
         if best is None or score > best[0]:
@@ -281,8 +270,6 @@ def acquisition(
 ) -> np.ndarray:
     """Higher is better, for minimisation."""
     sd = np.maximum(sd, 1e-9)
-    if kind == "MEAN":
-        return -mu
     if kind == "LCB":
         return -(mu - kappa * sd)
     z = (best - xi - mu) / sd
@@ -292,33 +279,22 @@ def acquisition(
 
 
 # ---- surrogate ---------------------------------------------------------------------------
-def _fit_gp(X: np.ndarray, y: np.ndarray, seed: int, kernel=None):
+def _fit_gp(X: np.ndarray, z: np.ndarray, seed: int, kernel=None):
+    """A GP on standardised values z; hyperparameters fitted unless `kernel` is given."""
     from skopt.learning import GaussianProcessRegressor
-    from skopt.learning.gaussian_process.kernels import (
-        ConstantKernel,
-        DotProduct,
-        Exponentiation,
-        Matern,
-        WhiteKernel,
-    )
+    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     if kernel is None:
         d = X.shape[1]
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
             length_scale=np.full(d, 0.5), length_scale_bounds=LS_BOUNDS, nu=2.5
         ) + WhiteKernel(1e-4, NOISE_BOUNDS)
-        if QUAD_TREND:
-            kernel = kernel + ConstantKernel(0.1, (1e-4, 1e2)) * Exponentiation(
-                DotProduct(1.0, (1e-2, 1e2)), 2
-            )
-        gp = GaussianProcessRegressor(
-            kernel=kernel, normalize_y=True, optimizer=_Screened(seed), random_state=seed
-        )
+        gp = GaussianProcessRegressor(kernel=kernel, optimizer=_Screened(seed), random_state=seed)
     else:
-        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, optimizer=None)
+        gp = GaussianProcessRegressor(kernel=kernel, optimizer=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gp.fit(X, y)
+        gp.fit(X, z)
     return gp
 
 
@@ -363,33 +339,40 @@ class _Screened:
 
 
 class _Model:
+    """A fitted surrogate; a GP models the standardised objective (mean / std kept here)."""
+
     def __init__(self, kind: str, X: np.ndarray, y: np.ndarray, seed: int) -> None:
         self.kind, self.seed = kind, seed
+        self.mean = float(np.mean(y))
+        self.std = float(np.std(y)) or 1.0
         if kind != "GP":
             self.m = _fit_trees(kind, X, y, seed)
-        elif len(X) > HYPER_SUBSET:
+            return
+        z = (y - self.mean) / self.std
+        if len(X) > HYPER_SUBSET:
             rng = np.random.default_rng(seed)
             order = np.argsort(y)
             best = order[: HYPER_SUBSET // 4]
             rest = rng.choice(order[HYPER_SUBSET // 4 :], HYPER_SUBSET - len(best), replace=False)
             idx = np.concatenate([best, rest])
-            hyper = _fit_gp(X[idx], y[idx], seed)
-            self.m = _fit_gp(X, y, seed, kernel=hyper.kernel_)
+            hyper = _fit_gp(X[idx], z[idx], seed)
+            self.m = _fit_gp(X, z, seed, kernel=hyper.kernel_)
         else:
-            self.m = _fit_gp(X, y, seed)
+            self.m = _fit_gp(X, z, seed)
 
     def refit(self, X: np.ndarray, y: np.ndarray) -> _Model:
-        """The model with extra (pending) data; a GP keeps its fitted hyperparameters."""
+        """The model with extra (pending) data; a GP keeps its fitted hyperparameters and its
+        standardisation."""
         new = object.__new__(_Model)
-        new.kind, new.seed = self.kind, self.seed
+        new.kind, new.seed, new.mean, new.std = self.kind, self.seed, self.mean, self.std
         if self.kind == "GP":
-            new.m = _fit_gp(X, y, self.seed, kernel=self.m.kernel_)
+            new.m = _fit_gp(X, (y - self.mean) / self.std, self.seed, kernel=self.m.kernel_)
         else:
             new.m = _fit_trees(self.kind, X, y, self.seed)
         return new
 
     def predict(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.kind == "GP" and hasattr(self.m, "L_") and hasattr(self.m, "_y_train_std"):
+        if self.kind == "GP":
             return self._predict_gp(F)
         if self.kind == "GBRT":
             # skopt's own predict(return_std=True) calls np.in1d, gone in numpy 2.4: the same
@@ -413,8 +396,7 @@ class _Model:
         mu = K @ m.alpha_
         v = solve_triangular(m.L_, K.T, lower=True, check_finite=False)
         var = np.maximum(m.kernel_.diag(F) - np.einsum("ij,ij->j", v, v), 1e-12)
-        std, mean = np.asarray(m._y_train_std), np.asarray(m._y_train_mean)
-        return mu * std + mean, np.sqrt(var) * std
+        return mu * self.std + self.mean, np.sqrt(var) * self.std
 
     def length_scales(self, d_features: int) -> np.ndarray | None:
         if self.kind != "GP":
@@ -451,36 +433,6 @@ def _perturb(
     return enc.snap(out)
 
 
-def _polish(score, enc: Encoder, u0: np.ndarray) -> tuple[np.ndarray, float]:
-    """L-BFGS-B on the continuous coordinates of u0 (finite differences, one batched model
-    call per step); discrete coordinates stay where they are."""
-    from scipy.optimize import minimize
-
-    cont = np.flatnonzero(enc.continuous)
-    if len(cont) == 0:
-        return u0, float(score(u0[None, :])[0])
-    h = 1e-6
-
-    def fg(x):
-        pts = np.repeat(u0[None, :], len(cont) + 1, axis=0)
-        pts[:, cont] = x
-        pts[1 + np.arange(len(cont)), cont] += h
-        v = -score(pts)
-        return float(v[0]), (v[1:] - v[0]) / h
-
-    res = minimize(
-        fg,
-        u0[cont],
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, 1.0 - h)] * len(cont),
-        options={"maxiter": 15},
-    )
-    u = u0.copy()
-    u[cont] = np.clip(res.x, 0.0, 1.0)
-    return u, -float(res.fun)
-
-
 def _maximise(
     score,
     enc: Encoder,
@@ -504,11 +456,6 @@ def _maximise(
         local = _perturb(rng, top, max(n_local // 4, 50), sigma, enc)
         cand = np.vstack([cand, local])
         vals = np.concatenate([vals, score(local)])
-    if REFINE and enc.continuous.any():
-        tops = [cand[i] for i in np.argsort(-vals)[:2]]
-        polished = [_polish(score, enc, u) for u in tops]
-        cand = np.vstack([cand, [p[0] for p in polished]])
-        vals = np.concatenate([vals, [p[1] for p in polished]])
     for i in np.argsort(-vals):
         key = tuple(np.round(enc.features(cand[i : i + 1])[0], 9))
         if key not in taboo:
@@ -523,7 +470,7 @@ def trust_length(y_min_oriented: np.ndarray, n0: int, n: int, d: int) -> float:
     length, lo, hi = TR_INIT, 0.5**6, 1.6
     succ = fail = 0
     best = float(np.min(y_min_oriented[:n0])) if n0 else np.inf
-    patience = TR_PATIENCE or max(2, math.ceil(d / max(n, 1)))
+    patience = max(2, math.ceil(d / max(n, 1)))
     for start in range(n0, len(y_min_oriented), max(n, 1)):
         batch = y_min_oriented[start : start + n]
         if len(batch) == 0:
@@ -586,12 +533,7 @@ def _propose(
     use_trust = d >= TRUST_REGION_MIN_DIM
     # auto by likelihood needs a GP and enough trials per dimension to trust the evidence; in
     # the trust-region regime (few trials for many dimensions) the tail rule did better.
-    if (
-        options["y_transform"] == "auto"
-        and estimator == "GP"
-        and AUTO_RULE == "lml"
-        and not use_trust
-    ):
+    if options["y_transform"] == "auto" and estimator == "GP" and not use_trust:
         y, model, _ = _gp_auto(X, obs.y, model_seed)
     else:
         y = transform_y(obs.y, options["y_transform"])
@@ -605,7 +547,7 @@ def _propose(
     centres = U[order[: max(1, min(5, len(U) // 4))]]
     Xb, yb, chosen = X, y, []
     length = trust_length(obs.y, n0, n, d) if use_trust else 1.0
-    for slot in range(n):
+    for _ in range(n):
         global_u = enc.snap(unit_design("sobol", d, n_cand // 2, int(rng.integers(2**31)), 0))
         if use_trust and length < 1.0:
             best_u = U[int(np.argmin(y))]
@@ -615,8 +557,7 @@ def _propose(
             global_u = np.vstack([global_u[: n_cand // 4], trust])
         best_y = float(np.min(yb))
         picks = []
-        greedy = slot < GREEDY_SLOTS and (use_trust or not GREEDY_TRUST_ONLY)
-        for acq in ["MEAN"] if greedy else acqs:
+        for acq in acqs:
 
             def score(C, acq=acq, model=model, best_y=best_y):
                 mu, sd = model.predict(enc.features(C))
@@ -637,8 +578,6 @@ def _propose(
         taboo.add(tuple(np.round(f[0], 9)))
         if len(chosen) < n:
             Xb = np.vstack([Xb, f])
-            if KRIGING_BELIEVER:
-                liar = float(model.predict(f)[0][0])
             yb = np.append(yb, liar)
             model = model.refit(Xb, yb)
     return [space.from_unit(u) for u in chosen]

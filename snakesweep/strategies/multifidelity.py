@@ -1,22 +1,39 @@
-"""`successive_halving`, `hyperband`, `bohb`: multi-fidelity strategies (see snakesweep.fidelity).
+"""`successive_halving`, `hyperband`, `bohb`: multi-fidelity strategies.
 
-A multi-fidelity round is planned by `snakesweep.fidelity.plan_round` (promotions of the previous
-rung, or a bracket's new configurations); the functions here are what the common `propose()`
-returns for these names: a bracket's new configurations, random (successive halving, Hyperband)
-or partly from a Bayesian model of the best results (BOHB-style).
+Rungs are rounds; the schedule of brackets and rungs is snakesweep.fidelity's. `plan_round` is
+what the workflow calls for these strategies (through snakesweep.strategies.plan_round): rung
+i > 0 promotes the best trials of the round before, which resume from their checkpoints; rung 0
+asks the strategy's registered `propose` for a bracket's new configurations, random (successive
+halving, Hyperband) or partly from a Bayesian model (BOHB) fitted to the results of the highest
+fidelity that has enough of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from snakesweep.fidelity import BOHB_OPTIONS, OPTIONS
-from snakesweep.space import Space
+import numpy as np
+import pandas as pd
+
+from snakesweep.fidelity import (
+    BOHB_OPTIONS,
+    OPTIONS,
+    Fidelity,
+    fidelity_column,
+    fidelity_of,
+    promote,
+    rung_of_round,
+)
+from snakesweep.space import Space, parse_space
 from snakesweep.strategies import bayes
 from snakesweep.strategies._base import (
     Observations,
+    dedupe,
     distinct,
+    history_params,
     number,
+    observations,
     random_points,
     rng_for,
 )
@@ -40,7 +57,7 @@ def check_bohb(options: dict[str, Any], space: Space) -> None:
 def propose_random(
     space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    return random_points(space, n, rng_for(seed, len(obs), 41))
+    return random_points(space, n, rng_for(seed, len(obs), 31))
 
 
 def propose_bohb(
@@ -63,7 +80,6 @@ def model_points(
     from its model instead; here the `bayes` surrogate (`base_estimator`, `y_transform`)
     scores `candidates` random points and the best distinct ones are taken.
     """
-    import numpy as np
     from threadpoolctl import threadpool_limits
 
     rng = rng_for(seed, len(obs), 47)
@@ -81,3 +97,87 @@ def model_points(
     score = bayes.acquisition("EI", mu, sd, float(np.min(y)), options["xi"], options["kappa"])
     ranked = (space.from_unit(candidates[int(i)]) for i in np.argsort(-score, kind="stable"))
     return distinct(space, ranked, n, set())
+
+
+def plan_round(
+    strategy: Any,
+    options: dict[str, Any],
+    config: Mapping[str, Any],
+    history: pd.DataFrame,
+    round_index: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """The trials of one multi-fidelity round: promotions of the previous rung, or new configs.
+
+    Each entry has `params`, a `fidelity` record (kind, value, bracket, rung, iteration,
+    parent, resume_from) and, for promotions, the parent's `seed`. `strategy` is the registered
+    strategy, whose `propose` draws a bracket's new configurations.
+    """
+    fid = fidelity_of(config)
+    if fid is None:
+        raise ValueError(f"{config['search']['strategy']!r} is not a multi-fidelity strategy")
+    direction = config["objective"]["direction"]
+    space = parse_space(config["space"])
+    trials_per_round = config["budget"]["trials_per_round"]
+    place = rung_of_round(fid, trials_per_round, round_index)
+    record = {
+        "kind": fid.kind,
+        "value": int(place.fidelity) if fid.kind == "epochs" else place.fidelity,
+        "bracket": place.bracket,
+        "rung": place.rung,
+        "iteration": place.iteration,
+    }
+    if place.rung > 0:
+        previous = history[history["round"] == round_index - 1] if len(history) else history
+        chosen = promote(previous, place.size, direction)
+        rows = previous.set_index("trial").loc[chosen].reset_index() if chosen else previous[:0]
+        return [
+            {
+                "params": _with_fidelity(params, fid),
+                "seed": int(row["seed"]),
+                "fidelity": {
+                    **record,
+                    "parent": row["trial"],
+                    "resume_from": row["trial"] if fid.resumable else None,
+                },
+            }
+            for (_, row), params in zip(rows.iterrows(), history_params(space, rows), strict=True)
+        ]
+    seen = observations(space, history, direction, options["failure_penalty"])
+    model = seen
+    if fid.strategy == "bohb":
+        subset = model_history(history, fid, trials_per_round, len(space.tuned) + 1)
+        model = observations(space, subset, direction, options["failure_penalty"])
+    raw = strategy.propose(space, model, place.size, seed, options)
+    fresh = [space.complete(params) for params in raw]
+    fresh = dedupe(space, fresh, seen.params, place.size, rng_for(seed, len(seen), 31))
+    return [
+        {
+            "params": _with_fidelity(params, fid),
+            "fidelity": {**record, "parent": None, "resume_from": None},
+        }
+        for params in fresh
+    ]
+
+
+def _with_fidelity(params: dict[str, Any], fid: Fidelity) -> dict[str, Any]:
+    if fid.kind == "epochs":
+        # The schedule's horizon: every trial's learning-rate schedule spans the full budget.
+        return {**params, "max_epochs": int(fid.high)}
+    return dict(params)
+
+
+def model_history(
+    history: pd.DataFrame, fid: Fidelity, trials_per_round: int, needed: int
+) -> pd.DataFrame | None:
+    """BOHB's training set: the finished trials of the highest fidelity with >= `needed` of them
+    (each configuration once: a promoted trial's parent sits at a lower fidelity)."""
+    done = history[history["status"].astype(str) == "ok"] if len(history) else history
+    if done.empty:
+        return None
+    level = fidelity_column(done, fid, trials_per_round)
+    for value in sorted(level.unique(), reverse=True):
+        subset = done[np.isclose(level, value)]
+        if len(subset) >= needed:
+            return subset
+    return None

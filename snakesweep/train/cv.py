@@ -7,11 +7,13 @@ every metric over the folds and `<metric>_std` beside it, and the objective is t
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import statistics
 from pathlib import Path
 from typing import Any
+
+from snakesweep.outputs import read_json, write_atomic, write_json
 
 
 def merge_records(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
@@ -78,15 +80,16 @@ def merge_fold_files(
     out_history: Path,
 ) -> dict[str, Any]:
     """Read the folds' files, write the trial's metrics.json and history.csv."""
-    records = [json.loads(Path(p).read_text()) for p in metric_paths]
+    records = [read_json(p) for p in metric_paths]
     merged = merge_records(records, metric)
     rows = merge_histories([Path(p) for p in history_paths])
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    with open(out_history, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys or ["epoch"])
-        writer.writeheader()
-        writer.writerows(rows)
-    Path(out_metrics).write_text(json.dumps(merged, indent=2, default=str) + "\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=keys or ["epoch"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out_history, text.getvalue())
+    write_json(out_metrics, merged)
     return merged

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from snakesweep.outputs import write_json
+
 
 # --- which trials -------------------------------------------------------------------------
 def ranked_trials(sweep_dir: Path, direction: str) -> list[dict[str, Any]]:
@@ -242,7 +244,7 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     out_dir.mkdir(parents=True, exist_ok=True)
     if not ranked:
         result = {"trial": None, "error": "no trial finished ok"}
-        (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_json(out_dir / "test.json", result)
         classified = "confusion_matrix.csv" in evaluation_outputs(config)
         _write_without_a_trial(out_dir / "test_predictions.csv", out_dir if classified else None)
         return result
@@ -279,7 +281,7 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
         "n_test": int(len(split.y)),
         "metrics": test_metrics(split.y, output, split.task, split.n_classes, split.target_std),
     }
-    (out_dir / "test.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out_dir / "test.json", result)
     return result
 
 
@@ -291,7 +293,7 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     if not members:
         result = {"k": k, "members": [], "error": "no trial finished ok"}
-        (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_json(out_dir / "ensemble.json", result)
         _write_without_a_trial(out_dir / "ensemble_predictions.csv")
         return result
     split = TestSet(config, members[0]["params"])
@@ -324,7 +326,7 @@ def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) ->
         "n_test": int(len(split.y)),
         "metrics": test_metrics(split.y, output, split.task, split.n_classes, split.target_std),
     }
-    (out_dir / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out_dir / "ensemble.json", result)
     return result
 
 

@@ -341,7 +341,7 @@ def write_history(rows: list[dict[str, float]], path: Path) -> None:
     after every epoch, atomically, so `python -m snakesweep status` can read it mid-training."""
     import io
 
-    from snakesweep.trial import write_text_atomic
+    from snakesweep.outputs import write_atomic
 
     keys: list[str] = []
     for row in rows:
@@ -353,7 +353,7 @@ def write_history(rows: list[dict[str, float]], path: Path) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (int(v) if k == "epoch" else repr(float(v))) for k, v in row.items()})
-    write_text_atomic(path, text.getvalue())
+    write_atomic(path, text.getvalue())
 
 
 def load_weights(model: Any, path: Path) -> None:

@@ -11,6 +11,7 @@ import lightning.pytorch as L
 import torch
 import torch.nn.functional as F
 
+from snakesweep.pruning import should_prune
 from snakesweep.train import DivergedError
 from snakesweep.train.models import build_network
 
@@ -387,7 +388,7 @@ class ResumeState(L.Callback):
 
 class Pruner(L.Callback):
     """Stops a trial whose best-so-far `metric` at an epoch is worse than the threshold for that
-    epoch (snakesweep.fidelity.prune_thresholds); records the epoch in `pruned_at`."""
+    epoch (snakesweep.pruning.prune_thresholds); records the epoch in `pruned_at`."""
 
     def __init__(self, spec: dict[str, Any], rows: list[dict[str, float]]) -> None:
         self.spec = spec
@@ -395,8 +396,6 @@ class Pruner(L.Callback):
         self.pruned_at: int | None = None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from snakesweep.fidelity import should_prune
-
         metric, mode = self.spec["metric"], self.spec["mode"]
         values = [r[metric] for r in self.rows if metric in r]
         if not values or not self.rows:

@@ -1,0 +1,164 @@
+"""Run methods on the development suite (`suite.py`); cache every (problem, method, seed) run.
+
+    nice -n 19 .venv/bin/python benchmarks/search/suite_run.py --methods optuna-tpe optuna-gp \
+        optuna-random bayes [--half tuning] [--seeds 8]
+    .venv/bin/python benchmarks/search/suite_run.py --report bayes --out results/suite/NAME
+
+A run is cached as results/suite/cache/METHOD/PROBLEM/SEED.json, so a rerun computes only
+what is missing; delete a method's folder after changing the code it measures. `--report`
+writes NAME.json and NAME.md: median final regret per problem over the seeds, the ratio of
+the method's median to each baseline's (both floored at 1e-9 of the problem's regret range,
+so two methods that both find the optimum tie at 1), the geometric mean of the ratios per
+half and the worst problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import run as runner  # noqa: E402
+import suite  # noqa: E402
+
+CACHE = HERE / "results" / "suite" / "cache"
+BASELINES = ("optuna-tpe", "optuna-gp", "optuna-random")
+
+
+def _path(method: str, problem: str, seed: int) -> Path:
+    return CACHE / method.replace("/", "_") / problem.replace("/", "_") / f"{seed}.json"
+
+
+def compute(problems: list[str], methods: list[str], seeds: int, label: str | None) -> None:
+    for method in methods:
+        for pname in problems:
+            problem = None
+            for seed in range(seeds):
+                path = _path(label or method, pname, seed)
+                if path.exists():
+                    continue
+                problem = problem or suite.get(pname)
+                t0 = time.perf_counter()
+                y, times = runner.run(problem, method, seed)
+                best = np.minimum.accumulate(np.asarray(y, dtype=float))
+                regret = [max(0.0, float(b - problem.optimum)) for b in best]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                rec = {
+                    "problem": pname,
+                    "method": label or method,
+                    "spec": method,
+                    "seed": seed,
+                    "regret": regret,
+                    "first_y": float(y[0]),
+                    "propose_s": [round(t, 4) for t in times],
+                    "wall_s": round(time.perf_counter() - t0, 2),
+                }
+                path.write_text(json.dumps(rec) + "\n")
+                print(
+                    f"{pname:34s} {method:30s} seed {seed} regret {regret[-1]:.4g} "
+                    f"({rec['wall_s']:.1f} s)",
+                    flush=True,
+                )
+
+
+def finals(method: str, problem: str, seeds: int) -> list[float] | None:
+    out = []
+    for seed in range(seeds):
+        path = _path(method, problem, seed)
+        if not path.exists():
+            return None
+        out.append(json.loads(path.read_text())["regret"][-1])
+    return out
+
+
+def report(method: str, seeds: int, out: Path) -> None:
+    rows, lines = {}, []
+    for pname in sorted(suite.NAMES):
+        meds = {}
+        for m in (method, *BASELINES):
+            f = finals(m, pname, seeds)
+            if f is not None:
+                meds[m] = float(np.median(f))
+        if method not in meds:
+            continue
+        rnd = finals("optuna-random", pname, seeds)
+        # Floor: a millionth of the random search's median first-round regret scale.
+        floor = 1e-9 + 1e-6 * (max(rnd) if rnd else 1.0)
+        ratios = {
+            b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
+        }
+        half = "tuning" if pname in suite.SPLIT["tuning"] else "validation"
+        rows[pname] = {"half": half, "median": meds, "ratio": ratios}
+    summary = {}
+    for half in ("tuning", "validation"):
+        summary[half] = {}
+        for b in BASELINES:
+            r = {p: v["ratio"][b] for p, v in rows.items() if v["half"] == half and b in v["ratio"]}
+            if not r:
+                continue
+            worst = sorted(r, key=r.get, reverse=True)[:3]
+            summary[half][b] = {
+                "problems": len(r),
+                "geomean": math.exp(float(np.mean(np.log(list(r.values()))))),
+                "worst": [[p, r[p]] for p in worst],
+                "wins": sum(v < 1 for v in r.values()),
+            }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{out}.json").write_text(
+        json.dumps({"method": method, "seeds": seeds, "summary": summary, "rows": rows}, indent=1)
+        + "\n"
+    )
+    lines.append(
+        f"# `{method}` on the development suite ({seeds} seeds, 32 evaluations, batches of 4)\n"
+    )
+    for half, s in summary.items():
+        lines.append(f"## {half} half\n")
+        lines.append("| ÷ | problems | geomean | better on | worst three |")
+        lines.append("|---|---|---|---|---|")
+        for b, v in s.items():
+            worst = ", ".join(f"{p} {x:.2f}" for p, x in v["worst"])
+            lines.append(f"| {b} | {v['problems']} | {v['geomean']:.3f} | {v['wins']} | {worst} |")
+        lines.append("")
+    lines.append("## per problem: median final regret, and the ratio of medians\n")
+    lines.append(
+        "| problem | half | " + " | ".join((method, *BASELINES)) + " | ÷ TPE | ÷ GP | ÷ random |"
+    )
+    lines.append("|---|---|" + "---|" * (len(BASELINES) + 4))
+    for p, v in rows.items():
+        meds = " | ".join(
+            f"{v['median'][m]:.3g}" if m in v["median"] else "" for m in (method, *BASELINES)
+        )
+        rat = " | ".join(f"{v['ratio'][b]:.2f}" if b in v["ratio"] else "" for b in BASELINES)
+        lines.append(f"| {p} | {v['half']} | {meds} | {rat} |")
+    Path(f"{out}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[: 4 + 6 * len(summary)]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--methods", nargs="+", default=["bayes"])
+    ap.add_argument("--half", choices=["tuning", "validation", "all"], default="all")
+    ap.add_argument("--problems", nargs="+")
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--label", help="cache the runs under this name instead of the method's")
+    ap.add_argument("--report")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.report:
+        report(args.report, args.seeds, Path(args.out))
+        return
+    problems = args.problems or (
+        sorted(suite.NAMES) if args.half == "all" else suite.SPLIT[args.half]
+    )
+    compute(problems, args.methods, args.seeds, args.label)
+
+
+if __name__ == "__main__":
+    main()
