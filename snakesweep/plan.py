@@ -92,7 +92,8 @@ def schedule(config: dict[str, Any]) -> list[Round]:
                 previous = (
                     rung_of_round(fid, per_round, index - 1).fidelity if place.rung > 0 else 0.0
                 )
-                rung = f"{label} ({place.fidelity:g} epochs)"
+                resumed = "resumed to " if place.rung > 0 else ""
+                rung = f"{label} ({resumed}{place.fidelity:g} epochs)"
                 rounds.append(Round(index, trials, place.fidelity - previous, 1.0, rung))
             else:
                 rung = f"{label} ({place.fidelity:g} of the data)"
@@ -489,7 +490,8 @@ def describe(plan: dict[str, Any]) -> str:
         state = "done" if item["finished"] else f"{item['trials_done']} done"
         rung = f", {item['rung']}" if item["rung"] else ""
         lines.append(
-            f"  round {item['round'] + 1}/{plan['rounds_total']}: {item['trials']} trials"
+            f"  round {item['round'] + 1}/{plan['rounds_total']}: {item['trials']} "
+            f"trial{'' if item['trials'] == 1 else 's'}"
             f"{epochs}{rung} [{state}]"
         )
     if plan["folds"]:
