@@ -1,8 +1,8 @@
 """Plan versus actual: is `python -m snakesweep plan --json`'s remaining_wall_s right?
 
-For each sweep, in a fresh working directory: run its first 2 rounds (Snakemake target
-`results/<sweep>/history/001.csv`), ask `plan --json` what remains, then time the same
-`snakemake` command that finishes the sweep. Appends one JSON line per sweep to results.jsonl
+For each sweep, in a fresh working directory: run its first 2 rounds, tracked in MLflow as a
+run does after each round (Snakemake target `results/<sweep>/tracking/001.json`), ask
+`plan --json` what remains, then time the same `snakemake` command that finishes the sweep. Appends one JSON line per sweep to results.jsonl
 and rewrites results.md. Target: plan within +-30 % of the actual time.
 
     nice -n 19 .venv/bin/python benchmarks/plan/run.py
@@ -46,7 +46,7 @@ def measure(configfile: Path, cores: int) -> dict:
     sweep = yaml.safe_load(configfile.read_text())["sweep"]
     with tempfile.TemporaryDirectory(prefix="plan-bench-") as scratch:
         workdir = Path(scratch)
-        first_s = snakemake(workdir, configfile, cores, f"results/{sweep}/history/001.csv")
+        first_s = snakemake(workdir, configfile, cores, f"results/{sweep}/tracking/001.json")
         plan = json.loads(
             subprocess.run(
                 [str(BIN / "python"), "-m", "snakesweep", "plan", "--configfile",
