@@ -2,8 +2,9 @@
 
 For each sweep, in a fresh working directory: run its first 2 rounds, tracked in MLflow as a
 run does after each round (Snakemake target `results/<sweep>/tracking/001.json`), ask
-`plan --json` what remains, then time the same `snakemake` command that finishes the sweep. Appends one JSON line per sweep to results.jsonl
-and rewrites results.md. Target: plan within +-30 % of the actual time.
+`plan --json` what remains, then time the same `snakemake` command that finishes the sweep.
+Appends one JSON line per sweep to results.jsonl and rewrites results.md. Target: the plan
+within +-30 % of the actual time.
 
     nice -n 19 .venv/bin/python benchmarks/plan/run.py
 """
