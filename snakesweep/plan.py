@@ -180,7 +180,6 @@ class SweepState:
     running: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial -> progress
     stopped: str | None = None
     tail_s: float | None = None  # the steps after the last round, once they have run
-    best: tuple[str, float] | None = None
 
 
 def _proposals(sweep_dir: Path, index: int) -> dict[str, Any] | None:
