@@ -321,8 +321,9 @@ def start_run():
         slots = workflow.global_resources.get("gpu_slots")
         gpus = int(getattr(slots, "value", slots) or 0) // TRIALS_PER_JOB
     else:  # a cluster: --jobs trials at once, each with its own cores and GPUs
-        cores = workflow.nodes * TRAIN_THREADS
-        gpus = workflow.nodes * gpus_per_trial(config)
+        jobs = workflow.nodes or 1
+        cores = jobs * TRAIN_THREADS
+        gpus = jobs * gpus_per_trial(config)
     sweep_dir = Path("results", SWEEP)
     print(record_run(config, sweep_dir, RUN_STARTED, cores, gpus), flush=True)
 
