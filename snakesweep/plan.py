@@ -346,7 +346,7 @@ def estimate(
     gpu_share = gpus_per_trial(config) / trials_per_gpu(config)
     remaining = {"mid": 0.0, "low": 0.0, "high": 0.0}
     busy_s = 0.0  # train-job seconds still to run (CPU- and GPU-hours)
-    round_overhead = min(state.round_overhead_s) if state.round_overhead_s else 0.0
+    round_overhead = statistics.median(state.round_overhead_s) if state.round_overhead_s else 0.0
     rounds_out = []
     for plan_round in state.rounds:
         left = plan_round.trials - plan_round.done
