@@ -43,7 +43,7 @@ def snakemake(workdir: Path, configfile: Path, cores: int, *targets: str) -> flo
     return time.perf_counter() - start
 
 
-def measure(configfile: Path, cores: int) -> dict:
+def measure(configfile: Path, cores: int, label: str) -> dict:
     sweep = yaml.safe_load(configfile.read_text())["sweep"]
     with tempfile.TemporaryDirectory(prefix="plan-bench-") as scratch:
         workdir = Path(scratch)
@@ -76,14 +76,15 @@ def measure(configfile: Path, cores: int) -> dict:
         "round_overhead_s": plan["round_overhead_s"],
         "tail_s": plan["tail_s"],
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "label": label,
     }
 
 
 def write_markdown(lines: list[dict]) -> None:
     rows = [
         "| when | sweep | strategy | rounds | trials left | plan (s) | range (s) | actual (s) "
-        "| plan/actual | within 30 % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| plan/actual | within 30 % | estimate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in lines:
         low, high = r["predicted_range_s"]
@@ -91,7 +92,7 @@ def write_markdown(lines: list[dict]) -> None:
             f"| {r['when']} | {r['sweep']} | {r['strategy']} | {r['rounds']} | "
             f"{r['trials_remaining']}/{r['trials']} | {r['predicted_s']:.0f} | "
             f"{low:.0f}-{high:.0f} | {r['actual_s']:.0f} | {r['ratio']:.2f} | "
-            f"{'yes' if r['within_30pc'] else 'no'} |"
+            f"{'yes' if r['within_30pc'] else 'no'} | {r.get('label', '')} |"
         )
     (HERE / "results.md").write_text(
         "# Plan versus actual\n\n"
@@ -105,10 +106,11 @@ def write_markdown(lines: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--label", default="", help="what this run measures (a code change)")
     args = parser.parse_args()
     results = HERE / "results.jsonl"
     for configfile in SWEEPS:
-        result = measure(configfile, args.cores)
+        result = measure(configfile, args.cores, args.label)
         print(json.dumps(result), flush=True)
         with open(results, "a") as handle:
             handle.write(json.dumps(result) + "\n")
