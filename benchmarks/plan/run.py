@@ -97,7 +97,9 @@ def write_markdown(lines: list[dict]) -> None:
     (HERE / "results.md").write_text(
         "# Plan versus actual\n\n"
         "`plan --json`'s remaining_wall_s after 2 rounds, and the wall time the same\n"
-        "`snakemake --cores 2` then took to finish the sweep (benchmarks/plan/run.py).\n\n"
+        "`snakemake --cores 2` then took to finish the sweep (benchmarks/plan/run.py).\n"
+        "Measured on a 2-core machine shared with other work (load average 15-20): identical\n"
+        "rounds of one run took from 90 s to 350 s, so each ratio carries that noise.\n\n"
         + "\n".join(rows)
         + "\n"
     )
