@@ -40,9 +40,13 @@ try:
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
-# The console shows the sweep's own lines (the plan, a line per round, the results) and errors;
-# Snakemake's job blocks go only to its log file, .snakemake/log/ (snakesweep/console.py).
-if workflow.is_main_process and not os.environ.get("SNAKESWEEP_VERBOSE"):
+# A run's console shows the sweep's own lines (the plan, a line per round, the results) and
+# errors; Snakemake's job blocks go only to its log file, .snakemake/log/ (snakesweep/console.py).
+# A dry run (-n) still lists its jobs.
+QUIET_CONSOLE = not (
+    workflow.output_settings.dryrun or os.environ.get("SNAKESWEEP_VERBOSE")
+)
+if workflow.is_main_process and QUIET_CONSOLE:
     from snakesweep.console import quiet_console
 
     quiet_console()

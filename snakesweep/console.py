@@ -1,6 +1,7 @@
 """What a local run prints: the sweep's own lines (printed by its jobs) and Snakemake's warnings
 and errors. Snakemake's job blocks and scheduler lines still go to its log file
-(.snakemake/log/*.snakemake.log); `SNAKESWEEP_VERBOSE=1` (`make run VERBOSE=1`) shows them too.
+(.snakemake/log/*.snakemake.log); `SNAKESWEEP_VERBOSE=1` (`make run VERBOSE=1`) shows them too,
+and a dry run (`snakemake -n`) lists its jobs as usual.
 
 Snakemake's own `--quiet rules` is not used: its filter applies to the log file as well, and it
 hides the error block of a failed job.
