@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # A torch that already imports (e.g. a CUDA build on a GPU machine) is used as it is;
-# otherwise the pinned CPU wheel is installed.
+# otherwise the pinned CPU wheel is installed from PyTorch's CPU index (on Linux, pip's default
+# index gives a CUDA build of the same version). `make TORCH_INDEX=https://pypi.org/simple`
+# installs that one instead.
 SYSTEM_TORCH := $(shell $(PYTHON) -c "import torch" 2>/dev/null && echo yes)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# `make run VERBOSE=1` shows Snakemake's job blocks on the console too (snakesweep/console.py).
+VERBOSE ?=
 
 .PHONY: run test test-all lint clean
 
 run: $(VENV)/.installed
-	snakemake --cores 2
+	SNAKESWEEP_VERBOSE=$(VERBOSE) snakemake --cores 2
 
 test: $(VENV)/.installed
 	pytest
@@ -27,7 +32,7 @@ lint: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(if $(SYSTEM_TORCH),--system-site-packages) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@

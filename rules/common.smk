@@ -40,9 +40,13 @@ try:
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
-# The console shows the sweep's own lines (the plan, a line per round, the results) and errors;
-# Snakemake's job blocks go only to its log file, .snakemake/log/ (snakesweep/console.py).
-if workflow.is_main_process and not os.environ.get("SNAKESWEEP_VERBOSE"):
+# A run's console shows the sweep's own lines (the plan, a line per round, the results) and
+# errors; Snakemake's job blocks go only to its log file, .snakemake/log/ (snakesweep/console.py).
+# A dry run (-n) still lists its jobs.
+QUIET_CONSOLE = not (
+    workflow.output_settings.dryrun or os.environ.get("SNAKESWEEP_VERBOSE")
+)
+if workflow.is_main_process and QUIET_CONSOLE:
     from snakesweep.console import quiet_console
 
     quiet_console()
@@ -321,19 +325,14 @@ def start_run():
         slots = workflow.global_resources.get("gpu_slots")
         gpus = int(getattr(slots, "value", slots) or 0) // TRIALS_PER_JOB
     else:  # a cluster: --jobs trials at once, each with its own cores and GPUs
-        cores = workflow.nodes * TRAIN_THREADS
-        gpus = workflow.nodes * gpus_per_trial(config)
+        jobs = workflow.nodes or 1
+        cores = jobs * TRAIN_THREADS
+        gpus = jobs * gpus_per_trial(config)
     sweep_dir = Path("results", SWEEP)
     print(record_run(config, sweep_dir, RUN_STARTED, cores, gpus), flush=True)
 
 
 onsuccess:
-    best = Path("results", SWEEP, "best.yaml")
-    if best.exists():
-        print(
-            f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)"
-        )
-        print(
-            f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}"
-        )
-        print(f"[snakesweep] best configuration ({best}):\n{best.read_text()}")
+    from snakesweep.console import finished_lines
+
+    print("\n".join(finished_lines(Path("results", SWEEP), config)))

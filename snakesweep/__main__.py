@@ -72,40 +72,36 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from snakesweep.plan import estimate, status_text
+    from snakesweep.plan import estimate, run_of, status_text
 
     config = _sweep_config(args)
     sweep_dir = Path(args.results) / config["sweep"]
-    cores = args.cores or (estimate_cores(sweep_dir) or 2)
-    result = estimate(config, sweep_dir, cores, args.gpus)
+    run = run_of(sweep_dir)  # the resources of the run in progress, unless given
+    result = estimate(config, sweep_dir, args.cores or run["cores"], args.gpus or run["gpus"])
     print(json.dumps(result, indent=2) if args.json else status_text(config, sweep_dir, result))
     return 0
 
 
-def estimate_cores(sweep_dir: Path) -> int | None:
-    """The cores of the run in progress (recorded when it started)."""
-    from snakesweep.plan import INVOCATION_FILE
-
-    try:
-        return int(json.loads((sweep_dir / INVOCATION_FILE).read_text())["cores"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _sweep_arguments(sub: argparse.ArgumentParser, cores: int | None) -> None:
+def _sweep_arguments(sub: argparse.ArgumentParser, of_the_run: bool) -> None:
+    """--configfile, --results, --cores, --gpus, --json; `of_the_run`: cores and GPUs default to
+    those the run in progress recorded (status), else to 2 cores and no GPU (plan)."""
     sub.add_argument(
         "--configfile", default="config/config.yaml", help="the sweep (default: the default sweep)"
     )
     sub.add_argument("--results", default="results", help="results folder (default: results)")
+    recorded = "those of the run in progress, else " if of_the_run else ""
     sub.add_argument(
         "--cores",
         type=int,
-        default=cores,
-        help="cores of the run (default: %(default)s)"
-        if cores
-        else "cores of the run (default: those of the run in progress, else 2)",
+        default=None if of_the_run else 2,
+        help=f"cores of the run (default: {recorded}2)",
     )
-    sub.add_argument("--gpus", type=int, default=0, help="GPUs of the run (default: 0)")
+    sub.add_argument(
+        "--gpus",
+        type=int,
+        default=None if of_the_run else 0,
+        help=f"GPUs of the run (default: {recorded}0)",
+    )
     sub.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -130,7 +126,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--results", default="results")
     sub.set_defaults(run=reproduce)
     sub = commands.add_parser("plan", help="what a sweep will cost, before or while it runs")
-    _sweep_arguments(sub, 2)
+    _sweep_arguments(sub, of_the_run=False)
     sub.add_argument(
         "--calibrate",
         action="store_true",
@@ -138,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.set_defaults(run=plan)
     sub = commands.add_parser("status", help="running trials, finished rounds, best so far, ETA")
-    _sweep_arguments(sub, None)
+    _sweep_arguments(sub, of_the_run=True)
     sub.set_defaults(run=status)
     return main
 

@@ -1,6 +1,7 @@
 """What a local run prints: the sweep's own lines (printed by its jobs) and Snakemake's warnings
 and errors. Snakemake's job blocks and scheduler lines still go to its log file
-(.snakemake/log/*.snakemake.log); `SNAKESWEEP_VERBOSE=1` (`make run VERBOSE=1`) shows them too.
+(.snakemake/log/*.snakemake.log); `SNAKESWEEP_VERBOSE=1` (`make run VERBOSE=1`) shows them too,
+and a dry run (`snakemake -n`) lists its jobs as usual.
 
 Snakemake's own `--quiet rules` is not used: its filter applies to the log file as well, and it
 hides the error block of a failed job.
@@ -9,6 +10,8 @@ hides the error block of a failed job.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 #: Informational lines of Snakemake that stay on the console.
 KEPT_INFO = ("Nothing to be done", "Complete log")
@@ -29,3 +32,34 @@ def quiet_console(logger: logging.Logger | None = None) -> bool:
             handler.addFilter(keep_on_console)
             return True
     return False
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def finished_lines(sweep_dir: Path, config: dict[str, Any]) -> list[str]:
+    """The lines a finished run ends with: the best configuration, where the results, the report
+    and the MLflow view are. Nothing when the sweep has no best.yaml (nothing was built)."""
+    import yaml
+
+    best_file = sweep_dir / "best.yaml"
+    if not best_file.exists():
+        return []
+    best = yaml.safe_load(best_file.read_text()).get("best") or {}
+    if best:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in (best.get("params") or {}).items())
+        best_text = (
+            f"{best.get('trial')}, {config['objective']['metric']} "
+            f"{_short(best.get('objective'))}: {params}"
+        )
+    else:
+        best_text = "none (no trial finished; see summary.md)"
+    return [
+        "",
+        f"[snakesweep] best configuration: {best_text}",
+        f"[snakesweep] results: {sweep_dir}/ (summary.md, plots/, trials.csv, best.yaml, trials/)",
+        f"[snakesweep] report: {sweep_dir}/summary.md, or snakemake --report "
+        f"{sweep_dir}/report.html",
+        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}",
+    ]

@@ -92,7 +92,8 @@ def schedule(config: dict[str, Any]) -> list[Round]:
                 previous = (
                     rung_of_round(fid, per_round, index - 1).fidelity if place.rung > 0 else 0.0
                 )
-                rung = f"{label} ({place.fidelity:g} epochs)"
+                resumed = "resumed to " if place.rung > 0 else ""
+                rung = f"{label} ({resumed}{place.fidelity:g} epochs)"
                 rounds.append(Round(index, trials, place.fidelity - previous, 1.0, rung))
             else:
                 rung = f"{label} ({place.fidelity:g} of the data)"
@@ -179,7 +180,6 @@ class SweepState:
     running: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial -> progress
     stopped: str | None = None
     tail_s: float | None = None  # the steps after the last round, once they have run
-    best: tuple[str, float] | None = None
 
 
 def _proposals(sweep_dir: Path, index: int) -> dict[str, Any] | None:
@@ -346,7 +346,7 @@ def estimate(
     gpu_share = gpus_per_trial(config) / trials_per_gpu(config)
     remaining = {"mid": 0.0, "low": 0.0, "high": 0.0}
     busy_s = 0.0  # train-job seconds still to run (CPU- and GPU-hours)
-    round_overhead = min(state.round_overhead_s) if state.round_overhead_s else 0.0
+    round_overhead = statistics.median(state.round_overhead_s) if state.round_overhead_s else 0.0
     rounds_out = []
     for plan_round in state.rounds:
         left = plan_round.trials - plan_round.done
@@ -489,7 +489,8 @@ def describe(plan: dict[str, Any]) -> str:
         state = "done" if item["finished"] else f"{item['trials_done']} done"
         rung = f", {item['rung']}" if item["rung"] else ""
         lines.append(
-            f"  round {item['round'] + 1}/{plan['rounds_total']}: {item['trials']} trials"
+            f"  round {item['round'] + 1}/{plan['rounds_total']}: {item['trials']} "
+            f"trial{'' if item['trials'] == 1 else 's'}"
             f"{epochs}{rung} [{state}]"
         )
     if plan["folds"]:

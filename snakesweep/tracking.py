@@ -35,6 +35,9 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 TRIAL_TAG = "snakesweep.trial"
+# A trial's run created by the trial itself as it trains (tracking server only): completed,
+# not replaced, when its round is tracked.
+LIVE_TAG = "snakesweep.live"
 ROLE_TAG = "snakesweep.role"
 HASH_TAG = "snakesweep.files_sha256"
 CONFIG_HASH_TAG = "snakesweep.config_sha256"
@@ -373,18 +376,24 @@ def track_trial(
         if existing[0].data.tags.get("mlflow.parentRunId") != parent:
             client.set_tag(existing[0].info.run_id, "mlflow.parentRunId", parent)
         return existing[0].info.run_id
+    live = [r for r in existing if r.data.tags.get(LIVE_TAG) and HASH_TAG not in r.data.tags]
+    kept = live[-1] if live else None
     for run in existing:
-        client.delete_run(run.info.run_id)
+        if run is not kept:
+            client.delete_run(run.info.run_id)
     end_ms = int((trial_dir / "metrics.json").stat().st_mtime * 1000)
     duration_s = float(record.get("duration_s") or 0.0)
-    # the tag that finds this run goes in first: a crash below leaves a run that is redone
-    run = client.create_run(
-        experiment,
-        start_time=end_ms - int(duration_s * 1000),
-        run_name=record["trial"],
-        tags={"mlflow.parentRunId": parent, TRIAL_TAG: record["trial"]},
-    )
-    run_id = run.info.run_id
+    if kept is not None:  # the run the trial logged its epochs to while it trained
+        run_id = kept.info.run_id
+        client.set_tag(run_id, "mlflow.parentRunId", parent)
+    else:
+        # the tag that finds this run goes in first: a crash below leaves a run that is redone
+        run_id = client.create_run(
+            experiment,
+            start_time=end_ms - int(duration_s * 1000),
+            run_name=record["trial"],
+            tags={"mlflow.parentRunId": parent, TRIAL_TAG: record["trial"]},
+        ).info.run_id
     history = _read_history(trial_dir / "history.csv")
     final = {
         **record.get("metrics", {}),
@@ -400,6 +409,13 @@ def track_trial(
     }
     params = [Param(name, str(value)[:6000]) for name, value in record["params"].items()]
     metrics = _metric_batch(history, final, end_ms)
+    if kept is not None:
+        logged = {
+            (name, point.step)
+            for name in {metric.key for metric in metrics}
+            for point in client.get_metric_history(run_id, name)
+        }
+        metrics = [metric for metric in metrics if (metric.key, metric.step) not in logged]
     client.log_batch(run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
     for start in range(0, len(metrics), 1000):
         client.log_batch(run_id, metrics=metrics[start : start + 1000])
@@ -413,6 +429,48 @@ def track_trial(
     client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED", end_ms)
     client.set_tag(run_id, HASH_TAG, files_hash)
     return run_id
+
+
+def live_trial_run(config: dict, trial: str, params: dict) -> Callable[[dict], None] | None:
+    """With a tracking server, the trial's run as it starts, and a function that logs one epoch's
+    history row to it; None with a local store (its writers take turns, once per round).
+
+    Tracking never fails a trial: a server that cannot be reached is a warning in the log."""
+    uri = (config.get("tracking") or {}).get("uri", "")
+    if not is_remote(uri):
+        return None
+    from mlflow.entities import Metric, Param
+
+    try:
+        client = _client(uri)
+        experiment = client.get_experiment_by_name(config["sweep"])
+        if experiment is None:
+            with contextlib.suppress(Exception):  # another trial may create it first
+                client.create_experiment(config["sweep"], tags={ROLE_TAG: "sweep", KIND_TAG: KIND})
+            experiment = client.get_experiment_by_name(config["sweep"])
+        tags = {TRIAL_TAG: trial, LIVE_TAG: "1"}
+        parents = _find_runs(client, experiment.experiment_id, ROLE_TAG, "sweep")
+        if parents:
+            tags["mlflow.parentRunId"] = parents[0].info.run_id
+        run_id = client.create_run(experiment.experiment_id, run_name=trial, tags=tags).info.run_id
+        client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+    except Exception as error:
+        log.warning("live tracking of %s is off: %s", trial, error)
+        return None
+
+    def log_epoch(row: dict) -> None:
+        stamp = int(time.time() * 1000)
+        metrics = [
+            Metric(name, float(value), stamp, int(row["epoch"]))
+            for name, value in row.items()
+            if name != "epoch" and math.isfinite(float(value))
+        ]
+        try:
+            client.log_batch(run_id, metrics=metrics)
+        except Exception as error:
+            log.warning("could not log epoch %s of %s to MLflow: %s", row["epoch"], trial, error)
+
+    return log_epoch
 
 
 # -- a round ----------------------------------------------------------------------------------
@@ -504,6 +562,21 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
+def _code_paths(config: dict) -> list[str]:
+    """The code a registered model needs where snakesweep is not installed: the snakesweep
+    package, and the top-level package (or module) of a user's model.class_path unless it is an
+    installed distribution. mlflow.pyfunc.load_model puts them on sys.path."""
+    import importlib.util
+
+    paths = [str(Path(__file__).resolve().parent)]
+    class_path = (config.get("model") or {}).get("class_path")
+    spec = importlib.util.find_spec(class_path.split(".")[0]) if class_path else None
+    if spec is not None and spec.origin and "site-packages" not in spec.origin:
+        locations = list(spec.submodule_search_locations or [])
+        paths.append(locations[0] if locations else spec.origin)
+    return paths
+
+
 def register_best_model(
     client, experiment: str, parent: str, config: dict, model, example, test: dict, digest_: str
 ) -> dict:
@@ -532,6 +605,7 @@ def register_best_model(
             signature=signature,
             input_example=example,
             pip_requirements=_pip_requirements(),
+            code_paths=_code_paths(config),
             registered_model_name=name,
         )
     version = client.get_model_version(name, str(info.registered_model_version))

@@ -128,7 +128,7 @@ def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
     assert table.loc["sigkill", "status"] == "failed"
     assert "killed by SIGKILL" in table.loc["sigkill", "error"]
     assert table.loc[["exception", "nan_loss", "sigkill"], "objective"].isna().all()
-    assert "round 0: 1 ok, 3 failed" in result.stdout + result.stderr
+    assert "round 1/1: 1 ok, 3 failed" in result.stdout + result.stderr
     best = yaml.safe_load((sweep / "best.yaml").read_text())
     assert best["best"]["params"]["fault"] == "healthy"
     assert best["trials"] == {"ok": 1, "failed": 2, "diverged": 1}
@@ -144,7 +144,7 @@ def test_a_sweep_where_every_trial_failed_still_ends_with_its_report(tmp_path):
     }
     result = run_snakemake(tmp_path, write_config(tmp_path, config))
     sweep = tmp_path / "results" / "faults"
-    assert "round 0: 0 ok, 2 failed" in result.stdout + result.stderr
+    assert "round 1/1: 0 ok, 2 failed" in result.stdout + result.stderr
     assert json.loads((sweep / "test.json").read_text())["error"] == "no trial finished ok"
     assert json.loads((sweep / "ensemble.json").read_text())["members"] == []
     assert pd.read_csv(sweep / "test_predictions.csv").empty

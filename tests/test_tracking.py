@@ -349,3 +349,40 @@ def test_best_model_is_registered_and_predicts(sweep):
     assert list(info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 3]
     # a new best model (another digest) becomes version 2
     assert track_final(*args[:-1], "digest-2")["model"]["version"] == 2
+
+
+def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_server):
+    """With a tracking server the trial's run exists and holds each epoch's metrics before the
+    trial ends; tracking its round completes that same run, without logging an epoch twice."""
+    from conftest import TINY_SWEEP
+
+    from snakesweep.config import load_config
+    from snakesweep.history import read_trials
+    from snakesweep.tracking import LIVE_TAG
+    from snakesweep.trial import run_trial
+
+    config = load_config(
+        {**TINY_SWEEP, "space": {**TINY_SWEEP["space"], "max_epochs": 3},
+         "tracking": {"uri": mlflow_server}}
+    )  # fmt: skip
+    trial_dir = tmp_path / "results" / "tiny" / "trials" / "r000-t000"
+    proposal = {"trial": "r000-t000", "seed": 3, "params": {"lr": 0.01, "hidden_units": 8,
+                "activation": "relu", "optimizer": "adam", "max_epochs": 3, "n_layers": 1,
+                "batch_size": 64}}  # fmt: skip
+    record = run_trial(proposal, 0, config, trial_dir)
+    assert record["status"] == "ok"
+    client = client_for(mlflow_server)
+    experiment = client.get_experiment_by_name("tiny").experiment_id
+    (live,) = client.search_runs([experiment], f"tags.`{TRIAL_TAG}` = 'r000-t000'")
+    assert live.data.tags[LIVE_TAG] == "1"
+    points = client.get_metric_history(live.info.run_id, "val/loss")
+    assert [point.step for point in points] == [0, 1, 2]
+    finished_ms = (trial_dir / "metrics.json").stat().st_mtime * 1000
+    assert all(point.timestamp < finished_ms for point in points)
+    table = read_trials([trial_dir / "metrics.json"])
+    runs = track_round(config, table, 0, trial_dir.parent, tmp_path / "unused")
+    assert runs["trial_runs"]["r000-t000"] == live.info.run_id
+    assert len(client.get_metric_history(live.info.run_id, "val/loss")) == 3
+    assert (
+        client.get_run(live.info.run_id).data.tags["mlflow.parentRunId"] == (runs["parent_run_id"])
+    )

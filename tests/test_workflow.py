@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -44,8 +45,44 @@ def test_results_contract(finished):
     assert {"trial", "round", "objective", "status", "duration_s", "lr", "val/loss"} <= set(table)
     best = yaml.safe_load((sweep / "best.yaml").read_text())["best"]
     assert best["objective"] == pytest.approx(table["objective"].min())
-    assert "[snakesweep] round 1: 2 ok, 0 failed" in output
-    assert "best configuration" in output
+    assert "[snakesweep] round 2/2: 2 ok, 0 failed, 0 pruned" in output
+    assert f"best configuration: {best['trial']}" in output
+
+
+def test_registered_model_loads_with_pyfunc_outside_the_checkout(finished, tmp_path):
+    """Code path and requirements are logged with the model: it loads in a folder where
+    snakesweep is not importable."""
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    workdir, _, _ = finished
+    model_uri = "models:/tiny/latest"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, str(FIXTURES / "load_registered_model.py"),
+         f"sqlite:///{workdir}/results/mlflow.db", model_uri],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert loaded["shape"] == [3, 10]  # class probabilities of the 10 digits
+    assert loaded["sum"] == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
+
+
+def test_console_shows_the_plan_rounds_and_results_not_the_jobs(finished):
+    workdir, _, output = finished
+    lines = output.splitlines()
+    assert len(lines) <= 40, output
+    ours = [line for line in lines if line.startswith("[snakesweep]")]
+    assert ours[0].startswith("[snakesweep] plan: tiny, 2 rounds, 4 trials")
+    assert ours[1].startswith("[snakesweep] round 1/2: ") and "ETA" in ours[1]
+    assert ours[2].startswith("[snakesweep] round 2/2: ")
+    assert "rule train:" not in output and "Select jobs to execute" not in output
+    # the job blocks are in Snakemake's log file
+    first_run = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0]
+    assert "rule train:" in first_run.read_text()
 
 
 def test_mlflow_mirrors_the_files(finished):

@@ -340,12 +340,14 @@ def prediction_metrics(
 
 
 class History(L.Callback):
-    """Collects one row per epoch of everything logged (epoch, train/loss, val/*, lr) and, given
-    a `path`, rewrites that history.csv after every epoch (the live view of a running trial)."""
+    """Collects one row per epoch of everything logged (epoch, train/loss, val/*, lr); given a
+    `path`, rewrites that history.csv after every epoch (the live view of a running trial), and
+    hands each row to `on_epoch`."""
 
-    def __init__(self, path: Any = None) -> None:
+    def __init__(self, path: Any = None, on_epoch: Any = None) -> None:
         self.rows: list[dict[str, float]] = []
         self.path = path
+        self.on_epoch = on_epoch  # called with each new row (the live MLflow run)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         row: dict[str, float] = {"epoch": trainer.current_epoch}
@@ -361,6 +363,8 @@ class History(L.Callback):
             from snakesweep.train.fit import write_history
 
             write_history(self.rows, self.path)
+        if self.on_epoch is not None:
+            self.on_epoch(row)
 
 
 class ResumeState(L.Callback):

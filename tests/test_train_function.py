@@ -1,0 +1,102 @@
+"""A user's own training function (train.function: package.module:fn) as the trials' trainer."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import pandas as pd
+import pytest
+from conftest import FIXTURES, REPO, run_snakemake, write_config
+
+from snakesweep.config import load_config
+from snakesweep.errors import ConfigError
+from snakesweep.trial import run_trial
+
+sys.path.insert(0, str(FIXTURES))
+
+SWEEP = {
+    "sweep": "own_loop",
+    "seed": 2,
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+    "budget": {"rounds": 2, "trials_per_round": 2},
+    "search": {"strategy": "bayes"},
+    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    "train": {"function": "user_functions:noisy_quadratic"},
+}
+
+
+def config(function: str = "user_functions:noisy_quadratic", **changes) -> dict:
+    return load_config({**SWEEP, "train": {"function": function}, **changes})
+
+
+def proposal(x: float = 0.5, seed: int = 7) -> dict:
+    return {"trial": "r000-t000", "seed": seed, "params": {"x": x}}
+
+
+def test_the_function_gets_params_folder_and_seed_and_its_history_is_kept(tmp_path):
+    record = run_trial(proposal(), 0, config(), tmp_path / "a")
+    assert record["status"] == "ok"
+    assert record["objective"] == record["metrics"]["val/loss"]
+    assert (tmp_path / "a" / "notes.txt").read_text() == "seed 7\n"
+    with open(tmp_path / "a" / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert record["metrics"]["epochs"] == 3
+
+
+def test_same_seed_same_result_other_seed_other_result(tmp_path):
+    first = run_trial(proposal(seed=7), 0, config(), tmp_path / "a")["objective"]
+    again = run_trial(proposal(seed=7), 0, config(), tmp_path / "b")["objective"]
+    other = run_trial(proposal(seed=8), 0, config(), tmp_path / "c")["objective"]
+    assert first == again and first != other
+
+
+@pytest.mark.parametrize(
+    ("function", "reason"),
+    [
+        ("raises", "ValueError: the user's loop broke"),
+        ("killed", "killed: the training process was killed by SIGKILL"),
+        ("returns_a_list", "returned list, not a dict of metrics"),
+    ],
+)
+def test_a_failing_function_is_a_failed_trial(tmp_path, function, reason):
+    record = run_trial(proposal(), 0, config(f"user_functions:{function}"), tmp_path / "t")
+    assert record["status"] == "failed" and reason in record["error"]
+    assert json.loads((tmp_path / "t" / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("function", "changes", "key"),
+    [
+        ("user_functions", {}, "train.function"),
+        ("no_such_module:train", {}, "train.function"),
+        ("user_functions:missing", {}, "train.function"),
+        ("user_functions:raises", {"search": {"strategy": "hyperband"}}, "search.strategy"),
+        ("user_functions:raises", {"evaluate": {"folds": 3}}, "evaluate.folds"),
+    ],
+)
+def test_a_bad_function_setting_is_one_error_naming_the_key(function, changes, key):
+    with pytest.raises(ConfigError) as error:
+        config(function, **changes)
+    assert str(error.value).startswith(key)
+
+
+def test_example_function_sweep_is_valid():
+    import yaml
+
+    example = yaml.safe_load((REPO / "config" / "sweeps" / "digits_function.yaml").read_text())
+    sys.path.insert(0, str(REPO))
+    assert load_config(example)["train"]["function"] == "examples.train_function:train"
+
+
+def test_a_function_sweep_runs_through_the_workflow(tmp_path):
+    result = run_snakemake(tmp_path, write_config(tmp_path, SWEEP))
+    sweep = tmp_path / "results" / "own_loop"
+    table = pd.read_csv(sweep / "trials.csv")
+    assert len(table) == 4 and set(table["status"]) == {"ok"}
+    assert (sweep / "plots" / "learning_curves.png").exists()
+    assert not (sweep / "test.json").exists()  # no model file to test
+    assert json.loads((sweep / "tracking" / "final.json").read_text())["model"] is None
+    assert "round 2/2: 2 ok" in result.stdout + result.stderr
