@@ -3,10 +3,11 @@
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 
 from snakesweep.outputs import read_json
-from snakesweep.trial import run_trial
+from snakesweep.trial import MachineFault, run_trial
 
 
 def proposal_of(rounds_file: Path, trial: str) -> dict:
@@ -29,7 +30,11 @@ def main(smk) -> None:
     )
     proposal = proposal_of(Path(smk.input.proposals), smk.wildcards.trial)
     round_index = int(smk.wildcards.trial[1:4])
-    run_trial(proposal, round_index, smk.config, Path(smk.output.metrics).parent)
+    try:
+        run_trial(proposal, round_index, smk.config, Path(smk.output.metrics).parent)
+    except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback
+        logging.error("%s", fault)
+        sys.exit(f"snakesweep: {fault}")
 
 
 if "snakemake" in globals():
