@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
 from snakesweep.trial import MachineFault, run_trial
 
@@ -22,6 +23,9 @@ def main(smk) -> None:
             round_index,
             smk.config,
             Path(smk.output.metrics).parent,
+            trial_time_limit_s(
+                smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
+            ),
             fold=int(smk.wildcards.fold),
         )
     except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback

@@ -183,9 +183,9 @@ def supervise(
     status, timed_out = _wait(pid, time_limit_s)
     if timed_out:
         return {
-            "status": "failed",
+            "status": "timeout",
             "error": f"timeout: still running after the time limit of {time_limit_s:g} s "
-            "(limits.trial_time_s), killed",
+            "(limits.trial_time_s, or the job's runtime under a scheduler), killed",
         }
     if status is not None and os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
@@ -307,8 +307,8 @@ def run_trial(
 ) -> dict:
     """Train one proposed trial; write and return its metrics.json record.
 
-    Status is `ok`, `diverged` (NaN/inf loss) or `failed` (an exception, the training process
-    killed, or over `time_limit_s`), with the reason in `error`. `fold` trains one fold of
+    Status is `ok`, `diverged` (NaN/inf loss), `timeout` (over `time_limit_s`) or `failed` (an
+    exception, the training process killed), with the reason in `error`. `fold` trains one fold of
     k-fold cross-validation (evaluate.folds) into `trial_dir`. A fault of the machine (see
     `machine_fault`, `disk_fault`) raises MachineFault instead, and nothing is recorded.
     """

@@ -51,7 +51,7 @@ def test_a_child_over_its_time_limit_is_killed(tmp_path):
     started = time.monotonic()
     result = supervise(lambda: time.sleep(30) or {}, tmp_path / "r.json", time_limit_s=0.5)
     assert time.monotonic() - started < 5
-    assert result["status"] == "failed" and result["error"].startswith("timeout:")
+    assert result["status"] == "timeout" and result["error"].startswith("timeout:")
     assert "limits.trial_time_s" in result["error"]
 
 
@@ -200,14 +200,19 @@ def test_a_trial_over_its_time_limit_is_stopped_and_recorded(tmp_path):
     config = {
         **FAULTY_SWEEP,
         "budget": {"rounds": 1, "trials_per_round": 1},
-        "space": {**FAULTY_SWEEP["space"], "fault": "hang"},
+        "search": {"strategy": "random"},
+        "space": {
+            **FAULTY_SWEEP["space"],
+            "fault": "hang",
+            "lr": {"type": "float", "low": 0.01, "high": 0.1},
+        },
         "limits": {"trial_time_s": 20},
     }
     started = time.monotonic()
     run_snakemake(tmp_path, write_config(tmp_path, config))
     assert time.monotonic() - started < 600
     table = pd.read_csv(tmp_path / "results" / "faults" / "trials.csv")
-    assert list(table["status"]) == ["failed"]
+    assert list(table["status"]) == ["timeout"]
     assert table.loc[0, "error"].startswith("timeout: still running after the time limit of 20 s")
     assert 20 <= table.loc[0, "duration_s"] < 40
 
