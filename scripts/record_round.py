@@ -1,10 +1,15 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
 import logging
-import time
-from pathlib import Path
 
-from snakesweep.history import append_round, read_history, read_trials, round_summary, write_history
+from snakesweep.history import (
+    append_round,
+    read_history,
+    read_trials,
+    round_summary,
+    run_time_s,
+    write_history,
+)
 
 
 def main(smk) -> None:
@@ -14,9 +19,8 @@ def main(smk) -> None:
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
         direction = smk.config["objective"]["direction"]
-        print(round_summary(table, round_index, direction, elapsed), flush=True)
+        print(round_summary(table, round_index, direction, run_time_s(table)), flush=True)
 
 
 if "snakemake" in globals():
