@@ -71,8 +71,8 @@ def stop_reason(
     """Why round `round_index` (0-based, about to be proposed) should not run; None = go on.
 
     `history` holds the trials of rounds before `round_index`; `elapsed_s` the sweep's own run
-    time so far (snakesweep.history.run_time_s). Rules: rounds, max_trials, max_time_s, target, patience (rounds without an
-    improvement of more than min_improvement).
+    time so far (snakesweep.history.run_time_s). Rules: rounds, max_trials, max_time_s,
+    target, patience (rounds without an improvement of more than min_improvement).
     """
     b = check_budget(budget)
     n_trials = 0 if history is None else len(history)
