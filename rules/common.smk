@@ -19,6 +19,7 @@ from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.fidelity import fidelity_of, pruning_of
 from snakesweep.outputs import read_json
+from snakesweep.redaction import redact
 from snakesweep.strategies import search_files
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
@@ -307,6 +308,6 @@ onsuccess:
             f"\n[snakesweep] results: results/{SWEEP}/ (trials.csv, best.yaml, trials/)"
         )
         print(
-            f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}"
+            f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(config['tracking']['uri'])}"
         )
         print(f"[snakesweep] best configuration ({best}):\n{best.read_text()}")

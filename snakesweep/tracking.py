@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import platform
 import subprocess
 import tempfile
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+
+from snakesweep.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,9 @@ def with_retries(work: Callable[[], T], retries: int = RETRIES, wait_s: float = 
 
 def _client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
+
+    if redact(tracking_uri) != tracking_uri:  # MLflow prints "View run at: <uri>" otherwise
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
@@ -232,7 +238,7 @@ def _create_parent(client, experiment: str, instance: str, config: dict, workflo
 
 def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> None:
     """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
-    client.log_dict(run_id, config, "sweep/config.yaml")
+    client.log_dict(run_id, redact(config), "sweep/config.yaml")
     client.log_dict(run_id, config["space"], "sweep/space.yaml")
     search = (
         config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
