@@ -52,10 +52,11 @@ if workflow.is_main_process and QUIET_CONSOLE:
     quiet_console()
 
 # A run killed with SIGKILL leaves Snakemake's locks behind; remove them when their owner is
-# gone, so that resuming is running the same command again (snakesweep/locks.py).
+# provably gone, so that resuming is running the same command again (snakesweep/locks.py).
 # A trial whose training finished just before the kill is kept, not retrained.
+LOCK_CLAIM = None
 if workflow.is_main_process:
-    from snakesweep.locks import claim, recover_finished_trials
+    from snakesweep.locks import claim, hold_locks, recover_finished_trials
 
     kept_trials = recover_finished_trials()
     if kept_trials:
@@ -64,9 +65,9 @@ if workflow.is_main_process:
             f"killed: {', '.join(kept_trials)}",
             file=sys.stderr,
         )
-    stale_lock_note = claim()
-    if stale_lock_note:
-        print(stale_lock_note, file=sys.stderr)
+    LOCK_CLAIM = claim()
+    if LOCK_CLAIM.note:
+        print(LOCK_CLAIM.note, file=sys.stderr)
     # An empty or cut-off table read as "no trials" would drop rounds: stop, naming the file.
     from snakesweep.outputs import check_outputs
 
@@ -102,6 +103,12 @@ wildcard_constraints:
     sweep=re.escape(SWEEP),
     round=r"\d{3}",
     trial=r"r\d{3}-t\d{3}",
+
+
+def record_held_locks():
+    """At onstart, once Snakemake holds its locks: note which are this run's."""
+    if LOCK_CLAIM is not None:
+        hold_locks(LOCK_CLAIM)
 
 
 def round_name(index):

@@ -40,6 +40,7 @@ def pack_trials(k):
 
 onstart:
     start_run()
+    record_held_locks()
     plugin = workflow.executor_plugin
     if plugin is not None and not workflow.local_exec:
         pack_trials(TRIALS_PER_JOB)

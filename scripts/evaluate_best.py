@@ -9,8 +9,7 @@ from snakesweep.train.evaluate import evaluate_best
 
 def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    sweep_dir = Path(smk.output.test).parent  # results/<sweep>/
-    result = evaluate_best(smk.config, sweep_dir, sweep_dir)
+    result = evaluate_best(smk.config, Path(smk.input.table), Path(smk.output.test).parent)
     logging.info("test metrics of %s: %s", result.get("trial"), result.get("metrics"))
 
 

@@ -8,8 +8,7 @@ from snakesweep.train.evaluate import evaluate_ensemble
 
 def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    sweep_dir = Path(smk.output.ensemble).parent  # results/<sweep>/
-    result = evaluate_ensemble(smk.config, sweep_dir, sweep_dir)
+    result = evaluate_ensemble(smk.config, Path(smk.input.table), Path(smk.output.ensemble).parent)
     logging.info("ensemble of %d: %s", len(result.get("members", [])), result.get("metrics"))
 
 

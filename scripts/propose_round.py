@@ -2,9 +2,8 @@
 
 import logging
 import time
-from pathlib import Path
 
-from snakesweep.history import read_history
+from snakesweep.history import read_history, run_time_s
 from snakesweep.outputs import write_json
 from snakesweep.pruning import read_curves
 from snakesweep.rounds import make_round
@@ -14,7 +13,7 @@ def main(smk) -> None:
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
     history = read_history(smk.input.get("history"))
-    elapsed = time.time() - Path(smk.input.sweep).stat().st_mtime
+    elapsed = run_time_s(history)
     started = time.perf_counter()
     curves = read_curves(smk.input.get("curves"))
     content = make_round(smk.config, history, round_index, elapsed, curves)

@@ -35,6 +35,7 @@ def main(smk) -> None:
         smk.config,
         test,
         Path(smk.params.artifact_root),
+        Path(smk.input.tracked).parent.parent,  # results/<sweep>/
         [Path(path) for path in smk.input.report],
         model,
         example,

@@ -2,10 +2,12 @@
 
 import logging
 import os
+import sys
 from pathlib import Path
 
+from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
-from snakesweep.trial import run_trial
+from snakesweep.trial import MachineFault, run_trial
 
 
 def main(smk) -> None:
@@ -15,13 +17,20 @@ def main(smk) -> None:
     proposals = read_json(smk.input.proposals)["trials"]
     proposal = next(p for p in proposals if p["trial"] == smk.wildcards.trial)
     round_index = int(smk.wildcards.trial[1:4])
-    run_trial(
-        proposal,
-        round_index,
-        smk.config,
-        Path(smk.output.metrics).parent,
-        fold=int(smk.wildcards.fold),
-    )
+    try:
+        run_trial(
+            proposal,
+            round_index,
+            smk.config,
+            Path(smk.output.metrics).parent,
+            trial_time_limit_s(
+                smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
+            ),
+            fold=int(smk.wildcards.fold),
+        )
+    except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback
+        logging.error("%s", fault)
+        sys.exit(f"snakesweep: {fault}")
 
 
 if "snakemake" in globals():

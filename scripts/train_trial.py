@@ -3,10 +3,12 @@
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 
+from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
-from snakesweep.trial import run_trial
+from snakesweep.trial import MachineFault, run_trial
 
 
 def proposal_of(rounds_file: Path, trial: str) -> dict:
@@ -29,7 +31,17 @@ def main(smk) -> None:
     )
     proposal = proposal_of(Path(smk.input.proposals), smk.wildcards.trial)
     round_index = int(smk.wildcards.trial[1:4])
-    run_trial(proposal, round_index, smk.config, Path(smk.output.metrics).parent)
+    # Under SLURM a trial stops before its job's runtime ends: recorded as `timeout`, not lost.
+    limit = trial_time_limit_s(
+        smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
+    )
+    try:
+        run_trial(
+            proposal, round_index, smk.config, Path(smk.output.metrics).parent, time_limit_s=limit
+        )
+    except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback
+        logging.error("%s", fault)
+        sys.exit(f"snakesweep: {fault}")
 
 
 if "snakemake" in globals():

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from snakesweep.errors import ConfigError
+from snakesweep.redaction import redact
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE_README = """# snakesweep bundle: {sweep}
@@ -83,7 +84,8 @@ def export_bundle(
         raise ConfigError(
             "sweep", f"{sweep} is not a finished sweep ({missing[0]} is missing)", "run it first"
         )
-    config = yaml.safe_load((sweep_dir / "provenance" / "config.yaml").read_text())
+    # Redacted again: provenance written by an older snakesweep may hold a tracking password.
+    config = redact(yaml.safe_load((sweep_dir / "provenance" / "config.yaml").read_text()))
     table = pd.read_csv(sweep_dir / "trials.csv")
     config["expect"] = config.get("expect") or expected_rows(table, config, tolerance)
     out = out or Path("bundles") / f"{sweep}.tar.gz"
@@ -94,7 +96,7 @@ def export_bundle(
         "trials.csv": (sweep_dir / "trials.csv").read_bytes(),
     }
     for path in sorted((sweep_dir / "provenance").iterdir()):
-        files[f"provenance/{path.name}"] = path.read_bytes()
+        files[f"provenance/{path.name}"] = redact(path.read_text()).encode()
     if (sweep_dir / "verify.json").exists():
         files["verify.json"] = (sweep_dir / "verify.json").read_bytes()
     partial = out.with_name(out.name + ".part")

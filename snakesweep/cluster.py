@@ -15,10 +15,14 @@ GPU_ACCELERATORS = frozenset({"gpu", "cuda"})
 # The Snakemake group the train rule belongs to; `--group-components trials=k` packs k trials
 # into one cluster job.
 TRIAL_GROUP = "trials"
-# Per-trial defaults, scaled by the attempt so that a trial the scheduler killed for time or
+# Per-trial defaults, doubled with each attempt so that a trial the scheduler killed for time or
 # memory is retried with more (`retries:` in the profile).
 MEM_MB_PER_THREAD = 2000
 RUNTIME_MIN = 60
+# Under a scheduler a trial is stopped this long before its job's runtime ends (at least a
+# minute, 5% of the runtime), so that it is recorded as `timeout` instead of killed with its job.
+TIMEOUT_MARGIN = 0.05
+TIMEOUT_MARGIN_MIN_S = 60
 
 
 def _train(config: dict[str, Any]) -> dict[str, Any]:
@@ -82,8 +86,23 @@ def train_threads(config: dict[str, Any]) -> int:
 
 
 def mem_mb(threads: int, attempt: int) -> int:
-    return MEM_MB_PER_THREAD * max(1, threads) * attempt
+    return MEM_MB_PER_THREAD * max(1, threads) * 2 ** (attempt - 1)
 
 
 def runtime_min(attempt: int) -> int:
-    return RUNTIME_MIN * attempt
+    return RUNTIME_MIN * 2 ** (attempt - 1)
+
+
+def trial_time_limit_s(
+    config: dict[str, Any], runtime: float | None, scheduled: bool
+) -> float | None:
+    """Seconds a trial may train: limits.trial_time_s, and under a scheduler (`scheduled`) at
+    most the job's `runtime` (minutes) less a margin, so that a trial past its job's time ends
+    as `timeout` and its round is recorded instead of the scheduler killing the job."""
+    limit = (config.get("limits") or {}).get("trial_time_s")
+    if not scheduled or not runtime:
+        return limit
+    runtime_s = float(runtime) * 60
+    margin = max(TIMEOUT_MARGIN_MIN_S, TIMEOUT_MARGIN * runtime_s)
+    derived = runtime_s - margin if runtime_s > 2 * margin else runtime_s / 2
+    return derived if limit is None else min(limit, derived)

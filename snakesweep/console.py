@@ -13,8 +13,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from snakesweep.redaction import redact
+
 #: Informational lines of Snakemake that stay on the console.
-KEPT_INFO = ("Nothing to be done", "Complete log")
+KEPT_INFO = ("Nothing to be done", "Complete log", "Congratulations")
 
 
 def keep_on_console(record: logging.LogRecord) -> bool:
@@ -61,5 +63,5 @@ def finished_lines(sweep_dir: Path, config: dict[str, Any]) -> list[str]:
         f"[snakesweep] results: {sweep_dir}/ (summary.md, plots/, trials.csv, best.yaml, trials/)",
         f"[snakesweep] report: {sweep_dir}/summary.md, or snakemake --report "
         f"{sweep_dir}/report.html",
-        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {config['tracking']['uri']}",
+        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(config['tracking']['uri'])}",
     ]

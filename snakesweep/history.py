@@ -80,6 +80,16 @@ def best_trial(table: pd.DataFrame, direction: str) -> pd.Series | None:
     return done.loc[index]
 
 
+def run_time_s(table: pd.DataFrame) -> float:
+    """The sweep's own run time, from its table: each round's longest trial (a round's trials
+    run side by side), summed. Time between runs, in a queue or a copy of the folder don't
+    count, so budget.max_time_s holds for a resumed or copied sweep."""
+    if table.empty or "duration_s" not in table.columns:
+        return 0.0
+    durations = pd.to_numeric(table["duration_s"], errors="coerce").fillna(0.0)
+    return float(durations.groupby(table["round"]).max().sum())
+
+
 def round_summary(
     table: pd.DataFrame,
     round_index: int,

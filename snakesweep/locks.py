@@ -2,9 +2,13 @@
 
 Snakemake locks the files of a run in `.snakemake/locks/` and deletes the locks when it exits.
 SIGKILL, a power loss or an out-of-memory kill leave them behind, and the next run stops with
-"Directory cannot be locked" until `snakemake --unlock`. The workflow records which process
-holds the directory (host, pid, process start time) in `.snakemake/snakesweep-owner.json`; a
-later run on the same host removes the locks only when that process is gone.
+"Directory cannot be locked" until `snakemake --unlock`. Each run of the workflow records itself
+in `.snakemake/snakesweep-owners/`: host, boot id, PID namespace, pid and process start time,
+and the lock files it took. A later run removes a recorded run's locks (only those) when that
+run is provably gone: same host, same boot (not another machine or container with the same
+host name), same PID namespace (not a container or `unshare -p` whose pids mean other
+processes), and its pid no longer running or now another process (another start time). In
+every other case the locks stay and Snakemake's own message and `--unlock` decide.
 """
 
 from __future__ import annotations
@@ -14,9 +18,31 @@ import json
 import os
 import re
 import socket
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-OWNER_FILE = "snakesweep-owner.json"
+OWNERS_DIR = "snakesweep-owners"
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def this_machine() -> dict:
+    """Host name, boot id and PID namespace of this process (None where unknown)."""
+    try:
+        pid_ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pid_ns = None
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _read("/proc/sys/kernel/random/boot_id"),
+        "pid_ns": pid_ns,
+    }
 
 
 def process_start(pid: int) -> str | None:
@@ -36,46 +62,85 @@ def process_start(pid: int) -> str | None:
         return None
 
 
-def owner_alive(owner: dict) -> bool:
-    """Whether the recorded owner could still be running (another host: assume it is)."""
-    if owner.get("host") != socket.gethostname():
-        return True
+def owner_gone(owner: dict) -> bool:
+    """Whether the recorded owner has provably ended; anything uncertain counts as running."""
+    here = this_machine()
+    if any(here[key] is None or owner.get(key) != here[key] for key in here):
+        return False  # another host, boot or PID namespace: its pids are not ours to check
     started = process_start(int(owner.get("pid", -1)))
-    return started is not None and started in ("", owner.get("start"))
+    return started is None or (started != "" and started != owner.get("start"))
 
 
-def read_owner(state_dir: Path) -> dict | None:
-    try:
-        return json.loads((state_dir / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+def _owners(state_dir: Path) -> list[tuple[Path, dict]]:
+    records = []
+    for path in sorted((state_dir / OWNERS_DIR).glob("*.json")):
+        try:
+            records.append((path, json.loads(path.read_text())))
+        except (OSError, ValueError):
+            continue  # being written right now: its owner is running
+    return records
 
 
-def claim(state_dir: Path = Path(".snakemake"), pid: int | None = None) -> str | None:
-    """Remove locks whose owner is gone and record this process as the owner.
+def _lock_files(state_dir: Path) -> set[str]:
+    locks = state_dir / "locks"
+    return {path.name for path in locks.glob("*.lock")} if locks.is_dir() else set()
 
-    Returns a one-line note for the user when stale locks were removed, else None.
+
+@dataclass(frozen=True)
+class Claim:
+    """This run's owner record and the lock files that existed before it took its own."""
+
+    record: Path
+    before: frozenset[str]
+    note: str | None
+
+
+def claim(state_dir: Path = Path(".snakemake"), pid: int | None = None) -> Claim:
+    """Remove the locks of recorded runs that are provably gone, and record this run.
+
+    `note` is a one-line message for the user when stale locks were removed, else None.
     """
     pid = os.getpid() if pid is None else pid
-    locks = state_dir / "locks"
-    owner = read_owner(state_dir)
+    removed = []
+    for path, owner in _owners(state_dir):
+        if not owner_gone(owner):
+            continue
+        for name in owner.get("locks", []):
+            (state_dir / "locks" / Path(name).name).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        if owner.get("locks"):
+            removed.append(str(owner.get("pid")))
     note = None
-    if owner is not None and owner_alive(owner):
-        return None  # a live run holds the directory: Snakemake's own lock check decides
-    lock_files = sorted(locks.glob("*.lock")) if locks.is_dir() else []
-    if lock_files and owner is not None:
-        for path in lock_files:
-            path.unlink(missing_ok=True)
+    if removed:
         note = (
-            f"[snakesweep] removed the stale lock of a run that was killed (pid {owner['pid']}); "
-            "resuming"
+            f"[snakesweep] removed the stale locks of a run that was killed (pid "
+            f"{', '.join(removed)}); resuming"
         )
-    state_dir.mkdir(parents=True, exist_ok=True)
-    record = {"host": socket.gethostname(), "pid": pid, "start": process_start(pid) or ""}
-    partial = state_dir / f"{OWNER_FILE}.{pid}"
-    partial.write_text(json.dumps(record))
-    os.replace(partial, state_dir / OWNER_FILE)
-    return note
+    record = state_dir / OWNERS_DIR / f"{pid}-{uuid.uuid4().hex[:12]}.json"
+    taken = Claim(record, frozenset(_lock_files(state_dir)), note)
+    _write_record(taken, pid, [])
+    return taken
+
+
+def _write_record(taken: Claim, pid: int, locks: list[str]) -> None:
+    content = this_machine() | {"pid": pid, "start": process_start(pid) or "", "locks": locks}
+    taken.record.parent.mkdir(parents=True, exist_ok=True)
+    partial = taken.record.with_suffix(".part")
+    partial.write_text(json.dumps(content))
+    os.replace(partial, taken.record)
+
+
+def hold_locks(taken: Claim, pid: int | None = None) -> list[str]:
+    """Record the lock files this run took (called once Snakemake holds them: onstart)."""
+    pid = os.getpid() if pid is None else pid
+    locks = sorted(_lock_files(taken.record.parent.parent) - taken.before)
+    _write_record(taken, pid, locks)
+    return locks
+
+
+def nobody_running(state_dir: Path) -> bool:
+    """Whether every recorded run of this directory is provably gone."""
+    return all(owner_gone(owner) for _, owner in _owners(state_dir))
 
 
 TRIAL_OUTPUT = re.compile(r"^results/[^/]+/trials/(r\d{3}-t\d{3})/(metrics\.json|history\.csv)$")
@@ -111,7 +176,7 @@ def finished_record(trial_dir: Path) -> bool:
         and record.get("trial") == trial
         and record.get("seed") == proposal["seed"]
         and record.get("params") == proposal["params"]
-        and record.get("status") in ("ok", "failed", "diverged")
+        and record.get("status") in ("ok", "failed", "diverged", "timeout")
         and (trial_dir / "history.csv").exists()
     )
 
@@ -122,8 +187,7 @@ def recover_finished_trials(state_dir: Path = Path(".snakemake"), cwd: Path = Pa
 
     Only when no live run holds the directory. Returns the trial ids kept.
     """
-    owner = read_owner(state_dir)
-    if owner is not None and owner_alive(owner):
+    if not nobody_running(state_dir):
         return []
     root = state_dir / "incomplete"
     if not root.is_dir():

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snakesweep.outputs import write_atomic, write_yaml
+from snakesweep.redaction import redact
 
 # The packages whose versions decide the numbers a sweep produces.
 KEY_PACKAGES = (
@@ -96,7 +97,7 @@ def seeds(config: dict, rounds_dir: Path) -> dict:
 def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir: Path) -> dict:
     """Write config.yaml, packages.txt and provenance.yaml to `out_dir`; return the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_yaml(out_dir / "config.yaml", config)
+    write_yaml(out_dir / "config.yaml", redact(config))
     versions = package_versions()
     write_atomic(
         out_dir / "packages.txt",

@@ -70,9 +70,9 @@ def stop_reason(
 ) -> str | None:
     """Why round `round_index` (0-based, about to be proposed) should not run; None = go on.
 
-    `history` holds the trials of rounds before `round_index`; `elapsed_s` the sweep's wall
-    time so far. Rules: rounds, max_trials, max_time_s, target, patience (rounds without an
-    improvement of more than min_improvement).
+    `history` holds the trials of rounds before `round_index`; `elapsed_s` the sweep's own run
+    time so far (snakesweep.history.run_time_s). Rules: rounds, max_trials, max_time_s,
+    target, patience (rounds without an improvement of more than min_improvement).
     """
     b = check_budget(budget)
     n_trials = 0 if history is None else len(history)
@@ -81,7 +81,7 @@ def stop_reason(
     if b["max_trials"] is not None and n_trials >= b["max_trials"]:
         return f"budget: {n_trials} trials reached max_trials={b['max_trials']}"
     if b["max_time_s"] is not None and elapsed_s >= b["max_time_s"]:
-        return f"budget: wall time {elapsed_s:.0f} s reached max_time_s={b['max_time_s']}"
+        return f"budget: run time {elapsed_s:.0f} s reached max_time_s={b['max_time_s']}"
     y = _oriented(history, direction)
     if b["target"] is not None and np.isfinite(y).any():
         best = float(np.nanmin(y))

@@ -7,6 +7,14 @@ per-round series on the parent are logged once per step and the parent is rebuil
 files say something else (e.g. a retrained trial changed the best-so-far). Deleting the store
 and tracking again rebuilds the same experiment.
 
+Ownership: one experiment per sweep name, but every run and registered model carries the sweep
+*instance* (`snakesweep.instance`: a hash of the results folder's absolute path and its
+sweep.yaml), and only runs of this instance are ever found, replaced or deleted. Two people
+running a sweep of the same name on one server keep their own runs, and the second registers
+its model as `<sweep>-<instance>` instead of adding versions to the first one's. Artifacts are
+never deleted: an experiment missing from the store (a deleted store, a changed tracking.uri)
+is created again beside the old runs' artifacts, which another store may still reference.
+
 Concurrency: for a sqlite store every writer takes an exclusive lock file beside the database
 for the whole of its work, and "database is locked" (a reader such as `mlflow ui` holding the
 file) is retried, so parallel writers neither lose data nor show the error.
@@ -20,8 +28,8 @@ import hashlib
 import json
 import logging
 import math
+import os
 import platform
-import shutil
 import subprocess
 import tempfile
 import time
@@ -32,6 +40,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from snakesweep.redaction import redact
+
 log = logging.getLogger(__name__)
 
 TRIAL_TAG = "snakesweep.trial"
@@ -41,6 +51,7 @@ LIVE_TAG = "snakesweep.live"
 ROLE_TAG = "snakesweep.role"
 HASH_TAG = "snakesweep.files_sha256"
 CONFIG_HASH_TAG = "snakesweep.config_sha256"
+INSTANCE_TAG = "snakesweep.instance"
 BEST_METRIC = "best_objective"
 # MLflow's UI opens an experiment of this kind on its training runs (not the GenAI pages).
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
@@ -110,14 +121,24 @@ def with_retries(work: Callable[[], T], retries: int = RETRIES, wait_s: float = 
 def _client(tracking_uri: str):
     from mlflow.tracking import MlflowClient
 
+    if redact(tracking_uri) != tracking_uri:  # MLflow prints "View run at: <uri>" otherwise
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def instance_of(sweep_dir: Path) -> str:
+    """Which copy of a sweep this is: its results folder (absolute path) and its sweep.yaml."""
+    frozen = sweep_dir / "sweep.yaml"
+    content = frozen.read_bytes() if frozen.exists() else b""
+    return hashlib.sha256(str(sweep_dir.resolve()).encode() + b"\0" + content).hexdigest()[:16]
 
 
 def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False) -> str:
     """The sweep's experiment, created on first use (restored if it was deleted in the UI).
 
-    With a local store, artifacts go to artifact_root/<sweep>; a new experiment there means the
-    store was deleted, so artifacts of its old runs are removed first. A server keeps its own.
+    With a local store, artifacts go to artifact_root/<sweep> (each run in its own folder); what
+    is there already stays: another store may still reference it. A server keeps its own.
     """
     experiment = client.get_experiment_by_name(sweep)
     if experiment is not None:
@@ -130,14 +151,15 @@ def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False)
     if remote:
         return client.create_experiment(sweep, tags=tags)
     location = (artifact_root / sweep).resolve()
-    if location.exists():
-        shutil.rmtree(location)
     return client.create_experiment(sweep, artifact_location=location.as_uri(), tags=tags)
 
 
-def _find_runs(client, experiment: str, tag: str, value: str) -> list:
+def _find_runs(client, experiment: str, instance: str, tag: str, value: str) -> list:
+    """This instance's runs with `tag` = `value` (runs of other instances are never touched)."""
     runs = client.search_runs(
-        [experiment], filter_string=f"tags.`{tag}` = '{value}'", max_results=1000
+        [experiment],
+        filter_string=f"tags.`{tag}` = '{value}' and tags.`{INSTANCE_TAG}` = '{instance}'",
+        max_results=1000,
     )
     return sorted(runs, key=lambda run: (run.info.start_time or 0, run.info.run_id))
 
@@ -202,12 +224,12 @@ def parent_params(config: dict) -> dict:
     }
 
 
-def _create_parent(client, experiment: str, config: dict, workflow_dir: Path) -> str:
+def _create_parent(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
     """A new parent run with the sweep's params, tags and set-up artifacts."""
     from mlflow.entities import Param
 
     facts = provenance(workflow_dir)
-    tags = {ROLE_TAG: "sweep", "mlflow.runName": config["sweep"]}
+    tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": config["sweep"]}
     if facts["git"].get("commit"):
         tags["mlflow.source.git.commit"] = facts["git"]["commit"]
     run = client.create_run(experiment, run_name=config["sweep"], tags=tags)
@@ -219,7 +241,7 @@ def _create_parent(client, experiment: str, config: dict, workflow_dir: Path) ->
 
 def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> None:
     """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
-    client.log_dict(run_id, config, "sweep/config.yaml")
+    client.log_dict(run_id, redact(config), "sweep/config.yaml")
     client.log_dict(run_id, config["space"], "sweep/space.yaml")
     search = (
         config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
@@ -229,21 +251,23 @@ def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> N
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
-def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path) -> tuple:
-    """(client, experiment id, parent run id) of the sweep, created on first use."""
+def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path, instance: str) -> tuple:
+    """(client, experiment id, parent run id) of the sweep instance, created on first use."""
     uri = config["tracking"]["uri"]
     client = _client(uri)
     experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
-    return client, experiment, parent_run(client, experiment, config, workflow_dir)
+    return client, experiment, parent_run(client, experiment, instance, config, workflow_dir)
 
 
-def parent_run(client, experiment: str, config: dict, workflow_dir: Path) -> str:
-    """The sweep's parent run: found by tag (duplicates from a crash removed), else created."""
-    runs = _find_runs(client, experiment, ROLE_TAG, "sweep")
+def parent_run(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
+    """The instance's parent run: found by tag (duplicates from a crash removed), else created."""
+    runs = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
     for extra in runs[1:]:
         client.delete_run(extra.info.run_id)
     run_id = (
-        runs[0].info.run_id if runs else _create_parent(client, experiment, config, workflow_dir)
+        runs[0].info.run_id
+        if runs
+        else _create_parent(client, experiment, instance, config, workflow_dir)
     )
     tags = runs[0].data.tags if runs else {}
     if tags.get(CONFIG_HASH_TAG) != digest(config):
@@ -289,6 +313,7 @@ def _series_fit(client, run_id: str, series: dict[str, dict[int, float]], upto: 
 def log_round_series(
     client,
     experiment: str,
+    instance: str,
     parent: str,
     series: dict[str, dict[int, float]],
     config: dict,
@@ -302,10 +327,10 @@ def log_round_series(
 
     if not _series_fit(client, parent, series, upto):
         old = parent
-        parent = _create_parent(client, experiment, config, workflow_dir)
+        parent = _create_parent(client, experiment, instance, config, workflow_dir)
         _log_sweep_files(client, parent, config, workflow_dir)
-        for run in client.search_runs([experiment], filter_string=f"tags.`{TRIAL_TAG}` != ''",
-                                      max_results=50000):  # fmt: skip
+        mine = f"tags.`{TRIAL_TAG}` != '' and tags.`{INSTANCE_TAG}` = '{instance}'"
+        for run in client.search_runs([experiment], filter_string=mine, max_results=50000):
             client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
         client.delete_run(old)
     metrics = []
@@ -359,7 +384,7 @@ def _learning_curve(trial: str, history: pd.DataFrame, directory: Path) -> Path 
 
 
 def track_trial(
-    client, experiment: str, parent: str, trial_dir: Path, curve: Path | None = None
+    client, experiment: str, instance: str, parent: str, trial_dir: Path, curve: Path | None = None
 ) -> str:
     """Log one trial's files as a child run; keep the existing run when they are unchanged.
 
@@ -369,7 +394,7 @@ def track_trial(
     record = json.loads((trial_dir / "metrics.json").read_text())
     files = [trial_dir / "metrics.json", trial_dir / "history.csv"]
     files_hash = files_digest(files)
-    existing = _find_runs(client, experiment, TRIAL_TAG, record["trial"])
+    existing = _find_runs(client, experiment, instance, TRIAL_TAG, record["trial"])
     if existing and existing[0].data.tags.get(HASH_TAG) == files_hash:
         for extra in existing[1:]:
             client.delete_run(extra.info.run_id)
@@ -392,7 +417,11 @@ def track_trial(
             experiment,
             start_time=end_ms - int(duration_s * 1000),
             run_name=record["trial"],
-            tags={"mlflow.parentRunId": parent, TRIAL_TAG: record["trial"]},
+            tags={
+                "mlflow.parentRunId": parent,
+                TRIAL_TAG: record["trial"],
+                INSTANCE_TAG: instance,
+            },
         ).info.run_id
     history = _read_history(trial_dir / "history.csv")
     final = {
@@ -431,7 +460,7 @@ def track_trial(
     return run_id
 
 
-def live_trial_run(config: dict, trial: str, params: dict) -> Callable[[dict], None] | None:
+def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dict], None] | None:
     """With a tracking server, the trial's run as it starts, and a function that logs one epoch's
     history row to it; None with a local store (its writers take turns, once per round).
 
@@ -441,6 +470,7 @@ def live_trial_run(config: dict, trial: str, params: dict) -> Callable[[dict], N
         return None
     from mlflow.entities import Metric, Param
 
+    trial = trial_dir.name
     try:
         client = _client(uri)
         experiment = client.get_experiment_by_name(config["sweep"])
@@ -448,8 +478,9 @@ def live_trial_run(config: dict, trial: str, params: dict) -> Callable[[dict], N
             with contextlib.suppress(Exception):  # another trial may create it first
                 client.create_experiment(config["sweep"], tags={ROLE_TAG: "sweep", KIND_TAG: KIND})
             experiment = client.get_experiment_by_name(config["sweep"])
-        tags = {TRIAL_TAG: trial, LIVE_TAG: "1"}
-        parents = _find_runs(client, experiment.experiment_id, ROLE_TAG, "sweep")
+        instance = instance_of(trial_dir.parent.parent)
+        tags = {TRIAL_TAG: trial, LIVE_TAG: "1", INSTANCE_TAG: instance}
+        parents = _find_runs(client, experiment.experiment_id, instance, ROLE_TAG, "sweep")
         if parents:
             tags["mlflow.parentRunId"] = parents[0].info.run_id
         run_id = client.create_run(experiment.experiment_id, run_name=trial, tags=tags).info.run_id
@@ -501,17 +532,18 @@ def track_round(
     """
     uri = config["tracking"]["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
+    instance = instance_of(trials_dir.parent)
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir)
+        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
         series = round_series(table, config["objective"]["direction"], round_index)
         parent = log_round_series(
-            client, experiment, parent, series, config, workflow_dir,
+            client, experiment, instance, parent, series, config, workflow_dir,
             _round_timestamps(table, trials_dir), round_index,
         )  # fmt: skip
         runs = {}
         for trial in trials:
-            runs[trial] = track_trial(client, experiment, parent, trials_dir / trial)
+            runs[trial] = track_trial(client, experiment, instance, parent, trials_dir / trial)
         latest = max((step for step, _ in _logged(client, parent, BEST_METRIC)), default=-1)
         if series[BEST_METRIC].get(round_index) is not None and round_index >= latest:
             from snakesweep.history import best_trial
@@ -577,16 +609,28 @@ def _code_paths(config: dict) -> list[str]:
     return paths
 
 
+def model_name(client, sweep: str, instance: str) -> str:
+    """The registered model of a sweep instance: the sweep's name, unless another instance
+    registered a model of that name first (then `<sweep>-<instance>`)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        owner = client.get_registered_model(sweep).tags.get(INSTANCE_TAG)
+    except MlflowException:
+        return sweep  # not registered yet
+    return sweep if owner in (None, instance) else f"{sweep}-{instance}"
+
+
 def register_best_model(
-    client, experiment: str, parent: str, config: dict, model, example, test: dict, digest_: str
+    client, instance: str, parent: str, config: dict, model, example, test: dict, digest_: str
 ) -> dict:
     """Log the best model on the parent run (signature, input example) and register it under the
-    sweep's name, tagged with its test metrics; an identical version already there is kept."""
+    instance's model name, tagged with its test metrics; an identical version there is kept."""
     import mlflow
     import mlflow.pytorch
     from mlflow.models import infer_signature
 
-    name = config["sweep"]
+    name = model_name(client, config["sweep"], instance)
     versions = client.search_model_versions(f"name = '{name}'")
     for version in versions:
         if version.tags.get(HASH_TAG) == digest_ and version.run_id == parent:
@@ -609,7 +653,9 @@ def register_best_model(
             registered_model_name=name,
         )
     version = client.get_model_version(name, str(info.registered_model_version))
-    tags = {HASH_TAG: digest_, "trial": str(test.get("trial")), "refit": str(test.get("refit"))}
+    client.set_registered_model_tag(name, INSTANCE_TAG, instance)
+    tags = {HASH_TAG: digest_, INSTANCE_TAG: instance, "trial": str(test.get("trial"))}
+    tags["refit"] = str(test.get("refit"))
     tags |= {key: str(value) for key, value in (test.get("metrics") or {}).items()}
     for key, value in tags.items():
         client.set_model_version_tag(name, version.version, key, value)
@@ -626,6 +672,7 @@ def track_final(
     config: dict,
     test: dict,
     artifact_root: Path,
+    sweep_dir: Path,
     report_files: list[Path] = (),
     model=None,
     example=None,
@@ -637,10 +684,11 @@ def track_final(
     artifacts, and (given `model`) the registered best model. Idempotent like track_round."""
     uri = config["tracking"]["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
+    instance = instance_of(sweep_dir)
     import mlflow.tracking  # noqa: F401
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir)
+        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
         stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
         metrics = _missing_metrics(client, parent, test.get("metrics") or {}, stamp)
         if metrics:
@@ -653,7 +701,7 @@ def track_final(
         result = {"experiment_id": experiment, "parent_run_id": parent, "model": None}
         if model is not None:
             result["model"] = register_best_model(
-                client, experiment, parent, config, model, example, test, model_digest
+                client, instance, parent, config, model, example, test, model_digest
             )
         return result
 

@@ -4,12 +4,21 @@ Training runs in a forked child process that this (light) process supervises: an
 a NaN/inf loss, the child being killed (SIGKILL, the kernel's out-of-memory killer, a segfault
 in a native library) or running over its time limit all end as a metrics.json with a status and
 a reason, and the train job itself succeeds, so a trial's own failure never fails the workflow.
+
+The machine's faults are different: a full, over-quota, read-only or failing results disk and a
+module missing from the environment say nothing about the trial's hyperparameters, and would
+pass once the machine is fixed. `machine_fault` tells them apart; such a trial is not recorded
+(no metrics.json) and its job fails, so Snakemake's `--retries` and a later run train it again.
+Running out of memory and a SIGKILL stay the trial's own faults: they cannot be told from a
+configuration that needs more memory than there is, which would otherwise stall the sweep
+(on SLURM the scheduler's memory kill takes the whole job, and the retry gets more memory).
 The fork costs a few milliseconds (benchmarks/trial_overhead.py); the parent never imports torch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -28,6 +37,54 @@ from snakesweep.outputs import write_json
 log = logging.getLogger(__name__)
 
 RESULT_FILE = ".result.json"
+# Errors of the disk or the file system, not of the trial.
+MACHINE_ERRNOS = frozenset(
+    code
+    for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EIO, errno.EROFS,
+                 getattr(errno, "ESTALE", None))
+    if code is not None
+)  # fmt: skip
+# The exit code of a training process that stopped on a machine fault (EX_TEMPFAIL).
+MACHINE_EXIT = 75
+# Written to the trial's folder when its training failed, to learn whether the disk takes data.
+PROBE_BYTES = 64 * 1024
+
+
+class MachineFault(RuntimeError):
+    """The machine failed the trial (disk, environment): the job fails and is retried."""
+
+
+def machine_fault(error: BaseException) -> str | None:
+    """Why `error` (or an exception it was raised from) is the machine's fault, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ImportError):
+            return f"the environment lacks a module ({type(current).__name__}: {current})"
+        if isinstance(current, OSError) and current.errno in MACHINE_ERRNOS:
+            return f"the disk failed ({type(current).__name__}: {current})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def disk_fault(directory: Path) -> str | None:
+    """Why `directory` cannot take a small write now (full, over quota, read-only), else None.
+
+    Asked after a failed training: libraries that write checkpoints (torch.save) report a full
+    disk as a RuntimeError without an errno."""
+    probe = directory / ".disk-probe"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * PROBE_BYTES)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        return machine_fault(error)
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def objective_of(metrics: dict, metric: str) -> float:
@@ -112,8 +169,9 @@ def supervise(
             partial.write_text(json.dumps(result, default=str))
             os.replace(partial, result_path)
             code = 0
-        except BaseException:
+        except BaseException as error:
             traceback.print_exc()
+            code = MACHINE_EXIT if machine_fault(error) else code
         finally:
             for handler in logging.getLogger().handlers:
                 with contextlib.suppress(Exception):
@@ -125,9 +183,9 @@ def supervise(
     status, timed_out = _wait(pid, time_limit_s)
     if timed_out:
         return {
-            "status": "failed",
+            "status": "timeout",
             "error": f"timeout: still running after the time limit of {time_limit_s:g} s "
-            "(limits.trial_time_s), killed",
+            "(limits.trial_time_s, or the job's runtime under a scheduler), killed",
         }
     if status is not None and os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
@@ -136,8 +194,10 @@ def supervise(
             "status": "failed",
             "error": f"killed: the training process was killed by {signal_name(number)}{hint}",
         }
+    code = os.WEXITSTATUS(status) if status is not None else None
+    if code == MACHINE_EXIT:
+        return {"status": "machine", "error": "a fault of the machine (traceback above)"}
     if not result_path.exists():
-        code = os.WEXITSTATUS(status) if status is not None else None
         return {
             "status": "failed",
             "error": f"crashed: the training process exited with code {code} and no result",
@@ -202,6 +262,8 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
     except DivergedError as error:
         outcome.update(status="diverged", error=f"diverged: {error}")
     except Exception as error:  # a trial's own failure is recorded, never raised
+        if machine_fault(error):
+            raise
         log.error("trial %s failed:\n%s", proposal["trial"], traceback.format_exc())
         reason = f"{type(error).__name__}: {error}"
         # A user's module whose loss went NaN fails later, elsewhere; its history tells.
@@ -252,9 +314,10 @@ def run_trial(
 ) -> dict:
     """Train one proposed trial; write and return its metrics.json record.
 
-    Status is `ok`, `diverged` (NaN/inf loss) or `failed` (an exception, the training process
-    killed, or over `time_limit_s`), with the reason in `error`. `fold` trains one fold of
-    k-fold cross-validation (evaluate.folds) into `trial_dir`.
+    Status is `ok`, `diverged` (NaN/inf loss), `timeout` (over `time_limit_s`) or `failed` (an
+    exception, the training process killed), with the reason in `error`. `fold` trains one fold of
+    k-fold cross-validation (evaluate.folds) into `trial_dir`. A fault of the machine (see
+    `machine_fault`, `disk_fault`) raises MachineFault instead, and nothing is recorded.
     """
     clear_trial_dir(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -269,6 +332,13 @@ def run_trial(
         )
     else:
         outcome = train_outcome(proposal, config, trial_dir, fold)
+    if outcome["status"] in ("failed", "machine"):
+        fault = outcome["error"] if outcome["status"] == "machine" else disk_fault(trial_dir)
+        if fault:
+            raise MachineFault(
+                f"trial {proposal['trial']} stopped on a fault of the machine, not recorded: "
+                f"{fault}; fix it and run again (the trial is trained again)"
+            )
     if outcome["status"] != "ok":
         log.error("trial %s: %s", proposal["trial"], outcome["error"])
     record = {

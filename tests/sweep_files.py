@@ -132,3 +132,10 @@ def write_sweep(
         write_history(table, sweep_dir / "history" / f"{round_index:03d}.csv")
     write_history(table, sweep_dir / "trials.csv")
     return sweep_dir
+
+
+def write_table(sweep_dir: Path) -> Path:
+    """trials.csv of the trials under sweep_dir/trials (as the aggregate rule writes it)."""
+    path = sweep_dir / "trials.csv"
+    write_history(read_trials(sorted((sweep_dir / "trials").glob("*/metrics.json"))), path)
+    return path

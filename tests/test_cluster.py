@@ -53,5 +53,19 @@ def test_a_gpu_count_that_cannot_be_known_is_a_config_error(devices):
 def test_time_and_memory_grow_with_each_retry():
     assert train_threads(cfg(threads=3)) == 3
     assert mem_mb(3, 1) == 3 * mem_mb(1, 1)
-    assert mem_mb(2, 2) == 2 * mem_mb(2, 1)
-    assert runtime_min(3) == 3 * runtime_min(1)
+    assert mem_mb(2, 2) == 2 * mem_mb(2, 1) and mem_mb(2, 3) == 4 * mem_mb(2, 1)
+    assert runtime_min(2) == 2 * runtime_min(1) and runtime_min(3) == 4 * runtime_min(1)
+
+
+def test_trial_time_limit_leaves_the_job_time_to_record_a_timeout():
+    from snakesweep.cluster import trial_time_limit_s
+
+    limited = {"limits": {"trial_time_s": 600}}
+    assert trial_time_limit_s({}, 60, scheduled=False) is None  # no scheduler: no derived limit
+    assert trial_time_limit_s(limited, 60, scheduled=False) == 600
+    assert trial_time_limit_s({}, 60, scheduled=True) == 3600 - 180  # 5% margin
+    assert trial_time_limit_s({}, 10, scheduled=True) == 600 - 60  # at least a minute
+    assert trial_time_limit_s({}, 1, scheduled=True) == 30  # a tiny runtime: half of it
+    assert trial_time_limit_s(limited, 60, scheduled=True) == 600
+    assert trial_time_limit_s({"limits": {"trial_time_s": 9000}}, 120, scheduled=True) == 6840
+    assert trial_time_limit_s({}, None, scheduled=True) is None

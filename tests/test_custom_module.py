@@ -8,6 +8,7 @@ import lightning.pytorch as L
 import pytest
 import torch
 import torch.nn.functional as F
+from sweep_files import write_table
 from torch import nn
 
 from snakesweep.errors import ConfigError
@@ -112,10 +113,10 @@ def test_class_path_sweep_is_evaluated_on_its_test_split(tmp_path):
             proposal, 0, CONFIG, tmp_path / "trials" / proposal["trial"], isolate=False
         )
         assert record["status"] == "ok", record["error"]
-    result = evaluate_best(CONFIG, tmp_path, tmp_path)
+    result = evaluate_best(CONFIG, write_table(tmp_path), tmp_path)
     assert result["n_test"] == 60 and result["refit"] == "checkpoint"
     assert 0.0 <= result["metrics"]["test/acc"] <= 1.0
-    ensemble = evaluate_ensemble(CONFIG, tmp_path, tmp_path)
+    ensemble = evaluate_ensemble(CONFIG, tmp_path / "trials.csv", tmp_path)
     assert len(ensemble["members"]) == 2
     assert json.loads((tmp_path / "test.json").read_text())["trial"] == result["trial"]
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_snakemake, write_config
+from sweep_files import write_table
 
 from snakesweep.train.cv import merge_histories, merge_records
 from snakesweep.trial import run_trial
@@ -80,6 +82,7 @@ def sweep(tmp_path_factory):
         }
         record = run_trial(proposal, 0, CONFIG, sweep_dir / "trials" / trial)
         assert record["status"] == "ok", record["error"]
+    write_table(sweep_dir)
     return sweep_dir
 
 
@@ -96,8 +99,8 @@ def test_evaluate_best_matches_sklearn_on_saved_predictions(sweep):
 
     from snakesweep.train.evaluate import evaluate_best, ranked_trials
 
-    result = evaluate_best(CONFIG, sweep, sweep)
-    assert result["trial"] == ranked_trials(sweep, "minimize")[0]["trial"]
+    result = evaluate_best(CONFIG, sweep / "trials.csv", sweep)
+    assert result["trial"] == ranked_trials(sweep / "trials.csv", "minimize")[0]["trial"]
     saved = json.loads((sweep / "test.json").read_text())["metrics"]
     y, probs = read_predictions(sweep / "test_predictions.csv")
     pred = probs.argmax(1)
@@ -117,7 +120,7 @@ def test_refit_on_train_and_validation(sweep, tmp_path):
     from snakesweep.train.evaluate import evaluate_best
 
     config = {**CONFIG, "evaluate": {"refit": "train_val"}}
-    result = evaluate_best(config, sweep, tmp_path)
+    result = evaluate_best(config, sweep / "trials.csv", tmp_path)
     assert result["refit"] == "train_val"
     assert (tmp_path / "refit" / "model.ckpt").exists()
     assert 0.0 <= result["metrics"]["test/acc"] <= 1.0
@@ -126,8 +129,8 @@ def test_refit_on_train_and_validation(sweep, tmp_path):
 def test_ensemble_averages_top_k(sweep, tmp_path):
     from snakesweep.train.evaluate import evaluate_ensemble, ranked_trials
 
-    result = evaluate_ensemble(CONFIG, sweep, tmp_path)
-    ranked = ranked_trials(sweep, "minimize")
+    result = evaluate_ensemble(CONFIG, sweep / "trials.csv", tmp_path)
+    ranked = ranked_trials(sweep / "trials.csv", "minimize")
     assert len(ranked) == 3
     assert [m["trial"] for m in result["members"]] == [r["trial"] for r in ranked[:2]]
     y, probs = read_predictions(tmp_path / "ensemble_predictions.csv")
@@ -158,7 +161,7 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
             proposal, 0, config, tmp_path / "trials" / proposal["trial"], isolate=False
         )
         assert record["status"] == "ok", record["error"]
-    result = evaluate_best(config, tmp_path, tmp_path)
+    result = evaluate_best(config, write_table(tmp_path), tmp_path)
     with open(tmp_path / "test_predictions.csv") as fh:
         rows = list(csv.DictReader(fh))
     y = np.array([float(r["y_true"]) for r in rows])
@@ -166,7 +169,7 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     assert result["metrics"]["test/mse"] == pytest.approx(skm.mean_squared_error(y, pred))
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
     assert evaluation_outputs(config) == []  # no confusion matrix for regression
-    assert "test/mae" in evaluate_ensemble(config, tmp_path, tmp_path)["metrics"]
+    assert "test/mae" in evaluate_ensemble(config, tmp_path / "trials.csv", tmp_path)["metrics"]
     # test/loss is on the scale of val/loss (the standardised target), not the mse in units
     split = TestSet(config, result["params"])
     assert result["metrics"]["test/loss"] == pytest.approx(
@@ -199,3 +202,28 @@ def test_a_sweep_without_test_set_evaluation(tmp_path):
     for name in ("test.json", "ensemble.json", "plots/confusion_matrix.png"):
         assert not (sweep / name).exists(), name
     assert "evaluate_best" not in output.stdout + output.stderr
+
+
+@pytest.mark.slow
+def test_lowering_rounds_evaluates_and_registers_only_the_tables_trials(tmp_path, tiny_config):
+    """After budget.rounds is lowered, round 1's trial folders stay, but trials.csv no longer
+    lists them: neither the best-trial test, the ensemble nor the registered model use them."""
+    from mlflow.tracking import MlflowClient
+
+    from snakesweep.history import read_history
+
+    tiny_config["data"] = {"name": "digits", "subset": 300}
+    tiny_config["evaluate"] = {"top_k": 3}
+    run_snakemake(tmp_path, write_config(tmp_path, tiny_config))
+    sweep = tmp_path / "results" / "tiny"
+    assert len(read_history(sweep / "trials.csv")) == 4
+    tiny_config["budget"]["rounds"] = 1
+    run_snakemake(tmp_path, write_config(tmp_path, tiny_config))
+    listed = set(read_history(sweep / "trials.csv")["trial"])
+    assert listed == {"r000-t000", "r000-t001"} and (sweep / "trials" / "r001-t000").is_dir()
+    test = json.loads((sweep / "test.json").read_text())
+    members = [m["trial"] for m in json.loads((sweep / "ensemble.json").read_text())["members"]]
+    assert test["trial"] in listed and set(members) == listed
+    client = MlflowClient(f"sqlite:///{tmp_path}/results/mlflow.db")
+    latest = max(client.search_model_versions(), key=lambda v: int(v.version))
+    assert latest.tags["trial"] == test["trial"]

@@ -1,10 +1,13 @@
-"""Faults inside a trial end as a metrics.json with a status and a reason, never as a failed job."""
+"""Faults inside a trial end as a metrics.json with a status and a reason, never as a failed job;
+faults of the machine (full disk, missing module) fail the job instead, and are retried."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pandas as pd
@@ -12,7 +15,7 @@ import pytest
 import yaml
 from conftest import run_snakemake, write_config
 
-from snakesweep.trial import run_trial, supervise
+from snakesweep.trial import MachineFault, machine_fault, run_trial, supervise
 
 
 def test_supervise_returns_the_childs_result(tmp_path):
@@ -48,7 +51,7 @@ def test_a_child_over_its_time_limit_is_killed(tmp_path):
     started = time.monotonic()
     result = supervise(lambda: time.sleep(30) or {}, tmp_path / "r.json", time_limit_s=0.5)
     assert time.monotonic() - started < 5
-    assert result["status"] == "failed" and result["error"].startswith("timeout:")
+    assert result["status"] == "timeout" and result["error"].startswith("timeout:")
     assert "limits.trial_time_s" in result["error"]
 
 
@@ -91,6 +94,45 @@ def test_run_trial_records_every_fault(tmp_path, monkeypatch, fault, status, rea
     assert record["objective"] is None and record["params"] == {"lr": 0.1}
     assert (trial_dir / "history.csv").exists()
     assert not (trial_dir / "model.ckpt").exists()
+
+
+def test_machine_faults_are_told_from_the_trials_own():
+    assert "disk failed" in machine_fault(OSError(errno.ENOSPC, "No space left on device"))
+    assert "disk failed" in machine_fault(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert "lacks a module" in machine_fault(ModuleNotFoundError("No module named 'lightning'"))
+    try:  # a library that wraps the disk's error in its own
+        try:
+            raise OSError(errno.EIO, "Input/output error")
+        except OSError as error:
+            raise RuntimeError("could not save the checkpoint") from error
+    except RuntimeError as wrapped:
+        assert "Input/output error" in machine_fault(wrapped)
+    for own in (RuntimeError("injected"), ValueError("bad"), MemoryError(), FileNotFoundError()):
+        assert machine_fault(own) is None
+
+
+@pytest.mark.parametrize(
+    "error", [ModuleNotFoundError("No module named 'x'"), OSError(errno.ENOSPC, "full")]
+)
+def test_a_machine_fault_is_not_recorded_as_a_trial(tmp_path, monkeypatch, error):
+    import snakesweep.train as train
+
+    def failing_fit(params, config, trial_dir, seed):
+        raise error
+
+    monkeypatch.setattr(train, "fit_trial", failing_fit)
+    proposal = {"trial": "r000-t000", "seed": 5, "params": {"lr": 0.1}}
+    config = {"objective": {"metric": "val/loss", "direction": "minimize"}}
+    trial_dir = tmp_path / "trials" / "r000-t000"
+    with pytest.raises(MachineFault, match="r000-t000 stopped on a fault of the machine"):
+        run_trial(proposal, 0, config, trial_dir)
+    assert not (trial_dir / "metrics.json").exists()
+
+
+def mount_tmpfs(path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" if not path.is_mount() else f"remount,size={size}"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True)
 
 
 FAULTY_SWEEP = {
@@ -158,13 +200,58 @@ def test_a_trial_over_its_time_limit_is_stopped_and_recorded(tmp_path):
     config = {
         **FAULTY_SWEEP,
         "budget": {"rounds": 1, "trials_per_round": 1},
-        "space": {**FAULTY_SWEEP["space"], "fault": "hang"},
+        "search": {"strategy": "random"},
+        "space": {
+            **FAULTY_SWEEP["space"],
+            "fault": "hang",
+            "lr": {"type": "float", "low": 0.01, "high": 0.1},
+        },
         "limits": {"trial_time_s": 20},
     }
     started = time.monotonic()
     run_snakemake(tmp_path, write_config(tmp_path, config))
     assert time.monotonic() - started < 600
     table = pd.read_csv(tmp_path / "results" / "faults" / "trials.csv")
-    assert list(table["status"]) == ["failed"]
+    assert list(table["status"]) == ["timeout"]
     assert table.loc[0, "error"].startswith("timeout: still running after the time limit of 20 s")
     assert 20 <= table.loc[0, "duration_s"] < 40
+
+
+@pytest.mark.slow
+def test_a_full_results_disk_fails_the_job_and_the_trial_trains_once_it_grows(tmp_path):
+    """Real Snakemake with results/ on a small tmpfs filled up after round 0 was proposed."""
+    results = tmp_path / "results"
+    try:
+        mount_tmpfs(results, "4m")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        config = {
+            **FAULTY_SWEEP,
+            "budget": {"rounds": 1, "trials_per_round": 1},
+            "search": {"strategy": "random"},
+            "space": {
+                **FAULTY_SWEEP["space"],
+                "fault": "healthy",
+                "lr": {"type": "float", "low": 0.01, "high": 0.1},
+            },
+            "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db"},
+            "evaluate": {"test_set": False},  # FaultyMLP has no forward()
+        }
+        configfile = write_config(tmp_path, config)
+        run_snakemake(tmp_path, configfile, "results/faults/rounds/000.json")
+        free = os.statvfs(results)
+        (results / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 16 * 1024))
+        full = run_snakemake(tmp_path, configfile, check=False)
+        trial = results / "faults" / "trials" / "r000-t000"
+        assert full.returncode != 0
+        assert "r000-t000 stopped on a fault of the machine, not recorded" in full.stderr
+        assert "No space left on device" in full.stderr
+        assert not (trial / "metrics.json").exists()
+        assert not (results / "faults" / "trials.csv").exists()
+        mount_tmpfs(results, "64m")  # the disk grows
+        run_snakemake(tmp_path, configfile)
+        table = pd.read_csv(results / "faults" / "trials.csv")
+        assert list(table["status"]) == ["ok"] and table.loc[0, "objective"] > 0
+    finally:
+        subprocess.run(["umount", "-l", str(results)], check=False)

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from snakesweep.history import append_round, best_trial, read_trials, round_summary
+from snakesweep.history import append_round, best_trial, empty_history, read_trials, round_summary
 from snakesweep.seeds import derive_seed, round_of_trial, trial_id
 
 
@@ -118,3 +118,14 @@ def test_choices_that_look_missing_stay_strings(tmp_path):
     assert list(again["norm"]) == ["None", "NA", "nan"]
     assert again["objective"].isna().tolist() == [False, True, False]
     assert again["objective"].iloc[2] == float("inf")
+
+
+def test_run_time_is_each_rounds_longest_trial_summed():
+    from snakesweep.history import run_time_s
+
+    table = pd.DataFrame(
+        {"trial": ["r000-t000", "r000-t001", "r001-t000"], "round": [0, 0, 1],
+         "duration_s": [3.0, 5.0, 2.5]}
+    )  # fmt: skip
+    assert run_time_s(table) == 7.5
+    assert run_time_s(empty_history()) == 0.0

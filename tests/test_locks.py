@@ -1,57 +1,109 @@
-"""Stale locks of a killed run are removed; the locks of a live run are kept."""
+"""Stale locks of a killed run are removed (only that run's); the locks of a run that may still
+be alive are kept: a live pid, another host or boot, another PID namespace."""
 
 from __future__ import annotations
 
 import json
-import socket
+import os
+import shutil
 import subprocess
+import sys
 
-from snakesweep.locks import OWNER_FILE, claim, owner_alive, process_start
+import pytest
+from conftest import REPO
+
+from snakesweep.locks import OWNERS_DIR, claim, hold_locks, owner_gone, process_start, this_machine
 
 
-def state_dir_with_locks(tmp_path, owner_pid: int, start: str):
+def state_dir_with_locks(tmp_path, owner_pid: int, start: str, **machine):
     state = tmp_path / ".snakemake"
     (state / "locks").mkdir(parents=True)
     (state / "locks" / "0.output.lock").write_text("results/x/trials.csv\n")
-    owner = {"host": socket.gethostname(), "pid": owner_pid, "start": start}
-    (state / OWNER_FILE).write_text(json.dumps(owner))
+    owner = this_machine() | machine | {"pid": owner_pid, "start": start}
+    owner["locks"] = ["0.output.lock"]
+    (state / OWNERS_DIR).mkdir()
+    (state / OWNERS_DIR / f"{owner_pid}-x.json").write_text(json.dumps(owner))
     return state
 
 
-def test_locks_of_a_killed_run_are_removed(tmp_path):
+def test_locks_of_a_killed_run_are_removed_and_only_its_own(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     state = state_dir_with_locks(tmp_path, dead.pid, "123")
-    note = claim(state)
-    assert note and "stale lock" in note and str(dead.pid) in note
-    assert list((state / "locks").iterdir()) == []
-    assert json.loads((state / OWNER_FILE).read_text())["pid"] != dead.pid
+    (state / "locks" / "1.output.lock").write_text("results/y/trials.csv\n")  # another run's
+    taken = claim(state)
+    assert taken.note and "stale locks" in taken.note and str(dead.pid) in taken.note
+    assert [p.name for p in (state / "locks").iterdir()] == ["1.output.lock"]
+    [record] = (state / OWNERS_DIR).iterdir()
+    assert json.loads(record.read_text())["pid"] == os.getpid()
+    (state / "locks" / "2.input.lock").write_text("")  # what Snakemake takes for this run
+    assert hold_locks(taken) == ["2.input.lock"]
 
 
 def test_locks_of_a_live_run_are_kept(tmp_path):
     live = subprocess.Popen(["sleep", "30"])
     try:
         state = state_dir_with_locks(tmp_path, live.pid, process_start(live.pid))
-        assert claim(state) is None
+        assert claim(state).note is None
         assert (state / "locks" / "0.output.lock").exists()
-        assert json.loads((state / OWNER_FILE).read_text())["pid"] == live.pid
     finally:
         live.kill()
         live.wait()
 
 
-def test_a_reused_pid_is_not_the_owner(tmp_path):
-    """Same pid, another start time: the recorded owner is gone."""
-    assert not owner_alive({"host": socket.gethostname(), "pid": 1, "start": "not-init's"})
-    assert owner_alive({"host": "another-host", "pid": 1, "start": "x"})
+def test_only_a_provably_ended_owner_is_gone():
+    here = this_machine()
+    assert owner_gone(here | {"pid": 1, "start": "not init's start"})  # a reused pid
+    assert not owner_gone(here | {"pid": 1, "start": process_start(1)})
+    for key, other in [("host", "another-host"), ("boot_id", "another-boot"),
+                       ("pid_ns", "pid:[1]")]:  # fmt: skip
+        assert not owner_gone(here | {key: other, "pid": 1, "start": "x"})
+    assert not owner_gone({"host": here["host"], "pid": 1, "start": "x"})  # an older record
 
 
 def test_locks_without_an_owner_record_are_left_to_snakemake(tmp_path):
     state = tmp_path / ".snakemake"
     (state / "locks").mkdir(parents=True)
     (state / "locks" / "0.input.lock").write_text("")
-    assert claim(state) is None
+    assert claim(state).note is None
     assert (state / "locks" / "0.input.lock").exists()
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from snakesweep.locks import claim, hold_locks
+state = Path(sys.argv[1])
+taken = claim(state)
+(state / "locks").mkdir(exist_ok=True)
+(state / "locks" / "0.output.lock").write_text("results/x/trials.csv\\n")
+hold_locks(taken)
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare")
+def test_a_lock_held_from_another_pid_namespace_is_kept(tmp_path):
+    """A run in a container or `unshare -p` on this host: its pids mean other processes here."""
+    state = tmp_path / ".snakemake"
+    holder = subprocess.Popen(
+        ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", HOLDER, str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        if holder.stdout.readline().strip() != "holding":
+            pytest.skip(f"unshare -p is not allowed here: {holder.stderr.read()[-300:]}")
+        [record] = (state / OWNERS_DIR).iterdir()
+        owner = json.loads(record.read_text())
+        assert owner["pid_ns"] != this_machine()["pid_ns"] and owner["locks"] == ["0.output.lock"]
+        assert claim(state).note is None
+        assert (state / "locks" / "0.output.lock").exists()
+        assert record.exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def marker(state, key: str):

@@ -80,3 +80,21 @@ def test_warm_start_and_replay_read_earlier_results(finished, tmp_path):
     assert len(replayed) == len(listed)
     for got, row in zip(replayed, listed, strict=True):
         assert got == pytest.approx(row)
+
+
+@pytest.mark.slow
+def test_max_time_counts_the_sweeps_own_run_time(tmp_path):
+    """A sweep resumed after downtime (or copied without its file times) goes on: max_time_s
+    counts the trials' run time, not the age of results/<sweep>/sweep.yaml."""
+    import os
+
+    config = yaml.safe_load((REPO / "config" / "sweeps" / "tabular_car.yaml").read_text())
+    config["budget"] = {"rounds": 1, "trials_per_round": 2, "max_time_s": 3600}
+    run_snakemake(tmp_path, write_config(tmp_path, config))
+    sweep = tmp_path / "results" / "tabular_car"
+    os.utime(sweep / "sweep.yaml", (1e9, 1e9))  # created in 2001
+    config["budget"]["rounds"] = 2
+    run_snakemake(tmp_path, write_config(tmp_path, config))
+    resumed = json.loads((sweep / "rounds" / "001.json").read_text())
+    assert resumed["stopped"] is None and len(resumed["trials"]) == 2
+    assert len(pd.read_csv(sweep / "trials.csv")) == 4

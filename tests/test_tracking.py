@@ -13,13 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
-from snakesweep.tracking import BEST_METRIC, HASH_TAG, TRIAL_TAG, track_round
+from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS, PER_ROUND = 3, 2
@@ -194,11 +195,73 @@ def test_deleted_store_is_rebuilt_the_same(sweep):
     uri = config["tracking"]["uri"]
     track_all(root, config)
     before = snapshot(uri, "fake")
+    artifacts = set((root / "results" / "art" / "fake").iterdir())
     (root / "results" / "mlflow.db").unlink()
     track_all(root, config)
     assert snapshot(uri, "fake") == before
-    # only the new runs' artifacts remain
-    assert len(list((root / "results" / "art" / "fake").iterdir())) == len(before)
+    # the old runs' artifacts are kept (another store may reference them) beside the new ones
+    assert artifacts <= set((root / "results" / "art" / "fake").iterdir())
+
+
+def test_a_second_store_leaves_the_first_stores_artifacts_loadable(sweep):
+    """tracking.uri changed: the new store's experiment is created beside the old artifacts."""
+    root, config = sweep
+    first = config["tracking"]["uri"]
+    runs = track_all(root, config)
+    second = {**config, "tracking": {"uri": f"sqlite:///{root}/second.db"}}
+    again = track_all(root, second)
+    assert again["trial_runs"]["r002-t000"] != runs["trial_runs"]["r002-t000"]
+    client = client_for(first)
+    for trial, run_id in runs["trial_runs"].items():
+        saved = client.download_artifacts(run_id, "model.ckpt", str(root / "download" / trial))
+        expected = root / "results" / "fake" / "trials" / trial / "model.ckpt"
+        assert Path(saved).read_bytes() == expected.read_bytes()
+
+
+def instance_runs(client, sweep: str, instance: str) -> dict:
+    experiment = client.get_experiment_by_name(sweep).experiment_id
+    runs = client.search_runs(
+        [experiment], filter_string=f"tags.`{INSTANCE_TAG}` = '{instance}'", max_results=1000
+    )
+    return {run.data.tags.get(TRIAL_TAG, "parent"): run.info.run_id for run in runs}
+
+
+@pytest.mark.slow
+def test_two_instances_of_one_sweep_name_on_a_server_keep_their_own(tmp_path, mlflow_server):
+    """Two people, each with their own results folder, run sweep `fake` against one server."""
+    from snakesweep.tracking import instance_of, track_final
+
+    config = sweep_config(rounds=2, per_round=2, uri=mlflow_server)
+    dirs = [write_sweep(tmp_path / user, rounds=2, per_round=2, failed=(), seed=seed)
+            for seed, user in enumerate(["ann", "bob"])]  # fmt: skip
+    instances = [instance_of(sweep_dir) for sweep_dir in dirs]
+    client = client_for(mlflow_server)
+
+    def track(sweep_dir: Path, digest: str) -> dict:
+        for index in range(2):
+            table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
+            track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+        test = {"trial": "r001-t000", "refit": "checkpoint", "metrics": {"test/acc": 0.5}}
+        example = np.zeros((2, 4), dtype="float32")
+        return track_final(config, test, tmp_path / "unused", sweep_dir, [], tiny_classifier(),
+                           example, digest)  # fmt: skip
+
+    ann = track(dirs[0], "ann-1")
+    ann_runs = instance_runs(client, "fake", instances[0])
+    bob = track(dirs[1], "bob-1")
+    track(dirs[0], "ann-1")  # ann runs again: nothing of bob's changes
+    assert instance_runs(client, "fake", instances[0]) == ann_runs
+    assert sorted(ann_runs) == ["parent", "r000-t000", "r000-t001", "r001-t000", "r001-t001"]
+    bob_runs = instance_runs(client, "fake", instances[1])
+    assert sorted(bob_runs) == sorted(ann_runs) and not set(bob_runs.values()) & set(
+        ann_runs.values()
+    )
+    for run_id in [*ann_runs.values(), *bob_runs.values()]:
+        assert client.get_run(run_id).info.lifecycle_stage == "active"
+    assert ann["model"]["name"] == "fake" and ann["model"]["version"] == 1
+    assert bob["model"]["name"] == f"fake-{instances[1]}" and bob["model"]["version"] == 1
+    [version] = client.search_model_versions("name = 'fake'")  # models:/fake/latest is ann's
+    assert version.version == "1" and version.run_id == ann["parent_run_id"]
 
 
 def test_half_written_run_is_redone(sweep):
@@ -324,7 +387,17 @@ def test_best_model_is_registered_and_predicts(sweep):
         "refit": "train_val",
         "metrics": {"test/acc": 0.9, "test/loss": 0.3},
     }
-    args = (config, test, root / "results" / "art", [summary], model, example, "digest-1")
+    sweep_dir = root / "results" / config["sweep"]
+    args = (
+        config,
+        test,
+        root / "results" / "art",
+        sweep_dir,
+        [summary],
+        model,
+        example,
+        "digest-1",
+    )
     first = track_final(*args)
     again = track_final(*args)  # e.g. snakemake --forcerun track_final
     assert again == first and first["parent_run_id"] == runs["parent_run_id"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from snakesweep.tracking import HASH_TAG, TRIAL_TAG, _find_runs, experiment_id, track_trial
+from snakesweep.tracking import (
+    HASH_TAG,
+    INSTANCE_TAG,
+    TRIAL_TAG,
+    _find_runs,
+    experiment_id,
+    track_trial,
+)
 
 
 def test_a_half_logged_trial_run_is_replaced(tmp_path):
@@ -29,14 +36,15 @@ def test_a_half_logged_trial_run_is_replaced(tmp_path):
     experiment = experiment_id(client, "demo", tmp_path / "artifacts")
     parent = client.create_run(experiment).info.run_id
     # What a killed track job leaves: the run exists and is tagged, but was never finished.
-    zombie = client.create_run(experiment, tags={TRIAL_TAG: "r000-t000"}).info.run_id
-    run_id = track_trial(client, experiment, parent, trial_dir)
+    tags = {TRIAL_TAG: "r000-t000", INSTANCE_TAG: "mine"}
+    zombie = client.create_run(experiment, tags=tags).info.run_id
+    run_id = track_trial(client, experiment, "mine", parent, trial_dir)
     assert run_id != zombie
     assert client.get_run(zombie).info.lifecycle_stage == "deleted"
-    runs = _find_runs(client, experiment, TRIAL_TAG, "r000-t000")
+    runs = _find_runs(client, experiment, "mine", TRIAL_TAG, "r000-t000")
     assert [run.info.run_id for run in runs] == [run_id]
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and HASH_TAG in run.data.tags
     assert run.data.tags["mlflow.parentRunId"] == parent
     # Logged completely once: the next call keeps it.
-    assert track_trial(client, experiment, parent, trial_dir) == run_id
+    assert track_trial(client, experiment, "mine", parent, trial_dir) == run_id

@@ -22,11 +22,7 @@ def merge_records(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     merged: dict[str, Any] = {key: first.get(key) for key in ("trial", "round", "seed", "params")}
     statuses = [r.get("status") for r in records]
     errors = [f"fold {i}: {r['error']}" for i, r in enumerate(records) if r.get("error")]
-    status = "ok"
-    if "failed" in statuses:
-        status = "failed"
-    elif "diverged" in statuses:
-        status = "diverged"
+    status = next((bad for bad in ("failed", "timeout", "diverged") if bad in statuses), "ok")
     metrics: dict[str, Any] = {}
     if status == "ok":
         names = [k for k in first.get("metrics", {}) if all(k in r["metrics"] for r in records)]

@@ -7,27 +7,31 @@ saved predictions, so anyone can recompute them from test_predictions.csv.
 from __future__ import annotations
 
 import csv
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from snakesweep.outputs import write_json
+from snakesweep.outputs import read_json, write_json
 
 
 # --- which trials -------------------------------------------------------------------------
-def ranked_trials(sweep_dir: Path, direction: str) -> list[dict[str, Any]]:
-    """The sweep's ok trials' records (metrics.json), best objective first."""
+def ranked_trials(table_path: Path, direction: str) -> list[dict[str, Any]]:
+    """The ok trials of the sweep's table (trials.csv), best objective first, as their records
+    (trials/<trial>/metrics.json). Only the table says which trials the sweep holds: a trial
+    folder it does not list (e.g. of a round dropped by lowering budget.rounds) is ignored."""
+    from snakesweep.history import read_history
+
+    table = read_history(table_path)
+    objective = pd.to_numeric(table["objective"], errors="coerce")
+    ok = table[(table["status"] == "ok") & np.isfinite(objective)]
     records = []
-    for path in sorted((sweep_dir / "trials").glob("*/metrics.json")):
-        record = json.loads(path.read_text())
-        objective = record.get("objective")
-        if record.get("status") == "ok" and objective is not None and math.isfinite(objective):
-            record["dir"] = str(path.parent)
-            records.append(record)
+    for trial in ok["trial"]:
+        trial_dir = Path(table_path).parent / "trials" / str(trial)
+        record = read_json(trial_dir / "metrics.json")
+        record["dir"] = str(trial_dir)
+        records.append(record)
     sign = 1.0 if direction == "minimize" else -1.0
     return sorted(records, key=lambda r: (sign * float(r["objective"]), r["trial"]))
 
@@ -230,8 +234,9 @@ class TestSet:
 
 
 # --- the two evaluations ------------------------------------------------------------------
-def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Refit (or reuse the checkpoint of) the best trial and evaluate it once on the test set.
+def evaluate_best(config: dict[str, Any], table_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Refit (or reuse the checkpoint of) the best trial of the sweep's table (trials.csv) and
+    evaluate it once on the test set.
 
     Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv/.png
     and classification_report.csv into `out_dir`.
@@ -240,7 +245,7 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
 
     evaluate = config.get("evaluate") or {}
     direction = (config.get("objective") or {}).get("direction", "minimize")
-    ranked = ranked_trials(sweep_dir, direction)
+    ranked = ranked_trials(table_path, direction)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not ranked:
         result = {"trial": None, "error": "no trial finished ok"}
@@ -285,11 +290,12 @@ def evaluate_best(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dic
     return result
 
 
-def evaluate_ensemble(config: dict[str, Any], sweep_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Average the top-k trials' probabilities (or predictions) on the test set."""
+def evaluate_ensemble(config: dict[str, Any], table_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Average the probabilities (or predictions) of the top-k trials of the sweep's table
+    (trials.csv) on the test set."""
     k = int((config.get("evaluate") or {}).get("top_k", 3))
     direction = (config.get("objective") or {}).get("direction", "minimize")
-    members = ranked_trials(sweep_dir, direction)[:k]
+    members = ranked_trials(table_path, direction)[:k]
     out_dir.mkdir(parents=True, exist_ok=True)
     if not members:
         result = {"k": k, "members": [], "error": "no trial finished ok"}

@@ -167,7 +167,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
     if fold is None and not refit:  # a trial (not a fold, not the test-set refit)
         from snakesweep.tracking import live_trial_run
 
-        live = live_trial_run(config, trial_dir.name, params)
+        live = live_trial_run(config, trial_dir, params)
     history = History(trial_dir / "history.csv", on_epoch=live)
     if fid.get("resume_from"):
         resume_ckpt, history.rows = prepare_resume(Path(fid["resume_from"]), trial_dir)
