@@ -389,6 +389,30 @@ def test_auto_transform_follows_the_gp_likelihood():
     assert list(np.argsort(z)) == list(np.argsort(q))
 
 
+def test_gp_prior_gradient_matches_finite_differences():
+    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    from snakesweep.strategies.bayes import _log_prior
+
+    kernel = ConstantKernel(1.0) * Matern(length_scale=np.ones(3), nu=2.5) + WhiteKernel(1e-3)
+    theta = np.log([0.7, 0.05, 1.3, 4.0, 0.02])
+    value, grad = _log_prior(kernel, theta)
+    h = 1e-6
+    numeric = [(_log_prior(kernel, theta + h * e)[0] - value) / h for e in np.eye(len(theta))]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+
+
+def test_gp_prior_keeps_a_few_trials_from_a_rough_model():
+    from snakesweep.strategies.bayes import _Model
+
+    # 6 trials in 6 dimensions: maximum likelihood alone can explain them with tiny length
+    # scales (every trial its own spike); the priors keep the fitted scales near the cube
+    rng = np.random.default_rng(3)
+    X = rng.random((6, 6))
+    ls = _Model("GP", X, rng.normal(size=6), 0).length_scales(6)
+    assert ls is not None and np.all(ls > 0.2), ls
+
+
 def test_trust_region_shrinks_without_improvement_and_grows_with_it():
     from snakesweep.strategies.bayes import trust_length
 

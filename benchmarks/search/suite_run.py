@@ -36,11 +36,11 @@ def _path(method: str, problem: str, seed: int) -> Path:
     return CACHE / method.replace("/", "_") / problem.replace("/", "_") / f"{seed}.json"
 
 
-def compute(problems: list[str], methods: list[str], seeds: int, label: str | None) -> None:
+def compute(problems: list[str], methods: list[str], seeds: range, label: str | None) -> None:
     for method in methods:
         for pname in problems:
             problem = None
-            for seed in range(seeds):
+            for seed in seeds:
                 path = _path(label or method, pname, seed)
                 if path.exists():
                     continue
@@ -69,23 +69,23 @@ def compute(problems: list[str], methods: list[str], seeds: int, label: str | No
 
 
 def finals(method: str, problem: str, seeds: int) -> list[float] | None:
+    """Final regrets of the cached seeds among the first `seeds` (None below 4 of them)."""
     out = []
     for seed in range(seeds):
         path = _path(method, problem, seed)
-        if not path.exists():
-            return None
-        out.append(json.loads(path.read_text())["regret"][-1])
-    return out
+        if path.exists():
+            out.append(json.loads(path.read_text())["regret"][-1])
+    return out if len(out) >= min(4, seeds) else None
 
 
 def report(method: str, seeds: int, out: Path) -> None:
     rows, lines = {}, []
     for pname in sorted(suite.NAMES):
-        meds = {}
+        meds, counts = {}, {}
         for m in (method, *BASELINES):
             f = finals(m, pname, seeds)
             if f is not None:
-                meds[m] = float(np.median(f))
+                meds[m], counts[m] = float(np.median(f)), len(f)
         if method not in meds:
             continue
         rnd = finals("optuna-random", pname, seeds)
@@ -95,7 +95,7 @@ def report(method: str, seeds: int, out: Path) -> None:
             b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
         }
         half = "tuning" if pname in suite.SPLIT["tuning"] else "validation"
-        rows[pname] = {"half": half, "median": meds, "ratio": ratios}
+        rows[pname] = {"half": half, "median": meds, "seeds": counts, "ratio": ratios}
     summary = {}
     for half in ("tuning", "validation"):
         summary[half] = {}
@@ -133,7 +133,14 @@ def report(method: str, seeds: int, out: Path) -> None:
     lines.append("|---|---|" + "---|" * (len(BASELINES) + 4))
     for p, v in rows.items():
         meds = " | ".join(
-            f"{v['median'][m]:.3g}" if m in v["median"] else "" for m in (method, *BASELINES)
+            (
+                f"{v['median'][m]:.3g}"
+                if v["seeds"][m] == seeds
+                else f"{v['median'][m]:.3g} ({v['seeds'][m]} seeds)"
+            )
+            if m in v["median"]
+            else ""
+            for m in (method, *BASELINES)
         )
         rat = " | ".join(f"{v['ratio'][b]:.2f}" if b in v["ratio"] else "" for b in BASELINES)
         lines.append(f"| {p} | {v['half']} | {meds} | {rat} |")
@@ -147,6 +154,7 @@ def main() -> None:
     ap.add_argument("--half", choices=["tuning", "validation", "all"], default="all")
     ap.add_argument("--problems", nargs="+")
     ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--label", help="cache the runs under this name instead of the method's")
     ap.add_argument("--report")
     ap.add_argument("--out")
@@ -157,7 +165,12 @@ def main() -> None:
     problems = args.problems or (
         sorted(suite.NAMES) if args.half == "all" else suite.SPLIT[args.half]
     )
-    compute(problems, args.methods, args.seeds, args.label)
+    compute(
+        problems,
+        args.methods,
+        range(args.first_seed, args.first_seed + args.seeds),
+        args.label,
+    )
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ trials every round.
   set to a constant so it doesn't mislead the model.
 - Failed trials get the penalty (worst seen by default), the objective is transformed
   (`y_transform`) before the surrogate sees it.
-- The surrogate is skopt's GaussianProcessRegressor (Matern 5/2, ARD, fitted noise) or its
-  RF / ET / GBRT regressors; the acquisition (log-EI, log-PI, LCB or a gp_hedge portfolio) is
-  maximised over global quasi-random candidates plus local perturbations of the best points,
-  refined in shrinking steps.
+- The surrogate is skopt's GaussianProcessRegressor (Matern 5/2, ARD, fitted noise) with
+  priors on its hyperparameters (fitted by maximum a posteriori, so a few trials don't give a
+  spiky model), or skopt's RF / ET / GBRT regressors; the acquisition (log-EI, log-PI, LCB
+  or a gp_hedge portfolio) is maximised over global quasi-random candidates plus local
+  perturbations of the best points, refined in shrinking steps.
 - A batch is chosen one point at a time by constant liar (`cl_min`, `cl_mean`, `cl_max`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -279,6 +281,49 @@ def acquisition(
 
 
 # ---- surrogate ---------------------------------------------------------------------------
+def _log_prior(kernel, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log prior density of the kernel hyperparameters and its gradient in theta (their
+    logs): Gamma(2, 1) on the signal variance, Gamma(1.1, 30) on the noise variance, and
+    -(0.1 l^2 + 0.1 / l^2) on each length scale l (the priors of Optuna's GPSampler). They
+    keep a GP fitted to a few trials smooth and nearly noise-free."""
+    val, grad, i = 0.0, np.zeros_like(theta), 0
+    for h in kernel.hyperparameters:
+        if h.fixed:
+            continue
+        k = h.n_elements
+        v = np.exp(theta[i : i + k])
+        if h.name.endswith("constant_value"):
+            val += float(np.sum(np.log(v) - v))
+            grad[i : i + k] = 1.0 - v
+        elif h.name.endswith("noise_level"):
+            val += float(np.sum(0.1 * np.log(v) - 30.0 * v))
+            grad[i : i + k] = 0.1 - 30.0 * v
+        elif h.name.endswith("length_scale"):
+            val -= float(np.sum(0.1 * v**2 + 0.1 / v**2))
+            grad[i : i + k] = -0.2 * v**2 + 0.2 / v**2
+        i += k
+    return val, grad
+
+
+@functools.cache
+def _prior_gp_class():
+    from skopt.learning import GaussianProcessRegressor
+
+    class PriorGP(GaussianProcessRegressor):
+        """skopt's GP whose hyperparameters maximise the posterior (likelihood x prior)."""
+
+        def log_marginal_likelihood(self, theta=None, eval_gradient=False, clone_kernel=True):
+            out = super().log_marginal_likelihood(theta, eval_gradient, clone_kernel)
+            if theta is None:
+                return out
+            lp, dlp = _log_prior(self.kernel_, np.asarray(theta))
+            if eval_gradient:
+                return out[0] + lp, out[1] + dlp
+            return out + lp
+
+    return PriorGP
+
+
 def _fit_gp(X: np.ndarray, z: np.ndarray, seed: int, kernel=None):
     """A GP on standardised values z; hyperparameters fitted unless `kernel` is given."""
     from skopt.learning import GaussianProcessRegressor
@@ -289,7 +334,7 @@ def _fit_gp(X: np.ndarray, z: np.ndarray, seed: int, kernel=None):
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
             length_scale=np.full(d, 0.5), length_scale_bounds=LS_BOUNDS, nu=2.5
         ) + WhiteKernel(1e-4, NOISE_BOUNDS)
-        gp = GaussianProcessRegressor(kernel=kernel, optimizer=_Screened(seed), random_state=seed)
+        gp = _prior_gp_class()(kernel=kernel, optimizer=_Screened(seed), random_state=seed)
     else:
         gp = GaussianProcessRegressor(kernel=kernel, optimizer=None)
     with warnings.catch_warnings():
@@ -361,8 +406,9 @@ class _Model:
             self.m = _fit_gp(X, z, seed)
 
     def refit(self, X: np.ndarray, y: np.ndarray) -> _Model:
-        """The model with extra (pending) data; a GP keeps its fitted hyperparameters and its
-        standardisation."""
+        """The model with extra (pending) data; a GP keeps its fitted hyperparameters and the
+        standardisation they were fitted under (with the priors, better on the tuning half of
+        the suite than standardising again with the pending values; see benchmarks/search)."""
         new = object.__new__(_Model)
         new.kind, new.seed, new.mean, new.std = self.kind, self.seed, self.mean, self.std
         if self.kind == "GP":
