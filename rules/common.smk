@@ -20,6 +20,7 @@ from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.fidelity import fidelity_of, pruning_of
 from snakesweep.strategies import search_files
+from snakesweep import worker as warm_worker
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -289,7 +290,24 @@ def get_final_outputs(wildcards):
     ]
 
 
+# The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of
+# importing torch, pandas and MLflow each; without it they run in their own process. Cluster
+# jobs never use it; the submit host's local rules do not either (login nodes stay light).
+WORKER = None
+
+
+def start_warm_worker():
+    global WORKER
+    if config["warm_worker"] and workflow.local_exec and not os.getenv("SLURM_JOB_ID"):
+        WORKER = warm_worker.start(Path.cwd(), os.getpid(), Path("logs", "worker.log"))
+
+
+onerror:
+    warm_worker.stop(WORKER)
+
+
 onsuccess:
+    warm_worker.stop(WORKER)
     best = Path("results", SWEEP, "best.yaml")
     if best.exists():
         print(

@@ -39,6 +39,7 @@ def pack_trials(k):
 
 
 onstart:
+    start_warm_worker()
     plugin = workflow.executor_plugin
     if plugin is not None and not workflow.local_exec:
         pack_trials(TRIALS_PER_JOB)

@@ -4,10 +4,13 @@ per-class report, predictions)."""
 import logging
 from pathlib import Path
 
-from snakesweep.train.evaluate import evaluate_best
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.train.evaluate import evaluate_best
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     sweep_dir = Path(smk.output.test).parent  # results/<sweep>/
     result = evaluate_best(smk.config, sweep_dir, sweep_dir)
@@ -15,4 +18,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -3,10 +3,13 @@
 import logging
 from pathlib import Path
 
-from snakesweep.train.evaluate import evaluate_ensemble
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.train.evaluate import evaluate_ensemble
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     sweep_dir = Path(smk.output.ensemble).parent  # results/<sweep>/
     result = evaluate_ensemble(smk.config, sweep_dir, sweep_dir)
@@ -14,4 +17,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

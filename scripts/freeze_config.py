@@ -3,12 +3,14 @@
 import logging
 from pathlib import Path
 
-import yaml
-
-from snakesweep.config import identity
+from snakesweep.worker import run_job
 
 
 def freeze_config(config: dict, path: Path) -> None:
+    import yaml
+
+    from snakesweep.config import identity
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(identity(config), sort_keys=True))
 
@@ -19,4 +21,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

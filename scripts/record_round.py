@@ -4,10 +4,19 @@ import logging
 import time
 from pathlib import Path
 
-from snakesweep.history import append_round, read_history, read_trials, round_summary, write_history
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import (
+        append_round,
+        read_history,
+        read_trials,
+        round_summary,
+        write_history,
+    )
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
     previous = read_history(smk.input.get("previous"))
@@ -20,4 +29,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

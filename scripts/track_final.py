@@ -5,7 +5,7 @@ import json
 import logging
 from pathlib import Path
 
-from snakesweep.tracking import files_digest, track_final
+from snakesweep.worker import run_job
 
 
 def load_best(config: dict, test: dict):
@@ -20,6 +20,9 @@ def load_best(config: dict, test: dict):
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.tracking import files_digest, track_final
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # Without a test-set evaluation (tabular, evaluate.test_set false) the parent run gets the
     # report only.
@@ -46,4 +49,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from snakesweep.trial import run_trial
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
@@ -25,4 +26,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

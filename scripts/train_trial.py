@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from snakesweep.trial import run_trial
+from snakesweep.worker import run_job
 
 
 def proposal_of(rounds_file: Path, trial: str) -> dict:
@@ -33,4 +34,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821
