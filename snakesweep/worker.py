@@ -40,23 +40,37 @@ STARTED = b"S"  # the worker forked the job's process
 HEADER = struct.Struct("!Q")  # length of the pickled request
 STATUS = struct.Struct("!i")  # the job's exit status
 IDLE_EXIT_S = 120.0
-# Modules every job needs, imported once by the worker (the expensive part of a fresh process).
+# What the jobs import, in the order the run needs it: imported by the worker one module at a
+# time between jobs, so the first jobs are served at once and later ones find everything loaded.
 PRELOAD = (
+    "pandas",
+    "snakesweep.config",
+    "snakesweep.rounds",
+    "snakesweep.strategies",
+    "snakesweep.fidelity",
+    "snakesweep.stopping",
+    "snakesweep.history",
+    "snakesweep.tabular",
     "torch",
     "lightning",
-    "pandas",
-    "skopt",
+    "snakesweep.train.fit",
+    "pyarrow.pandas_compat",
     "mlflow",
-    "matplotlib.pyplot",
-    "snakemake.script",
-    "snakesweep.train",
-    "snakesweep.train.evaluate",
+    "mlflow.tracking",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "alembic.script",
+    "alembic.runtime.migration",
     "snakesweep.tracking",
-    "snakesweep.history",
-    "snakesweep.rounds",
-    "snakesweep.tabular",
+    "matplotlib.pyplot",
     "snakesweep.report.build",
     "snakesweep.report.plots",
+    "snakesweep.report.fidelity",
+    "snakesweep.train.evaluate",
+    "sklearn.metrics",
+    "snakesweep.provenance",
+    "mlflow.pytorch",
+    "mlflow.models",
 )
 
 
@@ -171,10 +185,10 @@ def _job_process(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         smk = request["smk"]
-        import torch
-
-        # What OMP_NUM_THREADS does for a fresh process: the job uses the cores it was given.
-        torch.set_num_threads(max(1, int(smk.threads)))
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            # What OMP_NUM_THREADS does for a fresh process: the job uses the cores it was given.
+            torch.set_num_threads(max(1, int(smk.threads)))
         script = Path(request["script"])
         name = f"snakesweep_job_{script.stem}"
         spec = importlib.util.spec_from_file_location(name, script)
@@ -255,15 +269,16 @@ def _accept(listener: socket.socket) -> int:
     return pid
 
 
-def preload() -> None:
-    """Import what the jobs need, without touching CUDA or starting torch's thread pools."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    for name in PRELOAD:
-        importlib.import_module(name)
-    import torch
+def preload(name: str) -> None:
+    """Import one module, without touching CUDA or starting torch's thread pools."""
+    importlib.import_module(name)
+    if name == "mlflow.store.model_registry.sqlalchemy_store":
+        import sqlalchemy.orm
 
-    if torch.cuda.is_initialized():
-        raise RuntimeError("CUDA was initialised while importing; forked jobs could not use it")
+        sqlalchemy.orm.configure_mappers()  # what each job's first query would do
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        raise RuntimeError(f"importing {name} initialised CUDA; forked jobs could not use it")
 
 
 def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
@@ -280,15 +295,17 @@ def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(os.path.relpath(path))
     listener.listen(128)
+    os.environ.setdefault("MPLBACKEND", "Agg")
     jobs: set[int] = set()
+    pending = list(PRELOAD)
     try:
-        # Clients connecting from now on wait in the backlog until the imports are done.
-        preload()
         idle_since = time.monotonic()
         while alive(owner):
-            ready, _, _ = select.select([listener], [], [], 1.0)
+            ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
             if ready:
                 jobs.add(_accept(listener))
+            elif pending:
+                preload(pending.pop(0))
             for pid in list(jobs):
                 done, _ = os.waitpid(pid, os.WNOHANG)
                 if done:
