@@ -277,12 +277,17 @@ def evaluation_files(sweep):
     return [f"results/{sweep}/test.json", f"results/{sweep}/ensemble.json"]
 
 
+def get_tracked_rounds(wildcards):
+    """The MLflow view of the last round, apart from get_final_outputs: its chain of track jobs
+    needs no checkpoint, so each round is tracked as soon as it finishes, not after the last.
+    """
+    return f"results/{SWEEP}/tracking/{round_name(ROUNDS - 1)}.json"
+
+
 def get_final_outputs(wildcards):
-    last = round_name(ROUNDS - 1)
     return all_trial_metrics(SWEEP) + [
         f"results/{SWEEP}/trials.csv",
         f"results/{SWEEP}/best.yaml",
-        f"results/{SWEEP}/tracking/{last}.json",
         *evaluation_files(SWEEP),
         f"results/{SWEEP}/provenance/provenance.yaml",
         *report_outputs(SWEEP),

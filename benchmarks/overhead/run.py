@@ -235,8 +235,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--before", help="also run the workflow of this git revision")
+    parser.add_argument("--parts", default="default,tabular,400", help="which parts to run")
     args = parser.parse_args()
-    cores = args.cores
+    cores, parts = args.cores, args.parts.split(",")
     default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     tabular = yaml.safe_load((REPO / "config" / "sweeps" / "tabular_car.yaml").read_text())
     tabular["budget"]["rounds"] = 30
@@ -252,38 +253,48 @@ def main() -> None:
         arms = {"worker": (REPO, ()), "no_worker": (REPO, ("--config", "warm_worker=False"))}
         if args.before:
             arms["before"] = (checkout(args.before, tmp / "before-tree"), ())
-        for name, (repo, extra) in arms.items():
-            run = run_sweep(repo, tmp / f"default-{name}", default, cores, *extra)
-            result[f"default_sweep_{name}"] = sweep_summary(run, default["budget"]["rounds"])
-            print(name, result[f"default_sweep_{name}"], flush=True)
-            if name == "worker":
-                same = sweep_trials(run["dir"], default["space"])
-        result["default_optuna_s"] = optuna_loop(default, cores, len(same), same)
-        print("optuna", result["default_optuna_s"], flush=True)
-        for name, (repo, extra) in arms.items():
-            run = run_sweep(repo, tmp / f"tabular-{name}", tabular, cores, *extra)
-            result[f"tabular_120_{name}"] = sweep_summary(run, 30) | per_round(run)
-            result[f"tabular_120_{name}"]["noop_rerun_s"] = noop_rerun(
-                repo, tmp / f"tabular-{name}", cores
-            )
-            print(name, result[f"tabular_120_{name}"], flush=True)
-        result["tabular_120_optuna_s"] = optuna_loop(tabular, cores, 120, None)
-        run = run_sweep(REPO, tmp / "tabular-400", big, cores)
-        result["tabular_400_worker"] = sweep_summary(run, 100) | per_round(run)
-    for name in arms:
-        result[f"ratio_default_{name}_over_optuna"] = round(
-            result[f"default_sweep_{name}"]["wall_s"] / result["default_optuna_s"], 2
-        )
-        result[f"ratio_default_search_{name}_over_optuna"] = round(
-            result[f"default_sweep_{name}"]["last_round_line_s"] / result["default_optuna_s"], 2
-        )
-        result[f"ratio_tabular_{name}_over_optuna"] = round(
-            result[f"tabular_120_{name}"]["wall_s"] / result["tabular_120_optuna_s"], 2
-        )
+        if "default" in parts:
+            for name, (repo, extra) in arms.items():
+                run = run_sweep(repo, tmp / f"default-{name}", default, cores, *extra)
+                result[f"default_sweep_{name}"] = sweep_summary(run, default["budget"]["rounds"])
+                if name == "worker":
+                    same = sweep_trials(run["dir"], default["space"])
+            result["default_optuna_s"] = optuna_loop(default, cores, len(same), same)
+            for name in arms:
+                sweep = result[f"default_sweep_{name}"]
+                result[f"ratio_default_{name}_over_optuna"] = round(
+                    sweep["wall_s"] / result["default_optuna_s"], 2
+                )
+                result[f"ratio_default_search_{name}_over_optuna"] = round(
+                    sweep["last_round_line_s"] / result["default_optuna_s"], 2
+                )
+            write(result, list(arms))
+        if "tabular" in parts:
+            for name, (repo, extra) in arms.items():
+                run = run_sweep(repo, tmp / f"tabular-{name}", tabular, cores, *extra)
+                result[f"tabular_120_{name}"] = sweep_summary(run, 30) | per_round(run)
+                result[f"tabular_120_{name}"]["noop_rerun_s"] = noop_rerun(
+                    repo, tmp / f"tabular-{name}", cores
+                )
+            result["tabular_120_optuna_s"] = optuna_loop(tabular, cores, 120, None)
+            for name in arms:
+                result[f"ratio_tabular_{name}_over_optuna"] = round(
+                    result[f"tabular_120_{name}"]["wall_s"] / result["tabular_120_optuna_s"], 2
+                )
+            write(result, list(arms))
+        if "400" in parts:
+            run = run_sweep(REPO, tmp / "tabular-400", big, cores)
+            result["tabular_400_worker"] = sweep_summary(run, 100) | per_round(run)
+            write(result, list(arms))
+
+
+def write(result: dict, arms: list[str]) -> None:
+    """results.json and results.md beside this script (after each part: a long run keeps what
+    it measured)."""
     out = Path(__file__).parent
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(result, list(arms)))
-    print(markdown(result, list(arms)))
+    (out / "results.md").write_text(markdown(result, arms))
+    print(markdown(result, arms), flush=True)
 
 
 def markdown(result: dict, arms: list[str]) -> str:
