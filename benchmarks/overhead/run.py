@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--before", help="also run the workflow of this git revision")
     parser.add_argument("--parts", default="default,tabular,400", help="which parts to run")
+    parser.add_argument("--update", action="store_true", help="add to the recorded results")
     args = parser.parse_args()
     cores, parts = args.cores, args.parts.split(",")
     default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -248,6 +249,9 @@ def main() -> None:
         f"load average at start {os.getloadavg()[0]:.1f}",
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    recorded = Path(__file__).parent / "results.json"
+    if args.update and recorded.exists():
+        result = json.loads(recorded.read_text()) | {f"{part}_part": result for part in parts}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         arms = {"worker": (REPO, ()), "no_worker": (REPO, ("--config", "warm_worker=False"))}
@@ -268,7 +272,7 @@ def main() -> None:
                 result[f"ratio_default_search_{name}_over_optuna"] = round(
                     sweep["last_round_line_s"] / result["default_optuna_s"], 2
                 )
-            write(result, list(arms))
+            write(result)
         if "tabular" in parts:
             for name, (repo, extra) in arms.items():
                 run = run_sweep(repo, tmp / f"tabular-{name}", tabular, cores, *extra)
@@ -281,16 +285,21 @@ def main() -> None:
                 result[f"ratio_tabular_{name}_over_optuna"] = round(
                     result[f"tabular_120_{name}"]["wall_s"] / result["tabular_120_optuna_s"], 2
                 )
-            write(result, list(arms))
+            write(result)
         if "400" in parts:
             run = run_sweep(REPO, tmp / "tabular-400", big, cores)
             result["tabular_400_worker"] = sweep_summary(run, 100) | per_round(run)
-            write(result, list(arms))
+            write(result)
 
 
-def write(result: dict, arms: list[str]) -> None:
+def write(result: dict) -> None:
     """results.json and results.md beside this script (after each part: a long run keeps what
     it measured)."""
+    arms = [
+        arm
+        for arm in ("worker", "no_worker", "before")
+        if f"default_sweep_{arm}" in result or f"tabular_120_{arm}" in result
+    ]
     out = Path(__file__).parent
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "results.md").write_text(markdown(result, arms))
