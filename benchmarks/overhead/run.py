@@ -223,6 +223,9 @@ def sweep_trials(sweep_dir: Path, space: dict) -> list[dict]:
 
 
 def checkout(rev: str, into: Path) -> Path:
+    """The workflow of git revision `rev` (or the directory `rev` holding one)."""
+    if Path(rev).is_dir():
+        return Path(rev).resolve()
     into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True
@@ -234,7 +237,7 @@ def checkout(rev: str, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--before", help="also run the workflow of this git revision")
+    parser.add_argument("--before", help="also run the workflow of this git revision (or tree)")
     parser.add_argument("--parts", default="default,tabular,400", help="which parts to run")
     parser.add_argument("--update", action="store_true", help="add to the recorded results")
     args = parser.parse_args()
