@@ -40,9 +40,10 @@ STARTED = b"S"  # the worker forked the job's process
 HEADER = struct.Struct("!Q")  # length of the pickled request
 STATUS = struct.Struct("!i")  # the job's exit status
 IDLE_EXIT_S = 120.0
-# What the jobs import, in the order the run needs it: imported by the worker one module at a
-# time between jobs, so the first jobs are served at once and later ones find everything loaded.
-PRELOAD = (
+# What the jobs import. A trial's modules come first, before any job is served (clients wait
+# in the socket's backlog), so that no trial imports torch alongside the worker; the rest is
+# imported one module at a time between jobs, in the order the run needs it.
+TRIAL_MODULES = (
     "pandas",
     "snakesweep.config",
     "snakesweep.rounds",
@@ -54,6 +55,8 @@ PRELOAD = (
     "torch",
     "lightning",
     "snakesweep.train.fit",
+)
+LATER_MODULES = (
     "pyarrow.pandas_compat",
     "mlflow",
     "mlflow.tracking",
@@ -297,8 +300,10 @@ def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
     listener.listen(128)
     os.environ.setdefault("MPLBACKEND", "Agg")
     jobs: set[int] = set()
-    pending = list(PRELOAD)
+    pending = list(LATER_MODULES)
     try:
+        for name in TRIAL_MODULES:
+            preload(name)
         idle_since = time.monotonic()
         while alive(owner):
             ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
