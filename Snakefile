@@ -24,4 +24,5 @@ include: "rules/reproduce.smk"
 rule all:
     default_target: True
     input:
+        get_tracked_rounds,
         get_final_outputs,

@@ -25,6 +25,7 @@ from snakesweep.fidelity import fidelity_of
 from snakesweep.outputs import read_json
 from snakesweep.pruning import pruning_of
 from snakesweep.strategies import search_files
+from snakesweep import worker as warm_worker
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -308,12 +309,17 @@ def evaluation_files(sweep):
     return [f"results/{sweep}/test.json", f"results/{sweep}/ensemble.json"]
 
 
+def get_tracked_rounds(wildcards):
+    """The MLflow view of the last round, apart from get_final_outputs: its chain of track jobs
+    needs no checkpoint, so each round is tracked as soon as it finishes, not after the last.
+    """
+    return f"results/{SWEEP}/tracking/{round_name(ROUNDS - 1)}.json"
+
+
 def get_final_outputs(wildcards):
-    last = round_name(ROUNDS - 1)
     return all_trial_metrics(SWEEP) + [
         f"results/{SWEEP}/trials.csv",
         f"results/{SWEEP}/best.yaml",
-        f"results/{SWEEP}/tracking/{last}.json",
         *evaluation_files(SWEEP),
         f"results/{SWEEP}/provenance/provenance.yaml",
         *report_outputs(SWEEP),
@@ -339,7 +345,31 @@ def start_run():
     print(record_run(config, sweep_dir, RUN_STARTED, cores, gpus), flush=True)
 
 
+# The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of
+# importing torch, pandas and MLflow each; without it they run in their own process. Cluster
+# jobs never use it; the submit host's local rules do not either (login nodes stay light).
+WORKER = None
+
+
+def start_warm_worker():
+    global WORKER
+    # With --sdm conda/apptainer each job runs in its rule's own environment, not the worker's.
+    isolated = bool(workflow.deployment_settings.deployment_method)
+    if (
+        config["warm_worker"]
+        and workflow.local_exec
+        and not isolated
+        and not os.getenv("SLURM_JOB_ID")
+    ):
+        WORKER = warm_worker.start(Path.cwd(), os.getpid(), Path("logs", "worker.log"))
+
+
+onerror:
+    warm_worker.stop(WORKER)
+
+
 onsuccess:
+    warm_worker.stop(WORKER)
     from snakesweep.console import finished_lines
 
     print("\n".join(finished_lines(Path("results", SWEEP), config)))

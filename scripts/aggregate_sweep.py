@@ -2,15 +2,16 @@
 
 import logging
 
-import pandas as pd
-
-from snakesweep.history import best_trial, read_history, write_history
-from snakesweep.outputs import write_yaml
-from snakesweep.rounds import plain
+from snakesweep.worker import run_job
 
 
-def best_summary(table: pd.DataFrame, config: dict) -> dict:
+def best_summary(table, config: dict) -> dict:
     """best.yaml: the best trial's params and metrics, or why there is none."""
+    import pandas as pd
+
+    from snakesweep.history import best_trial
+    from snakesweep.rounds import plain
+
     objective = config["objective"]
     best = best_trial(table, objective["direction"])
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
@@ -36,6 +37,10 @@ def best_summary(table: pd.DataFrame, config: dict) -> dict:
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history, write_history
+    from snakesweep.outputs import write_yaml
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.history)
     write_history(table, smk.output.table)
@@ -44,4 +49,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -4,14 +4,17 @@ per-class report, predictions)."""
 import logging
 from pathlib import Path
 
-from snakesweep.train.evaluate import evaluate_best
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.train.evaluate import evaluate_best
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     result = evaluate_best(smk.config, Path(smk.input.table), Path(smk.output.test).parent)
     logging.info("test metrics of %s: %s", result.get("trial"), result.get("metrics"))
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -3,14 +3,17 @@
 import logging
 from pathlib import Path
 
-from snakesweep.train.evaluate import evaluate_ensemble
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.train.evaluate import evaluate_ensemble
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     result = evaluate_ensemble(smk.config, Path(smk.input.table), Path(smk.output.ensemble).parent)
     logging.info("ensemble of %d: %s", len(result.get("members", [])), result.get("metrics"))
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

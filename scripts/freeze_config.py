@@ -3,11 +3,13 @@
 import logging
 from pathlib import Path
 
-from snakesweep.config import identity
-from snakesweep.outputs import write_yaml
+from snakesweep.worker import run_job
 
 
 def freeze_config(config: dict, path: Path) -> None:
+    from snakesweep.config import identity
+    from snakesweep.outputs import write_yaml
+
     write_yaml(path, identity(config), sort_keys=True)
 
 
@@ -17,4 +19,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from snakesweep.train.cv import merge_fold_files
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
@@ -21,4 +22,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -4,15 +4,18 @@ fidelities it was promoted to (from the rounds files and the trials table)."""
 import logging
 from pathlib import Path
 
-from snakesweep.history import read_history
-from snakesweep.report.fidelity import plot_rungs
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history
+    from snakesweep.report.fidelity import plot_rungs
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
     plot_rungs(smk.config, Path(smk.input.table).parent, table, smk.output[0])
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

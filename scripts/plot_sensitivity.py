@@ -2,12 +2,15 @@
 
 import logging
 
-from snakesweep.history import read_history
-from snakesweep.report import analysis
-from snakesweep.report.plots import plot_sensitivity
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history
+    from snakesweep.report import analysis
+    from snakesweep.report.plots import plot_sensitivity
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
     dims = analysis.tuned_dims(smk.config["space"], table)
@@ -16,4 +19,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -3,13 +3,16 @@
 import logging
 import time
 
-from snakesweep.history import read_history, run_time_s
-from snakesweep.outputs import write_json
-from snakesweep.pruning import read_curves
-from snakesweep.rounds import make_round
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history, run_time_s
+    from snakesweep.outputs import write_json
+    from snakesweep.pruning import read_curves
+    from snakesweep.rounds import make_round
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
     history = read_history(smk.input.get("history"))
@@ -28,4 +31,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

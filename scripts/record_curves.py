@@ -2,11 +2,14 @@
 
 import logging
 
-from snakesweep.outputs import write_csv
-from snakesweep.pruning import pruning_of, read_curves, round_curves
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.outputs import write_csv
+    from snakesweep.pruning import pruning_of, read_curves, round_curves
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     pruning = pruning_of(smk.config)
     table = round_curves(
@@ -19,4 +22,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

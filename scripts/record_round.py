@@ -3,11 +3,20 @@
 import logging
 from pathlib import Path
 
-from snakesweep.history import append_round, read_history, read_trials, round_summary, write_history
-from snakesweep.plan import estimate, run_of
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import (
+        append_round,
+        read_history,
+        read_trials,
+        round_summary,
+        write_history,
+    )
+    from snakesweep.plan import estimate, run_of
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
     previous = read_history(smk.input.get("previous"))
@@ -29,4 +38,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -3,12 +3,15 @@
 import logging
 from pathlib import Path
 
-from snakesweep.history import read_history
-from snakesweep.outputs import write_atomic
-from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history
+    from snakesweep.outputs import write_atomic
+    from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
     sweep_dir = Path(smk.input.table).parent
@@ -30,4 +33,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -4,8 +4,7 @@ the best model logged (signature, input example) and registered under the sweep'
 import logging
 from pathlib import Path
 
-from snakesweep.outputs import read_json, write_json
-from snakesweep.tracking import files_digest, track_final
+from snakesweep.worker import run_job
 
 
 def load_best(config: dict, test: dict):
@@ -20,6 +19,10 @@ def load_best(config: dict, test: dict):
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.outputs import read_json, write_json
+    from snakesweep.tracking import files_digest, track_final
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # Without a test-set evaluation (tabular, evaluate.test_set false) the parent run gets the
     # report only.
@@ -47,4 +50,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

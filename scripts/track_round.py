@@ -3,12 +3,15 @@
 import logging
 from pathlib import Path
 
-from snakesweep.history import read_history
-from snakesweep.outputs import write_json
-from snakesweep.tracking import track_round
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history
+    from snakesweep.outputs import write_json
+    from snakesweep.tracking import track_round
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.history)
     sweep_dir = Path(smk.input.history).parent.parent
@@ -23,4 +26,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -9,6 +9,7 @@ from pathlib import Path
 from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
 from snakesweep.trial import MachineFault, run_trial
+from snakesweep.worker import run_job
 
 
 def proposal_of(rounds_file: Path, trial: str) -> dict:
@@ -45,4 +46,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

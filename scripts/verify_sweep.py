@@ -2,12 +2,15 @@
 
 import logging
 
-from snakesweep.history import read_history
-from snakesweep.outputs import write_json
-from snakesweep.verify import compare, describe
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.history import read_history
+    from snakesweep.outputs import write_json
+    from snakesweep.verify import compare, describe
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     result = compare(read_history(smk.input.table), smk.params.expect)
     result["sweep"] = smk.wildcards.sweep
@@ -16,4 +19,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

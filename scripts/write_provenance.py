@@ -3,14 +3,17 @@
 import logging
 from pathlib import Path
 
-from snakesweep.provenance import write_provenance
+from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.provenance import write_provenance
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     out_dir = Path(smk.output.summary).parent
     write_provenance(smk.config, out_dir.parent, Path(smk.params.workflow_dir), out_dir)
 
 
 if "snakemake" in globals():
-    main(snakemake)  # noqa: F821
+    run_job(main, snakemake)  # noqa: F821

@@ -32,8 +32,8 @@ IDENTITY_KEYS = (
     "pruning",
 )
 # How and where trials run, not what they learn: a sweep resumes on another machine, with other
-# cores or GPUs, or with the warm worker switched off.
-RUNTIME_TRAIN_KEYS = ("accelerator", "devices", "threads", "trials_per_gpu", "worker")
+# cores or GPUs (`warm_worker`, a top-level key, is not part of the identity either).
+RUNTIME_TRAIN_KEYS = ("accelerator", "devices", "threads", "trials_per_gpu")
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:

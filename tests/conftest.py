@@ -81,6 +81,12 @@ def run_snakemake(
     return result
 
 
+def served_by_worker(workdir: Path, script: str) -> int:
+    """How many jobs of scripts/<script>.py the runs' warm workers ran (logs/worker.log)."""
+    log = workdir / "logs" / "worker.log"
+    return log.read_text().count(f" {script} ") if log.exists() else 0
+
+
 @pytest.fixture
 def tiny_config() -> dict:
     return yaml.safe_load(yaml.safe_dump(TINY_SWEEP))

@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake, write_config
+from conftest import run_snakemake, served_by_worker, write_config
 
 from snakesweep.trial import MachineFault, machine_fault, run_trial, supervise
 
@@ -157,9 +157,11 @@ FAULTY_SWEEP = {
 
 @pytest.mark.slow
 def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
-    """Real Snakemake and Lightning: an exception, a NaN loss and a SIGKILLed training process."""
+    """Real Snakemake and Lightning: an exception, a NaN loss and a SIGKILLed training process,
+    each trial trained in the warm worker."""
     configfile = write_config(tmp_path, FAULTY_SWEEP)
     result = run_snakemake(tmp_path, configfile)
+    assert served_by_worker(tmp_path, "train_trial") == 4
     sweep = tmp_path / "results" / "faults"
     table = pd.read_csv(sweep / "trials.csv").set_index("fault")
     assert table.loc["healthy", "status"] == "ok" and table.loc["healthy", "objective"] > 0
@@ -215,6 +217,7 @@ def test_a_trial_over_its_time_limit_is_stopped_and_recorded(tmp_path):
     assert list(table["status"]) == ["timeout"]
     assert table.loc[0, "error"].startswith("timeout: still running after the time limit of 20 s")
     assert 20 <= table.loc[0, "duration_s"] < 40
+    assert served_by_worker(tmp_path, "train_trial") == 1
 
 
 @pytest.mark.slow

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY_SWEEP, run_snakemake, snakemake_command, snakemake_env, write_config
+from conftest import (
+    TINY_SWEEP,
+    run_snakemake,
+    served_by_worker,
+    snakemake_command,
+    snakemake_env,
+    write_config,
+)
 
 from snakesweep.locks import finished_record
 
@@ -123,8 +130,11 @@ def test_kill_during_the_first_propose_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_kill_during_round_1_then_resume(tmp_path):
-    """Kill while round 1 trains, run the same command again (~2.5 min on 2 busy cores)."""
+    """Kill while round 1 trains in the warm worker, run the same command again (~2.5 min on 2
+    busy cores)."""
     before, after, stderr = kill_and_resume(tmp_path, "round 1 training")
+    # Round 0 in the killed run, round 1 again in the resumed one: all through the worker.
+    assert served_by_worker(tmp_path, "train_trial") >= 4
     assert sorted(before)[:2] == ["r000-t000", "r000-t001"]
     assert_none_retrained(before, after)
     assert "removed the stale lock" in stderr

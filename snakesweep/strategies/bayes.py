@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import erfcx, log_ndtr
-from scipy.stats import norm
 
 from snakesweep.space import Param, Space
 from snakesweep.strategies._base import Observations, choose, number, positive_int, rng_for
@@ -218,6 +216,8 @@ def transform_y(y: np.ndarray, kind: str) -> np.ndarray:
     if kind == "log":
         return _log_transform(y, LOG_SCALE)[0]
     if kind == "rank":
+        from scipy.stats import norm  # scipy.stats on first use: the workflow's parse stays light
+
         ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
         return norm.ppf((ranks + 0.5) / len(y))
     return y
@@ -255,6 +255,9 @@ _C2 = 0.5 * math.log(math.pi / 2)
 
 def log_h(z: np.ndarray) -> np.ndarray:
     """log(z Phi(z) + phi(z)) without underflow (the log-EI of Ament et al. 2023)."""
+    from scipy.special import erfcx
+    from scipy.stats import norm
+
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     hi = z > -1.0
@@ -276,6 +279,8 @@ def acquisition(
         return -(mu - kappa * sd)
     z = (best - xi - mu) / sd
     if kind == "PI":
+        from scipy.special import log_ndtr
+
         return log_ndtr(z)
     return log_h(z) + np.log(sd)
 

@@ -7,7 +7,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from snakesweep.space import Space
 from snakesweep.strategies._base import Observations, rng_for
@@ -21,6 +20,8 @@ def unit_design(kind: str, d: int, n: int, seed: int, skip: int) -> np.ndarray:
     Sobol and Halton continue one sequence (fixed by the seed), so the rounds of a sweep
     together stay low-discrepancy and a later round never repeats an earlier one.
     """
+    from scipy.stats import qmc  # on first use: the workflow's parse stays light
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Sobol warns when n is not a power of two
         if kind == "sobol":

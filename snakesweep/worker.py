@@ -1,0 +1,370 @@
+"""Warm worker: one process per local run that imports torch, Lightning, pandas, scikit-optimize
+and MLflow once and runs each Snakemake job it is handed in a freshly forked child.
+
+A job stays a Snakemake job (log, benchmark, resources, retries): its script calls `run_job`,
+which hands the `snakemake` object to the worker over a Unix socket, together with its stdin,
+stdout and stderr, and exits with the job's status. The forked child takes the job's working
+directory, environment (CUDA_VISIBLE_DEVICES included) and threads, then runs the script's
+`main(smk)`: the same code an in-process job runs, without paying for the imports. When no
+worker answers (switched off, not started, gone, or inside a SLURM job) the job runs in its own
+process exactly as before.
+
+No orphans: the worker exits when the Snakemake process that started it is gone (parent-death
+signal and polling), when idle, and when told at the end of the run; a job whose client
+disappears is killed; a job's process dies with the worker. The worker never initialises CUDA
+and never computes with torch, so every child starts clean.
+
+This module imports only the standard library: a client must stay cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+ENV_SOCKET = "SNAKESWEEP_WORKER"  # the socket of the run's worker, set by the workflow
+ENV_OWNER = "SNAKESWEEP_WORKER_OWNER"  # pid of the Snakemake process that owns the worker
+STARTED = b"S"  # the worker forked the job's process
+HEADER = struct.Struct("!Q")  # length of the pickled request
+STATUS = struct.Struct("!i")  # the job's exit status
+IDLE_EXIT_S = 120.0
+# What the jobs import. A trial's modules come first, before any job is served (clients wait
+# in the socket's backlog), so that no trial imports torch alongside the worker; the rest is
+# imported one module at a time between jobs, in the order the run needs it.
+TRIAL_MODULES = (
+    "pandas",
+    "snakesweep.config",
+    "snakesweep.rounds",
+    "snakesweep.strategies",
+    "snakesweep.fidelity",
+    "snakesweep.stopping",
+    "snakesweep.history",
+    "snakesweep.tabular",
+    "torch",
+    "lightning",
+    "snakesweep.train.fit",
+)
+LATER_MODULES = (
+    "pyarrow.pandas_compat",
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "alembic.script",
+    "alembic.runtime.migration",
+    "snakesweep.tracking",
+    "matplotlib.pyplot",
+    "snakesweep.report.build",
+    "snakesweep.report.plots",
+    "snakesweep.report.fidelity",
+    "snakesweep.train.evaluate",
+    "sklearn.metrics",
+    "snakesweep.provenance",
+    "mlflow.pytorch",
+    "mlflow.models",
+)
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT: the run is over."""
+
+
+def socket_path(workdir: Path, owner: int) -> Path:
+    """Where the worker of the Snakemake process `owner` listens, under the working directory."""
+    return workdir / ".snakesweep" / f"worker-{owner}.sock"
+
+
+def _die_with_parent(sig: int) -> None:
+    """Linux: the kernel sends `sig` to this process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a killed process its parent has not reaped yet does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    return True
+
+
+# -- the client: a Snakemake job -------------------------------------------------------------
+
+
+def _connect(path: str) -> socket.socket | None:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        # A short relative path: AF_UNIX addresses are limited to about 100 bytes.
+        client.connect(os.path.relpath(path))
+    except OSError:
+        client.close()
+        return None
+    return client
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _in_worker(script: str, smk) -> int | None:
+    """The job's exit status from the worker, or None when no worker ran it to its end."""
+    path = os.environ.get(ENV_SOCKET)
+    if not path or os.environ.get("SLURM_JOB_ID"):
+        return None
+    conn = _connect(path)
+    if conn is None:
+        return None
+    request = pickle.dumps(
+        {"script": script, "smk": smk, "cwd": os.getcwd(), "env": dict(os.environ)}
+    )
+    with conn:
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            socket.send_fds(conn, [HEADER.pack(len(request))], [0, 1, 2])
+            conn.sendall(request)
+            if conn.recv(1) != STARTED:
+                return None
+            status = _read_exactly(conn, STATUS.size)
+        except OSError:
+            return None
+    if len(status) == STATUS.size:
+        return STATUS.unpack(status)[0]
+    # The worker went away mid-job. If the run itself is gone, so is this job; otherwise the
+    # job runs again here (every job rewrites its outputs from its inputs).
+    owner = int(os.environ.get(ENV_OWNER) or 0)
+    if owner and not alive(owner):
+        sys.exit("snakesweep: the warm worker stopped with the run; the job did not finish")
+    return None
+
+
+def run_job(main: Callable, smk) -> None:
+    """Run a script's `main(smk)` in the run's warm worker, or in this process if none answers."""
+    status = _in_worker(main.__globals__["__file__"], smk)
+    if status is None:
+        main(smk)
+    elif status != 0:
+        sys.exit(status)
+
+
+# -- the worker ------------------------------------------------------------------------------
+
+
+def _job_process(request: dict, fds: list[int]) -> None:
+    """In the forked child: become the job (streams, directory, environment, threads), run it."""
+    code = 1
+    try:
+        _die_with_parent(signal.SIGKILL)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        smk = request["smk"]
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            # What OMP_NUM_THREADS does for a fresh process: the job uses the cores it was given.
+            torch.set_num_threads(max(1, int(smk.threads)))
+        script = Path(request["script"])
+        name = f"snakesweep_job_{script.stem}"
+        spec = importlib.util.spec_from_file_location(name, script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.main(smk)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if not isinstance(stop.code, int | None):
+            print(stop.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        import logging
+
+        logging.shutdown()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _handle(conn: socket.socket) -> int:
+    """In a forked handler: read one request, run it in a child, report its status.
+
+    The client closing its end (killed, cancelled) kills the job at once.
+    """
+    _die_with_parent(signal.SIGKILL)
+    header, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
+    if len(header) != HEADER.size:
+        return 1
+    request = pickle.loads(_read_exactly(conn, HEADER.unpack(header)[0]))
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        _job_process(request, fds)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(STARTED)
+    pidfd = os.pidfd_open(pid)
+    ready, _, _ = select.select([conn, pidfd], [], [])
+    if conn in ready and pidfd not in ready:  # the client is gone: so is its job
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    code = _exit_status(status)
+    with contextlib.suppress(OSError):
+        conn.sendall(STATUS.pack(code))
+    wildcards = getattr(request["smk"], "wildcards", None)
+    named = ",".join(f"{key}={value}" for key, value in wildcards.items()) if wildcards else ""
+    script = Path(request["script"]).stem
+    print(f"{time.strftime('%H:%M:%S')} {script} {named} exit {code}", flush=True)
+    return 0
+
+
+def _accept(listener: socket.socket) -> int:
+    """Take the next client and fork its handler; return the handler's pid."""
+    conn, _ = listener.accept()
+    pid = os.fork()
+    if pid == 0:
+        listener.close()
+        code = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = _handle(conn)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    conn.close()
+    return pid
+
+
+def preload(name: str) -> None:
+    """Import one module, without touching CUDA or starting torch's thread pools."""
+    importlib.import_module(name)
+    if name == "mlflow.store.model_registry.sqlalchemy_store":
+        import sqlalchemy.orm
+
+        sqlalchemy.orm.configure_mappers()  # what each job's first query would do
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        raise RuntimeError(f"importing {name} initialised CUDA; forked jobs could not use it")
+
+
+def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
+    """Accept jobs on `path` until the owner is gone, the worker is idle or told to stop."""
+    _die_with_parent(signal.SIGTERM)
+
+    def request_stop(*_) -> None:
+        raise _Stop
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(os.path.relpath(path))
+    listener.listen(128)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    jobs: set[int] = set()
+    pending = list(LATER_MODULES)
+    try:
+        for name in TRIAL_MODULES:
+            preload(name)
+        idle_since = time.monotonic()
+        while alive(owner):
+            ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
+            if ready:
+                jobs.add(_accept(listener))
+            elif pending:
+                preload(pending.pop(0))
+            for pid in list(jobs):
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    jobs.discard(pid)
+            if jobs:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > idle_exit_s:
+                break
+    except _Stop:
+        pass
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+        for pid in jobs:  # their job processes die with them (parent-death signal)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- the workflow's side ---------------------------------------------------------------------
+
+
+def start(workdir: Path, owner: int, log_path: Path, wait_s: float = 5.0) -> subprocess.Popen:
+    """Start the worker of Snakemake process `owner`; return once it listens (or `wait_s`)."""
+    path = socket_path(workdir, owner)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "snakesweep.worker", str(path), str(owner)],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + wait_s
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.environ[ENV_SOCKET] = str(path)
+    os.environ[ENV_OWNER] = str(owner)
+    return process
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Stop the worker at the end of the run (its running jobs, if any, with it)."""
+    os.environ.pop(ENV_SOCKET, None)
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), int(sys.argv[2]))
+    os._exit(0)  # no slow teardown of torch & co: there is nothing left to save

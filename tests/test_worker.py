@@ -1,0 +1,212 @@
+"""The warm worker: jobs handed to it behave as jobs run in their own process (output, exit
+status, results), a job whose client dies is killed, a worker that dies or is missing leaves the
+job to run in-process, and the worker never outlives the run that owns it."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, TINY_SWEEP, run_snakemake, served_by_worker, write_config
+
+from snakesweep.config import identity
+from snakesweep.worker import ENV_OWNER, ENV_SOCKET, alive, socket_path
+
+# A job script as Snakemake runs it: main(smk) behind run_job. `smk` is a plain namespace.
+JOB_SCRIPT = """
+import os, sys, time, types
+from pathlib import Path
+from snakesweep.worker import run_job
+
+def main(smk):
+    Path(smk.pidfile).write_text(str(os.getpid()))
+    print("job ran in", os.getpid(), "threads", smk.threads, flush=True)
+    time.sleep(smk.sleep)
+    if smk.exit:
+        sys.exit(smk.exit)
+
+if __name__ == "__main__":
+    run_job(main, types.SimpleNamespace(
+        threads=1, pidfile=sys.argv[1], sleep=float(sys.argv[2]), exit=int(sys.argv[3])))
+"""
+
+
+def wait_for(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_worker(workdir: Path, owner: int) -> subprocess.Popen:
+    path = socket_path(workdir, owner)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "snakesweep.worker", str(path), str(owner)],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert wait_for(path.exists)
+    return worker
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    """A real worker owned by this test process, and the environment a job of its run gets."""
+    workdir = tmp_path_factory.mktemp("worker")
+    process = start_worker(workdir, os.getpid())
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(workdir, os.getpid())),
+        ENV_OWNER: str(os.getpid()),
+    }
+    (workdir / "job.py").write_text(JOB_SCRIPT)
+    yield workdir, env, process
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def job(workdir: Path, env: dict, name: str, sleep: float = 0, exit_code: int = 0):
+    return subprocess.Popen(
+        [sys.executable, "job.py", f"{name}.pid", str(sleep), str(exit_code)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_job_runs_in_the_worker_with_its_output_and_exit_status(worker):
+    workdir, env, process = worker
+    client = job(workdir, env, "status", exit_code=3)
+    out, _ = client.communicate(timeout=120)
+    assert client.returncode == 3
+    ran_in = int((workdir / "status.pid").read_text())
+    assert ran_in != client.pid and f"job ran in {ran_in} threads 1" in out
+    assert process.poll() is None
+
+
+def test_a_killed_client_takes_its_job_down(worker):
+    workdir, env, _ = worker
+    client = job(workdir, env, "cancelled", sleep=120)
+    assert wait_for((workdir / "cancelled.pid").exists, 120)
+    running = int((workdir / "cancelled.pid").read_text())
+    assert alive(running) and running != client.pid
+    client.kill()
+    client.wait()
+    assert wait_for(lambda: not alive(running), 10)
+
+
+def test_without_a_worker_the_job_runs_in_its_own_process(worker):
+    workdir, env, _ = worker
+    for missing in ({**env, ENV_SOCKET: str(workdir / "none.sock")}, {**env, "SLURM_JOB_ID": "7"}):
+        client = job(workdir, missing, "alone")
+        out, _ = client.communicate(timeout=120)
+        assert client.returncode == 0
+        assert int((workdir / "alone.pid").read_text()) == client.pid
+        assert f"job ran in {client.pid}" in out
+
+
+def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
+    worker = start_worker(tmp_path, os.getpid())
+    (tmp_path / "job.py").write_text(JOB_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
+        ENV_OWNER: str(os.getpid()),
+    }
+    client = job(tmp_path, env, "orphaned", sleep=3)
+    assert wait_for((tmp_path / "orphaned.pid").exists, 120)
+    in_worker = int((tmp_path / "orphaned.pid").read_text())
+    worker.kill()
+    worker.wait()
+    out, _ = client.communicate(timeout=60)
+    assert client.returncode == 0
+    assert wait_for(lambda: not alive(in_worker), 10)
+    assert f"job ran in {client.pid}" in out
+
+
+def test_the_worker_exits_when_its_owner_is_gone(tmp_path):
+    owner = subprocess.Popen(["sleep", "600"])
+    worker = start_worker(tmp_path, owner.pid)
+    owner.kill()
+    owner.wait()
+    assert worker.wait(timeout=60) is not None
+    assert not socket_path(tmp_path, owner.pid).exists()
+
+
+def test_the_switch_is_not_part_of_the_sweep_identity(tiny_config):
+    on = {**tiny_config, "warm_worker": True}
+    off = {**tiny_config, "warm_worker": False}
+    assert identity(on) == identity(off)
+
+
+def comparable(table: pd.DataFrame) -> pd.DataFrame:
+    timing = [c for c in table.columns if c == "duration_s" or c.startswith("time/")]
+    return table.drop(columns=timing)
+
+
+@pytest.mark.slow
+def test_the_same_trials_with_and_without_the_worker(tmp_path):
+    """A real tiny sweep both ways: every column of trials.csv but the timings is identical, and
+    the worker really ran the trials."""
+    tables = {}
+    for switch in (True, False):
+        workdir = tmp_path / str(switch)
+        workdir.mkdir()
+        sweep = copy.deepcopy(TINY_SWEEP) | {"warm_worker": switch}
+        run_snakemake(workdir, write_config(workdir, sweep))
+        tables[switch] = pd.read_csv(workdir / "results" / "tiny" / "trials.csv")
+        assert served_by_worker(workdir, "train_trial") == (4 if switch else 0)
+    pd.testing.assert_frame_equal(
+        comparable(tables[True]), comparable(tables[False]), check_exact=True
+    )
+
+
+def run_processes(workdir: Path) -> list[int]:
+    """Processes whose working directory is this run's."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(proc / "cwd")) == workdir and alive(int(proc.name)):
+                    found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.slow
+def test_snakemake_killed_mid_trial_leaves_no_process_behind(tmp_path):
+    """SIGKILL of Snakemake alone (not its jobs) while trials train in the worker: the worker,
+    its jobs and their clients all go; the same command then finishes the sweep."""
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    from conftest import snakemake_command, snakemake_env
+
+    process = subprocess.Popen(
+        snakemake_command(tmp_path, configfile),
+        cwd=tmp_path,
+        env=snakemake_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    training = tmp_path / "logs" / "train" / "tiny" / "r000-t000.log"
+    try:
+        assert wait_for(training.exists, 600)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert wait_for(lambda: run_processes(tmp_path) == [], 30), run_processes(tmp_path)
+    run_snakemake(tmp_path, configfile)
+    table = pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")
+    assert list(table["status"]) == ["ok"] * 4
