@@ -262,10 +262,10 @@ def _check_objective(config: dict[str, Any], task: str | None) -> None:
 
 
 # --- user classes, read without importing -------------------------------------------------
-def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | None]:
-    module_name, _, cls = str(path).rpartition(".")
-    if not module_name or not cls:
-        raise ConfigError(key, f"{path!r} is not a dotted path", "write it as package.module.Class")
+def module_source(module_name: str, key: str) -> ast.Module | None:
+    """A user's module parsed, not imported (importing it could start torch or CUDA in the
+    workflow's process); None for a compiled or namespace module, checked when a trial imports
+    it. A module that cannot be found is a ConfigError naming `key`."""
     try:
         spec = importlib.util.find_spec(module_name)
     except (ImportError, ValueError):
@@ -277,8 +277,17 @@ def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | 
             "put the module on PYTHONPATH or next to the Snakefile",
         )
     if not spec.origin or not spec.origin.endswith(".py"):
-        return None, None  # compiled or namespace: checked on import in the trial
-    tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
+        return None
+    return ast.parse(Path(spec.origin).read_text(), spec.origin)
+
+
+def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | None]:
+    module_name, _, cls = str(path).rpartition(".")
+    if not module_name or not cls:
+        raise ConfigError(key, f"{path!r} is not a dotted path", "write it as package.module.Class")
+    tree = module_source(module_name, key)
+    if tree is None:
+        return None, None
     defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     imported = {
         a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names

@@ -32,20 +32,12 @@ def _split(path: str) -> tuple[str, str]:
 
 def check_function(path: str) -> None:
     """Parse time, without importing: the module exists and defines (or imports) the name."""
+    from snakesweep.train.check import module_source
+
     module_name, name = _split(path)
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        raise ConfigError(
-            KEY,
-            f"cannot import {module_name!r}: no such module",
-            "put the module on PYTHONPATH or next to the Snakefile",
-        )
-    if not spec.origin or not spec.origin.endswith(".py"):
+    tree = module_source(module_name, KEY)
+    if tree is None:
         return  # compiled: checked when the trial imports it
-    tree = ast.parse(Path(spec.origin).read_text(), spec.origin)
     defined = {
         node.name
         for node in tree.body
