@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # otherwise the pinned CPU wheel is installed from PyTorch's CPU index (on Linux, pip's default
 # index gives a CUDA build of the same version). `make TORCH_INDEX=https://pypi.org/simple`
 # installs that one instead; where the CPU index cannot be reached, pip's configured indexes are
-# asked for torch==2.13.0.
+# asked for the same torch version.
 SYSTEM_TORCH := $(shell $(PYTHON) -c "import torch" 2>/dev/null && echo yes)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # `make run VERBOSE=1` shows Snakemake's job blocks on the console too (snakesweep/console.py).

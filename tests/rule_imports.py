@@ -61,6 +61,15 @@ def _scan(nodes: list[ast.AST], scope: Scope, bindings: dict) -> None:
             scope.attributes.add((node.value.id, node.attr))
 
 
+def _is_main_block(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name)
+        and node.test.left.id == "__name__"
+    )
+
+
 def parse(path: Path) -> Module:
     tree = ast.parse(path.read_text())
     bindings: dict = {}
@@ -70,7 +79,7 @@ def parse(path: Path) -> Module:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             scopes[node.name] = Scope()
             _scan([node], scopes[node.name], bindings)
-        else:
+        elif not _is_main_block(node):  # `if __name__ == "__main__":` does not run on import
             module_level.append(node)
     _scan(module_level, scopes[None], bindings)
     return Module(scopes, bindings)
