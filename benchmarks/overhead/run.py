@@ -240,6 +240,7 @@ def main() -> None:
     parser.add_argument("--before", help="also run the workflow of this git revision (or tree)")
     parser.add_argument("--parts", default="default,tabular,400", help="which parts to run")
     parser.add_argument("--update", action="store_true", help="add to the recorded results")
+    parser.add_argument("--no-worker-arm", action="store_true", help="skip warm_worker=False")
     args = parser.parse_args()
     cores, parts = args.cores, args.parts.split(",")
     default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -257,7 +258,9 @@ def main() -> None:
         result = json.loads(recorded.read_text()) | {f"{part}_part": result for part in parts}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        arms = {"worker": (REPO, ()), "no_worker": (REPO, ("--config", "warm_worker=False"))}
+        arms = {"worker": (REPO, ())}
+        if not args.no_worker_arm:
+            arms["no_worker"] = (REPO, ("--config", "warm_worker=False"))
         if args.before:
             arms["before"] = (checkout(args.before, tmp / "before-tree"), ())
         if "default" in parts:
