@@ -347,3 +347,44 @@ def test_a_csv_saved_with_a_byte_order_mark_reads(tmp_path):
     path.write_bytes(("label,x1\n" + "a,1\nb,2\n" * 5).encode("utf-8-sig"))
     arrays = read_csv({"path": str(path), "target": "label"})
     assert arrays.x.shape == (10, 1)
+
+
+YTE_FILE = """__use_yte__: true
+?if __import__("pathlib").Path("RAN").write_text("code ran"):
+  extra: 1
+"""
+
+
+def snakesweep_command(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakesweep", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_a_yte_config_is_refused_by_every_entry_point_without_running_it(tmp_path):
+    """check, reproduce and export refuse a file asking for YTE templating before evaluating
+    it; the workflow (after Snakemake has run it: nothing can stop that) refuses to run it."""
+    yte = YTE_FILE + yaml.safe_dump(TINY_SWEEP, sort_keys=False)
+    (tmp_path / "yte.yaml").write_text(yte)
+    bundle = tmp_path / "bundle" / "tiny"
+    bundle.mkdir(parents=True)
+    (bundle / "sweep.yaml").write_text(yte)
+    sweep = tmp_path / "results" / "tiny"
+    (sweep / "provenance").mkdir(parents=True)
+    (sweep / "provenance" / "config.yaml").write_text(yte)
+    (sweep / "trials.csv").write_text("trial,round,status,objective\n")
+    for args in (["check", "yte.yaml"], ["reproduce", str(bundle)], ["export", "tiny"]):
+        result = snakesweep_command(tmp_path, *args)
+        assert result.returncode == 1, args
+        [line] = result.stderr.strip().splitlines()
+        assert "asks for YTE templating (__use_yte__), which runs Python code" in line, args
+        assert not (tmp_path / "RAN").exists(), args
+    assert not (tmp_path / "bundles").exists()
+    workflow = run_snakemake(tmp_path, tmp_path / "yte.yaml", "-n", check=False)
+    assert workflow.returncode != 0
+    last = workflow.stderr.strip().splitlines()[-1]
+    assert "YTE templating (__use_yte__), which runs Python code; Snakemake has evaluated" in last
