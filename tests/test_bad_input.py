@@ -81,6 +81,37 @@ CASES = [
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
+    # trial ids have three digits: r000-t000 to r999-t999
+    ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
+    ("trials over ids", set_key("budget.trials_per_round", 1001), "budget.trials_per_round", ""),
+    (
+        "rung over ids",
+        set_key(
+            "search",
+            {
+                "strategy": "hyperband",
+                "fidelity": "data_fraction",
+                "eta": 2,
+                "min_fidelity": 0.0005,
+            },
+        ),
+        "search.min_fidelity",
+        "rung of 1024 trials",
+    ),
+    (
+        "bracket over ids",
+        set_key(
+            "search",
+            {
+                "strategy": "successive_halving",
+                "eta": 2,
+                "fidelity": "data_fraction",
+                "bracket_size": 1500,
+            },
+        ),
+        "search.bracket_size",
+        "rung of 1500 trials",
+    ),
     ("seed negative", set_key("seed", -1), "seed", ""),
     ("seed float", set_key("seed", 1.5), "seed", "integer"),
     ("direction", set_key("objective.direction", "minimise"), "objective.direction", ""),
