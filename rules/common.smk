@@ -18,7 +18,7 @@ os.environ.update(
 )
 
 from snakesweep.config import load_config
-from snakesweep.configfile import check_duplicate_keys
+from snakesweep.configfile import check_config_file
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.fidelity import fidelity_of
@@ -34,9 +34,10 @@ if workflow.overwrite_configfiles:
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 try:
-    # Snakemake has read the config files already; a key given twice there silently lost.
+    # Snakemake has read the config files already: a key given twice there was silently lost,
+    # and a file asking for YTE templating has run its code (refused all the same).
     for configfile_path in workflow.overwrite_configfiles or workflow.configfiles:
-        check_duplicate_keys(configfile_path)
+        check_config_file(configfile_path)
     config.update(load_config(config))
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")

@@ -75,6 +75,7 @@ def export_bundle(
     import pandas as pd
 
     from snakesweep.config import check_sweep_name
+    from snakesweep.configfile import read_config_file
 
     check_sweep_name(sweep)
     sweep_dir = results / sweep
@@ -85,7 +86,7 @@ def export_bundle(
             "sweep", f"{sweep} is not a finished sweep ({missing[0]} is missing)", "run it first"
         )
     # Redacted again: provenance written by an older snakesweep may hold a tracking password.
-    config = redact(yaml.safe_load((sweep_dir / "provenance" / "config.yaml").read_text()))
+    config = redact(read_config_file(sweep_dir / "provenance" / "config.yaml"))
     table = pd.read_csv(sweep_dir / "trials.csv")
     config["expect"] = config.get("expect") or expected_rows(table, config, tolerance)
     out = out or Path("bundles") / f"{sweep}.tar.gz"

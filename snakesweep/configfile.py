@@ -7,6 +7,7 @@ to say where the error is. Bundles and published sweeps are read through it too.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import yaml
@@ -38,10 +39,25 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
-def check_duplicate_keys(path: Path | str) -> None:
-    """Raise ConfigError when a mapping of the YAML file repeats a key (syntax errors are
-    left to the caller's YAML reader)."""
+def refuse_templating(path: Path | str, text: str, evaluated: bool = False) -> None:
+    """Raise ConfigError when a config file asks for Snakemake's YTE templating (`__use_yte__`),
+    which runs the Python code written in it. `evaluated`: Snakemake has already loaded it."""
+    if "__use_yte__" not in text:
+        return
+    done = "; Snakemake has evaluated it already: check what it did" if evaluated else ""
+    raise ConfigError(
+        "configfile",
+        f"{path} asks for YTE templating (__use_yte__), which runs Python code{done}",
+        "write plain YAML values",
+    )
+
+
+def check_config_file(path: Path | str) -> None:
+    """Raise ConfigError when a mapping of the YAML file repeats a key, or when it asks for YTE
+    templating (syntax errors are left to the caller's YAML reader)."""
     path = Path(path)
+    with contextlib.suppress(OSError):
+        refuse_templating(path, path.read_text(encoding="utf-8", errors="replace"), True)
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
@@ -54,13 +70,7 @@ def read_config_file(path: Path | str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError("configfile", f"{path} does not exist", "check the path")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if "__use_yte__" in text:
-        raise ConfigError(
-            "configfile",
-            f"{path} asks for YTE templating (__use_yte__), which runs Python code",
-            "write plain YAML values",
-        )
+    refuse_templating(path, path.read_text(encoding="utf-8", errors="replace"))
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             content = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader

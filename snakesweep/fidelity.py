@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from snakesweep.errors import ConfigError, finite_number
+from snakesweep.seeds import MAX_IDS
 
 MULTI_FIDELITY = ("successive_halving", "hyperband", "bohb")
 KINDS = ("epochs", "data_fraction")
@@ -160,7 +161,18 @@ def fidelity_of(config: Mapping[str, Any]) -> Fidelity | None:
         frac = search.get("random_fraction", BOHB_OPTIONS["random_fraction"])
         if not 0 <= finite_number("search.random_fraction", frac) <= 1:
             raise ConfigError("search.random_fraction", f"must be in [0, 1], got {frac!r}")
-    return Fidelity(kind, low, high, eta, strategy, opts["brackets"], opts["bracket_size"])
+    fid = Fidelity(kind, low, high, eta, strategy, opts["brackets"], opts["bracket_size"])
+    per_round = (config.get("budget") or {}).get("trials_per_round", 1)
+    largest = max(size for rungs in bracket_plan(fid, per_round) for size, _ in rungs)
+    if largest > MAX_IDS:
+        sized = opts["bracket_size"] is not None and strategy == "successive_halving"
+        raise ConfigError(
+            "search.bracket_size" if sized else "search.min_fidelity",
+            f"the schedule has a rung of {largest} trials, more than the {MAX_IDS} a round "
+            "can hold (trial ids have three digits)",
+            "lower bracket_size" if sized else "raise min_fidelity or eta, or set brackets",
+        )
+    return fid
 
 
 def _check_resumable(config: Mapping[str, Any]) -> None:

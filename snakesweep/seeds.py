@@ -11,6 +11,10 @@ def derive_seed(sweep_seed: int, *names: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
+# Trial ids hold three digits for the round and the trial: r000-t000 to r999-t999.
+MAX_IDS = 1000
+
+
 def trial_id(round_index: int, index: int) -> str:
     return f"r{round_index:03d}-t{index:03d}"
 

@@ -81,6 +81,37 @@ CASES = [
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
+    # trial ids have three digits: r000-t000 to r999-t999
+    ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
+    ("trials over ids", set_key("budget.trials_per_round", 1001), "budget.trials_per_round", ""),
+    (
+        "rung over ids",
+        set_key(
+            "search",
+            {
+                "strategy": "hyperband",
+                "fidelity": "data_fraction",
+                "eta": 2,
+                "min_fidelity": 0.0005,
+            },
+        ),
+        "search.min_fidelity",
+        "rung of 1024 trials",
+    ),
+    (
+        "bracket over ids",
+        set_key(
+            "search",
+            {
+                "strategy": "successive_halving",
+                "eta": 2,
+                "fidelity": "data_fraction",
+                "bracket_size": 1500,
+            },
+        ),
+        "search.bracket_size",
+        "rung of 1500 trials",
+    ),
     ("seed negative", set_key("seed", -1), "seed", ""),
     ("seed float", set_key("seed", 1.5), "seed", "integer"),
     ("direction", set_key("objective.direction", "minimise"), "objective.direction", ""),
@@ -365,3 +396,51 @@ def test_runtime_settings_are_not_part_of_the_sweep(tmp_path):
     moved["train"]["precision"] = "bf16-mixed"
     with pytest.raises(ConfigError, match="train.precision: results/tiny was started"):
         load_config(moved, tmp_path / "results")
+
+
+YTE_FILE = """__use_yte__: true
+?if __import__("pathlib").Path("RAN").write_text("code ran"):
+  extra: 1
+"""
+
+
+def snakesweep_command(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakesweep", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_a_yte_config_is_refused_by_every_entry_point_without_running_it(tmp_path):
+    """check, plan, status, reproduce and export refuse a file asking for YTE templating before
+    evaluating it; the workflow (after Snakemake has run it: nothing can stop that) refuses to
+    run it."""
+    yte = YTE_FILE + yaml.safe_dump(TINY_SWEEP, sort_keys=False)
+    (tmp_path / "yte.yaml").write_text(yte)
+    bundle = tmp_path / "bundle" / "tiny"
+    bundle.mkdir(parents=True)
+    (bundle / "sweep.yaml").write_text(yte)
+    sweep = tmp_path / "results" / "tiny"
+    (sweep / "provenance").mkdir(parents=True)
+    (sweep / "provenance" / "config.yaml").write_text(yte)
+    (sweep / "trials.csv").write_text("trial,round,status,objective\n")
+    for args in (
+        ["check", "yte.yaml"],
+        ["plan", "--configfile", "yte.yaml"],
+        ["status", "--configfile", "yte.yaml"],
+        ["reproduce", str(bundle)],
+        ["export", "tiny"],
+    ):
+        result = snakesweep_command(tmp_path, *args)
+        assert result.returncode == 1, args
+        [line] = result.stderr.strip().splitlines()
+        assert "asks for YTE templating (__use_yte__), which runs Python code" in line, args
+        assert not (tmp_path / "RAN").exists(), args
+    assert not (tmp_path / "bundles").exists()
+    workflow = run_snakemake(tmp_path, tmp_path / "yte.yaml", "-n", check=False)
+    assert workflow.returncode != 0
+    last = workflow.stderr.strip().splitlines()[-1]
+    assert "YTE templating (__use_yte__), which runs Python code; Snakemake has evaluated" in last
