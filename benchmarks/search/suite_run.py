@@ -7,9 +7,9 @@
 A run is cached as results/suite/cache/METHOD/PROBLEM/SEED.json, so a rerun computes only
 what is missing; delete a method's folder after changing the code it measures. `--report`
 writes NAME.json and NAME.md: median final regret per problem over the seeds, the ratio of
-the method's median to each baseline's (both floored at 1e-9 of the problem's regret range,
-so two methods that both find the optimum tie at 1), the geometric mean of the ratios per
-half and the worst problems.
+the method's median to each baseline's (see FLOOR and CLIP), the geometric mean of the ratios
+per half and the worst problems. `--label` caches a method's runs under another name (a
+variant measured from another copy of the code).
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ import suite  # noqa: E402
 
 CACHE = HERE / "results" / "suite" / "cache"
 BASELINES = ("optuna-tpe", "optuna-gp", "optuna-random")
+# Medians below FLOOR x random search's median final regret count as that (two methods that
+# both reach the optimum tie at 1), and the geometric means clip each ratio to [1/CLIP, CLIP]
+# (one problem solved exactly by one method, e.g. a step function, would otherwise decide
+# the mean); the worst ratios are reported unclipped.
+FLOOR = 1e-3
+CLIP = 10.0
 
 
 def _path(method: str, problem: str, seed: int) -> Path:
@@ -89,8 +95,7 @@ def report(method: str, seeds: int, out: Path) -> None:
         if method not in meds:
             continue
         rnd = finals("optuna-random", pname, seeds)
-        # Floor: a millionth of the random search's median first-round regret scale.
-        floor = 1e-9 + 1e-6 * (max(rnd) if rnd else 1.0)
+        floor = 1e-12 + FLOOR * (float(np.median(rnd)) if rnd else 1.0)
         ratios = {
             b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
         }
@@ -106,7 +111,11 @@ def report(method: str, seeds: int, out: Path) -> None:
             worst = sorted(r, key=r.get, reverse=True)[:3]
             summary[half][b] = {
                 "problems": len(r),
-                "geomean": math.exp(float(np.mean(np.log(list(r.values()))))),
+                "geomean": math.exp(
+                    float(
+                        np.mean(np.clip(np.log(list(r.values())), -math.log(CLIP), math.log(CLIP)))
+                    )
+                ),
                 "worst": [[p, r[p]] for p in worst],
                 "wins": sum(v < 1 for v in r.values()),
             }
