@@ -17,13 +17,16 @@ from snakesweep.redaction import redact
 
 #: Informational lines of Snakemake that stay on the console.
 KEPT_INFO = ("Nothing to be done", "Complete log", "Congratulations")
+#: ... and those containing these words: on a cluster, each job's id (to follow or cancel it).
+KEPT_FRAGMENTS = ("has been submitted with SLURM jobid",)
 
 
 def keep_on_console(record: logging.LogRecord) -> bool:
-    """Warnings, errors and the few informational lines in KEPT_INFO."""
+    """Warnings, errors and the few informational lines in KEPT_INFO and KEPT_FRAGMENTS."""
     if record.levelno >= logging.WARNING:
         return True
-    return str(record.msg).startswith(KEPT_INFO)
+    message = str(record.msg)
+    return message.startswith(KEPT_INFO) or any(part in message for part in KEPT_FRAGMENTS)
 
 
 def quiet_console(logger: logging.Logger | None = None) -> bool:
