@@ -176,7 +176,7 @@ def finished_record(trial_dir: Path) -> bool:
         and record.get("trial") == trial
         and record.get("seed") == proposal["seed"]
         and record.get("params") == proposal["params"]
-        and record.get("status") in ("ok", "failed", "diverged", "timeout")
+        and record.get("status") in ("ok", "failed", "diverged", "timeout", "pruned")
         and (trial_dir / "history.csv").exists()
     )
 

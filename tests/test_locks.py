@@ -159,3 +159,21 @@ def test_markers_of_a_live_run_are_left_alone(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+@pytest.mark.parametrize("status", ["ok", "failed", "diverged", "timeout", "pruned"])
+def test_a_finished_trial_of_any_status_is_kept(tmp_path, status):
+    """A trial that finished before a kill (whatever its outcome, a pruned one too) is kept;
+    one whose record belongs to another proposal is not."""
+    from snakesweep.locks import finished_record
+
+    proposal = {"trial": "r000-t000", "seed": 7, "params": {"lr": 0.1}}
+    (tmp_path / "rounds").mkdir()
+    (tmp_path / "rounds" / "000.json").write_text(json.dumps({"trials": [proposal]}))
+    trial_dir = tmp_path / "trials" / "r000-t000"
+    trial_dir.mkdir(parents=True)
+    (trial_dir / "history.csv").write_text("epoch\n0\n")
+    (trial_dir / "metrics.json").write_text(json.dumps({**proposal, "status": status}))
+    assert finished_record(trial_dir)
+    (trial_dir / "metrics.json").write_text(json.dumps({**proposal, "seed": 8, "status": status}))
+    assert not finished_record(trial_dir)
