@@ -48,6 +48,12 @@ def wait_for(condition, timeout: float = 30.0) -> bool:
     return False
 
 
+def started_job(pidfile: Path) -> int:
+    """The pid of a job once it has written it (the worker may still be importing)."""
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "", 300)
+    return int(pidfile.read_text())
+
+
 def start_worker(workdir: Path, owner: int) -> subprocess.Popen:
     path = socket_path(workdir, owner)
     worker = subprocess.Popen(
@@ -99,8 +105,7 @@ def test_a_job_runs_in_the_worker_with_its_output_and_exit_status(worker):
 def test_a_killed_client_takes_its_job_down(worker):
     workdir, env, _ = worker
     client = job(workdir, env, "cancelled", sleep=120)
-    assert wait_for((workdir / "cancelled.pid").exists, 120)
-    running = int((workdir / "cancelled.pid").read_text())
+    running = started_job(workdir / "cancelled.pid")
     assert alive(running) and running != client.pid
     client.kill()
     client.wait()
@@ -127,8 +132,7 @@ def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
         ENV_OWNER: str(os.getpid()),
     }
     client = job(tmp_path, env, "orphaned", sleep=3)
-    assert wait_for((tmp_path / "orphaned.pid").exists, 120)
-    in_worker = int((tmp_path / "orphaned.pid").read_text())
+    in_worker = started_job(tmp_path / "orphaned.pid")
     worker.kill()
     worker.wait()
     out, _ = client.communicate(timeout=60)
