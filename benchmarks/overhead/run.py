@@ -37,7 +37,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # snakesweep, also in the Optuna processes
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-ROUND_LINE = re.compile(r"\[snakesweep\] round (\d+):")
+# A finished round's line: "round 2:" (0-based) before, "round 3/8:" (1-based of 8) now.
+ROUND_LINE = re.compile(r"\[snakesweep\] round (\d+)(/\d+)?:")
 
 
 def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) -> dict:
@@ -58,7 +59,8 @@ def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) 
         output.append(line)
         found = ROUND_LINE.search(line)
         if found:
-            rounds[int(found.group(1))] = time.perf_counter() - start
+            index = int(found.group(1)) - (1 if found.group(2) else 0)
+            rounds[index] = time.perf_counter() - start
     if process.wait() != 0:
         raise RuntimeError("".join(output[-60:]))
     wall = time.perf_counter() - start
