@@ -18,7 +18,7 @@ import hashlib
 import math
 
 import numpy as np
-from problems import TABLES, Problem, tabular
+from problems import _H6_A, _H6_C, _H6_P, TABLES, Problem, tabular
 
 BUDGET = 32
 SEED = 20261129
@@ -89,31 +89,14 @@ _H3_A = np.array([[3.0, 10, 30], [0.1, 10, 35], [3.0, 10, 30], [0.1, 10, 35]])
 _H3_P = 1e-4 * np.array(
     [[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]]
 )
-_H6_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-_H6_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-_H_C = np.array([1.0, 1.2, 3.0, 3.2])
 
 
 def _hartmann3(z):
-    return float(-np.sum(_H_C * np.exp(-np.sum(_H3_A * (z - _H3_P) ** 2, axis=1))))
+    return float(-np.sum(_H6_C * np.exp(-np.sum(_H3_A * (z - _H3_P) ** 2, axis=1))))
 
 
 def _hartmann6(z):
-    return float(-np.sum(_H_C * np.exp(-np.sum(_H6_A * (z - _H6_P) ** 2, axis=1))))
+    return float(-np.sum(_H6_C * np.exp(-np.sum(_H6_A * (z - _H6_P) ** 2, axis=1))))
 
 
 def _michalewicz(z):
