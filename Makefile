@@ -4,12 +4,11 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # A torch that already imports (e.g. a CUDA build on a GPU machine) is used as it is;
-# otherwise the pinned CPU wheel is installed from PyTorch's CPU index (on Linux, pip's default
-# index gives a CUDA build of the same version). `make TORCH_INDEX=https://pypi.org/simple`
-# installs that one instead; where the CPU index cannot be reached, pip's configured indexes are
-# asked for the same torch version.
+# otherwise torch==2.13.0 comes from pip's configured indexes (where a CPU wheel is provided
+# locally, that one). On Linux, PyPI's build is a CUDA one with several GB of libraries:
+# `make TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs the CPU build instead.
 SYSTEM_TORCH := $(shell $(PYTHON) -c "import torch" 2>/dev/null && echo yes)
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 # `make run VERBOSE=1` shows Snakemake's job blocks on the console too (snakesweep/console.py).
 VERBOSE ?=
 
@@ -34,8 +33,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(if $(SYSTEM_TORCH),--system-site-packages) $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null \
-	  || $(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX) \
-	  || $(BIN)/python -m pip install --quiet torch==2.13.0
+	  || $(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
