@@ -24,6 +24,7 @@ from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.fidelity import fidelity_of
 from snakesweep.outputs import read_json
 from snakesweep.pruning import pruning_of
+from snakesweep.seeds import round_of_trial
 from snakesweep.strategies import search_files
 from snakesweep import worker as warm_worker
 
@@ -177,7 +178,9 @@ def get_record_inputs(wildcards):
 
 
 def get_trial_proposals(wildcards):
-    return sweep_path(wildcards, "rounds", f"{wildcards.trial[1:4]}.json")
+    return sweep_path(
+        wildcards, "rounds", f"{round_name(round_of_trial(wildcards.trial))}.json"
+    )
 
 
 def get_train_inputs(wildcards):
@@ -186,7 +189,7 @@ def get_train_inputs(wildcards):
     inputs = {"proposals": get_trial_proposals(wildcards)}
     if MULTI_FIDELITY:
         rounds_file = checkpoints.propose.get(
-            sweep=wildcards.sweep, round=wildcards.trial[1:4]
+            sweep=wildcards.sweep, round=round_name(round_of_trial(wildcards.trial))
         ).output[0]
         for proposal in read_json(rounds_file)["trials"]:
             parent = (proposal.get("fidelity") or {}).get("resume_from")

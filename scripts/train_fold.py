@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
+from snakesweep.seeds import round_of_trial
 from snakesweep.trial import MachineFault, run_trial
 from snakesweep.worker import run_job
 
@@ -17,7 +18,7 @@ def main(smk) -> None:
     os.environ["OMP_NUM_THREADS"] = str(smk.threads)
     proposals = read_json(smk.input.proposals)["trials"]
     proposal = next(p for p in proposals if p["trial"] == smk.wildcards.trial)
-    round_index = int(smk.wildcards.trial[1:4])
+    round_index = round_of_trial(smk.wildcards.trial)
     try:
         run_trial(
             proposal,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
+from snakesweep.seeds import round_of_trial
 from snakesweep.trial import MachineFault, run_trial
 from snakesweep.worker import run_job
 
@@ -31,7 +32,7 @@ def main(smk) -> None:
         os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
     )
     proposal = proposal_of(Path(smk.input.proposals), smk.wildcards.trial)
-    round_index = int(smk.wildcards.trial[1:4])
+    round_index = round_of_trial(smk.wildcards.trial)
     # Under SLURM a trial stops before its job's runtime ends: recorded as `timeout`, not lost.
     limit = trial_time_limit_s(
         smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
