@@ -124,7 +124,28 @@ def _client(tracking_uri: str):
     if redact(tracking_uri) != tracking_uri:  # MLflow prints "View run at: <uri>" otherwise
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
+    _create_sqlite_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def _create_sqlite_store(tracking_uri: str) -> None:
+    """A new local store appears whole: MLflow creates its tables (seconds of migrations) in a
+    temporary file that is then renamed, so a run killed meanwhile leaves no half-made database
+    that every later run would fail on ("table _alembic_tmp_experiments already exists")."""
+    path = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not tracking_uri.startswith("sqlite:///") or path.exists():
+        return
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial.unlink(missing_ok=True)
+    uri = f"sqlite:///{partial}"
+    for store in (SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH), RegistryStore(uri)):
+        store.engine.dispose()
+    os.replace(partial, path)
 
 
 def instance_of(sweep_dir: Path) -> str:
