@@ -365,7 +365,9 @@ def start_warm_worker():
         and not isolated
         and not os.getenv("SLURM_JOB_ID")
     ):
-        WORKER = warm_worker.start(Path.cwd(), os.getpid(), Path("logs", "worker.log"))
+        WORKER = warm_worker.start(
+            Path.cwd(), os.getpid(), Path("logs", "worker.log"), config
+        )
 
 
 onerror:

@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -129,23 +130,62 @@ def _client(tracking_uri: str):
 
 
 def _create_sqlite_store(tracking_uri: str) -> None:
-    """A new local store appears whole: MLflow creates its tables (seconds of migrations) in a
-    temporary file that is then renamed, so a run killed meanwhile leaves no half-made database
-    that every later run would fail on ("table _alembic_tmp_experiments already exists")."""
+    """A new local store appears whole: it is made in a temporary file that is then renamed, so
+    a run killed meanwhile leaves no half-made database that every later run would fail on
+    ("table _alembic_tmp_experiments already exists"). Its tables come from a copy of an empty
+    database this MLflow version migrated once on this machine (`_empty_store`): migrating
+    costs seconds of CPU, a copy milliseconds."""
     path = Path(tracking_uri.removeprefix("sqlite:///"))
     if not tracking_uri.startswith("sqlite:///") or path.exists():
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial.unlink(missing_ok=True)
+    template = _empty_store()
+    if template is not None:
+        shutil.copyfile(template, partial)
+    _open_stores(partial)  # verifies the copy's schema, adds MLflow's Default experiment
+    os.replace(partial, path)
+
+
+def _open_stores(path: Path) -> None:
+    """Open (creating its tables if missing) the tracking and registry stores of a database."""
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
     from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    partial.unlink(missing_ok=True)
-    uri = f"sqlite:///{partial}"
+    uri = f"sqlite:///{path}"
     for store in (SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH), RegistryStore(uri)):
         store.engine.dispose()
-    os.replace(partial, path)
+
+
+def _empty_store() -> Path | None:
+    """An MLflow database with every table and no experiment, made once per MLflow version
+    under ~/.cache/snakesweep/ ($XDG_CACHE_HOME); None where that folder cannot be written."""
+    import mlflow
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snakesweep"
+    template = cache / f"mlflow-{mlflow.__version__}-empty.db"
+    if template.exists():
+        return template
+    partial = cache / f".{template.name}.{os.getpid()}.part"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
+        try:
+            _initialize_tables(engine)
+        finally:
+            engine.dispose()
+        os.replace(partial, template)
+    except (OSError, sqlalchemy.exc.SQLAlchemyError) as error:
+        log.warning("no cached empty MLflow database (%s): the store is migrated in place", error)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        return None
+    return template
 
 
 def instance_of(sweep_dir: Path) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import pickle
 import select
@@ -52,10 +53,9 @@ TRIAL_MODULES = (
     "snakesweep.stopping",
     "snakesweep.history",
     "snakesweep.tabular",
-    "torch",
-    "lightning",
-    "snakesweep.train.fit",
+    "snakesweep.trial",
 )
+TRAINING_MODULES = ("torch", "lightning", "snakesweep.train.fit")  # what a trial that trains needs
 LATER_MODULES = (
     "pyarrow.pandas_compat",
     "mlflow",
@@ -231,6 +231,7 @@ def _handle(conn: socket.socket) -> int:
     if len(header) != HEADER.size:
         return 1
     request = pickle.loads(_read_exactly(conn, HEADER.unpack(header)[0]))
+    started = time.time()
     pid = os.fork()
     if pid == 0:
         conn.close()
@@ -249,7 +250,8 @@ def _handle(conn: socket.socket) -> int:
     wildcards = getattr(request["smk"], "wildcards", None)
     named = ",".join(f"{key}={value}" for key, value in wildcards.items()) if wildcards else ""
     script = Path(request["script"]).stem
-    print(f"{time.strftime('%H:%M:%S')} {script} {named} exit {code}", flush=True)
+    clock = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started * 1e3) % 1000:03d}"
+    print(f"{clock} {script} {named} exit {code} in {time.time() - started:.2f} s", flush=True)
     return 0
 
 
@@ -284,8 +286,23 @@ def preload(name: str) -> None:
         raise RuntimeError(f"importing {name} initialised CUDA; forked jobs could not use it")
 
 
-def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
-    """Accept jobs on `path` until the owner is gone, the worker is idle or told to stop."""
+def modules_to_preload(config: dict) -> tuple[list[str], list[str]]:
+    """The modules to import before serving the first job, and those to import between jobs.
+
+    A sweep that trains imports torch and Lightning first; one that looks its trials up in a
+    table (`task: tabular`) never imports them (on 2 cores that CPU is the sweep's).
+    """
+    if config.get("task") == "tabular":
+        return list(TRIAL_MODULES), [m for m in LATER_MODULES if m != "mlflow.pytorch"]
+    return [*TRIAL_MODULES, *TRAINING_MODULES], list(LATER_MODULES)
+
+
+def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S) -> None:
+    """Accept jobs on `path` until the owner is gone, the worker is idle or told to stop.
+
+    Before the first job the worker imports what a trial needs and loads what every trial of
+    the sweep `config` would load again (`trial.warm_up`): forked jobs inherit both.
+    """
     _die_with_parent(signal.SIGTERM)
 
     def request_stop(*_) -> None:
@@ -300,10 +317,11 @@ def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
     listener.listen(128)
     os.environ.setdefault("MPLBACKEND", "Agg")
     jobs: set[int] = set()
-    pending = list(LATER_MODULES)
+    first, pending = modules_to_preload(config)
     try:
-        for name in TRIAL_MODULES:
+        for name in first:
             preload(name)
+        importlib.import_module("snakesweep.trial").warm_up(config)
         idle_since = time.monotonic()
         while alive(owner):
             ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
@@ -332,18 +350,23 @@ def serve(path: Path, owner: int, idle_exit_s: float = IDLE_EXIT_S) -> None:
 # -- the workflow's side ---------------------------------------------------------------------
 
 
-def start(workdir: Path, owner: int, log_path: Path, wait_s: float = 5.0) -> subprocess.Popen:
-    """Start the worker of Snakemake process `owner`; return once it listens (or `wait_s`)."""
+def start(
+    workdir: Path, owner: int, log_path: Path, config: dict, wait_s: float = 5.0
+) -> subprocess.Popen:
+    """Start the worker of Snakemake process `owner` for the sweep `config`; return once it
+    listens (or after `wait_s`)."""
     path = socket_path(workdir, owner)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "snakesweep.worker", str(path), str(owner)],
             cwd=workdir,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    with process.stdin:
+        process.stdin.write(json.dumps(config, default=str).encode())
     deadline = time.monotonic() + wait_s
     while not path.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -366,5 +389,5 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]), json.load(sys.stdin))
     os._exit(0)  # no slow teardown of torch & co: there is nothing left to save

@@ -6,9 +6,11 @@ hand-made in the contract's format (tests/sweep_files.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -459,3 +461,47 @@ def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_
     assert (
         client.get_run(live.info.run_id).data.tags["mlflow.parentRunId"] == (runs["parent_run_id"])
     )
+
+
+def test_a_new_local_store_is_a_copy_of_the_machines_empty_store(tmp_path, monkeypatch):
+    """The first store on a machine migrates an empty database into the cache; every later store
+    is a copy of it that MLflow opens as is, with its Default experiment in its own folder."""
+    from snakesweep.tracking import _client
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stores = []
+    for name in ("one", "two"):
+        workdir = tmp_path / name
+        (workdir / "results").mkdir(parents=True)
+        monkeypatch.chdir(workdir)
+        uri = f"sqlite:///{workdir}/results/mlflow.db"
+        _client(uri).create_experiment(f"sweep-{name}")
+        stores.append(client_for(uri))
+        assert not list((workdir / "results").glob(".*part"))  # no temporary file left
+    templates = list((tmp_path / "cache" / "snakesweep").iterdir())
+    assert [t.name for t in templates] == [f"mlflow-{mlflow_version()}-empty.db"]
+    for name, client in zip(("one", "two"), stores, strict=True):
+        assert sorted(e.name for e in client.search_experiments()) == ["Default", f"sweep-{name}"]
+        default = client.get_experiment("0").artifact_location
+        assert default.startswith(str(tmp_path / name)), default
+    # the template itself holds no experiment (read with sqlite: MLflow would add its Default)
+    with contextlib.closing(sqlite3.connect(templates[0])) as template:
+        assert template.execute("select count(*) from experiments").fetchone() == (0,)
+
+
+def test_a_store_is_made_in_place_where_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    from snakesweep.tracking import _client
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    _client(uri).create_experiment("sweep")
+    assert sorted(e.name for e in client_for(uri).search_experiments()) == ["Default", "sweep"]
+
+
+def mlflow_version() -> str:
+    import mlflow
+
+    return mlflow.__version__

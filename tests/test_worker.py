@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -54,13 +55,16 @@ def started_job(pidfile: Path) -> int:
     return int(pidfile.read_text())
 
 
-def start_worker(workdir: Path, owner: int) -> subprocess.Popen:
+def start_worker(workdir: Path, owner: int, config: dict | None = None) -> subprocess.Popen:
     path = socket_path(workdir, owner)
     worker = subprocess.Popen(
         [sys.executable, "-m", "snakesweep.worker", str(path), str(owner)],
         cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE,
     )
+    with worker.stdin:  # the sweep's config
+        worker.stdin.write(json.dumps(config or {}).encode())
     assert wait_for(path.exists)
     return worker
 
@@ -120,6 +124,41 @@ def test_without_a_worker_the_job_runs_in_its_own_process(worker):
         assert client.returncode == 0
         assert int((workdir / "alone.pid").read_text()) == client.pid
         assert f"job ran in {client.pid}" in out
+
+
+def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tmp_path):
+    config = {"task": "tabular", "tabular": {"table": "hpobench/car"}}
+    worker = start_worker(tmp_path, os.getpid(), config)
+    (tmp_path / "job.py").write_text(
+        "import sys, types\n"
+        "from snakesweep.worker import run_job\n"
+        "def main(smk):\n"
+        "    from snakesweep.tabular import load_table\n"
+        "    print('tables', load_table.cache_info().currsize, 'torch', 'torch' in sys.modules)\n"
+        "if __name__ == '__main__':\n"
+        "    run_job(main, types.SimpleNamespace(threads=1))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
+        ENV_OWNER: str(os.getpid()),
+    }
+    try:
+        # a job in its own process has neither; the worker's job has the table, still no torch
+        alone = subprocess.run(
+            [sys.executable, "job.py"], cwd=tmp_path, env={**env, ENV_SOCKET: ""},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert alone.stdout.strip() == "tables 0 torch False"
+        served = subprocess.run(
+            [sys.executable, "job.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            check=True, timeout=300,
+        )  # fmt: skip
+        assert served.stdout.strip() == "tables 1 torch False"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
