@@ -1,6 +1,7 @@
 """Mirror one finished round into MLflow (the files stay the source of truth)."""
 
 import logging
+import os
 from pathlib import Path
 
 from snakesweep.worker import run_job
@@ -13,6 +14,8 @@ def main(smk) -> None:
     from snakesweep.tracking import track_round
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    # Tracking runs beside the next round's trials: on a machine short of cores they go first.
+    os.nice(10)
     table = read_history(smk.input.history)
     sweep_dir = Path(smk.input.history).parent.parent
     runs = track_round(

@@ -372,3 +372,46 @@ def run_trial(
         last.touch()  # a declared output; empty means there is nothing to resume from
     write_json(trial_dir / "metrics.json", record)
     return record
+
+
+def run_trial_job(smk, fold: int | None = None) -> None:
+    """A `train` (or, with `fold`, `train_fold`) job: set up its log, threads and time limit,
+    train its trial and write metrics.json. A fault of the machine fails the job with one line,
+    so that Snakemake retries it."""
+    import socket
+
+    from snakesweep.cluster import trial_time_limit_s
+    from snakesweep.outputs import read_json
+    from snakesweep.seeds import round_of_trial
+
+    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    # torch reads this when first imported: a trial uses only the cores Snakemake gave it.
+    os.environ["OMP_NUM_THREADS"] = str(smk.threads)
+    # Where the trial ran: host, SLURM job and the GPUs it may use (set by the scheduler).
+    log.info(
+        "host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s",
+        socket.gethostname(),
+        os.environ.get("SLURM_JOB_ID", "-"),
+        os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
+    )
+    trial = smk.wildcards.trial
+    proposals = read_json(smk.input.proposals)["trials"]
+    proposal = next((p for p in proposals if p["trial"] == trial), None)
+    if proposal is None:
+        raise KeyError(f"{trial} is not in {smk.input.proposals}")
+    # Under SLURM a trial stops before its job's runtime ends: recorded as `timeout`, not lost.
+    limit = trial_time_limit_s(
+        smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
+    )
+    try:
+        run_trial(
+            proposal,
+            round_of_trial(trial),
+            smk.config,
+            Path(smk.output.metrics).parent,
+            time_limit_s=limit,
+            fold=fold,
+        )
+    except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback
+        log.error("%s", fault)
+        sys.exit(f"snakesweep: {fault}")
