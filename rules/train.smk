@@ -3,15 +3,18 @@
 # come from the profile or the command line (profiles/slurm/config.yaml), never from here.
 from snakesweep.cluster import (
     TRIAL_GROUP,
+    is_lookup,
     mem_mb,
     runtime_min,
     train_resources,
     train_threads,
+    trial_threads,
     trials_per_gpu,
 )
 
 try:
     TRAIN_THREADS = train_threads(config)
+    TRIAL_THREADS = trial_threads(config)
     TRAIN_RESOURCES = train_resources(config)
     TRIALS_PER_JOB = trials_per_gpu(config)
 except ConfigError as error:
@@ -33,12 +36,14 @@ rule train:
     # train.trials_per_gpu for GPU trials, rules/slurm.smk).
     group:
         TRIAL_GROUP
+    # A lookup in a table (task: tabular) is never sent to a cluster and claims no core.
+    localrule: is_lookup(config)
     conda:
         "../envs/train.yaml"
-    threads: TRAIN_THREADS
+    threads: TRIAL_THREADS
     resources:
         **TRAIN_RESOURCES,
-        mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
+        mem_mb=lambda wildcards, attempt: mem_mb(TRIAL_THREADS, attempt),
         runtime=lambda wildcards, attempt: runtime_min(attempt),
         gpu_slots=TRIAL_GPU_SLOTS,
     script:

@@ -85,6 +85,17 @@ def train_threads(config: dict[str, Any]) -> int:
     return int(_train(config).get("threads", 1))
 
 
+def is_lookup(config: dict[str, Any]) -> bool:
+    """A trial is a lookup in a published table (`task: tabular`): milliseconds, no training."""
+    return config.get("task") == "tabular"
+
+
+def trial_threads(config: dict[str, Any]) -> int:
+    """Cores a trial's job claims: `train.threads`, none for a lookup (so all of a round's
+    lookups run at once, whatever `--cores`)."""
+    return 0 if is_lookup(config) else train_threads(config)
+
+
 def mem_mb(threads: int, attempt: int) -> int:
     return MEM_MB_PER_THREAD * max(1, threads) * 2 ** (attempt - 1)
 

@@ -304,10 +304,14 @@ def makespan(jobs: list[float], slots: int) -> float:
 
 
 def slots_of(config: dict[str, Any], cores: int, gpus: int) -> int:
-    """Trials that run at once: cores over the trial's threads, and GPU slots for GPU trials."""
-    from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
+    """Trials that run at once: cores over the trial's threads (a round's lookups all at once),
+    and GPU slots for GPU trials."""
+    from snakesweep.cluster import gpus_per_trial, trial_threads, trials_per_gpu
 
-    slots = max(1, cores // max(1, train_threads(config)))
+    threads = trial_threads(config)
+    if threads == 0:
+        return int(config["budget"]["trials_per_round"])
+    slots = max(1, cores // threads)
     per_trial = gpus_per_trial(config)
     if per_trial:
         slots = min(slots, max(1, gpus * trials_per_gpu(config) // per_trial))

@@ -386,7 +386,7 @@ def run_trial_job(smk, fold: int | None = None) -> None:
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # torch reads this when first imported: a trial uses only the cores Snakemake gave it.
-    os.environ["OMP_NUM_THREADS"] = str(smk.threads)
+    os.environ["OMP_NUM_THREADS"] = str(max(1, smk.threads))
     # Where the trial ran: host, SLURM job and the GPUs it may use (set by the scheduler).
     log.info(
         "host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s",

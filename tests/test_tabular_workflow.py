@@ -18,8 +18,19 @@ def finished(tmp_path_factory):
     config = yaml.safe_load((REPO / "config" / "sweeps" / "tabular_car.yaml").read_text())
     config["budget"] = {"rounds": 2, "trials_per_round": 3}
     workdir = tmp_path_factory.mktemp("tabular")
-    result = run_snakemake(workdir, write_config(workdir, config))
+    # One core: a lookup claims none, so each round's lookups still start together.
+    result = run_snakemake(workdir, write_config(workdir, config), "--cores", "1")
     return workdir / "results" / "tabular_car", config, result.stdout + result.stderr
+
+
+def test_a_rounds_lookups_start_together_on_one_core(finished):
+    sweep, config, _ = finished
+    (log,) = (sweep.parent.parent / ".snakemake" / "log").glob("*.snakemake.log")
+    passes = log.read_text().split("Execute ")[1:]
+    per_round = config["budget"]["trials_per_round"]
+    lookups = [p for p in passes if p.count("localrule train:") == per_round]
+    # with one core and one thread per trial each pass would start a single lookup
+    assert len(lookups) == config["budget"]["rounds"], log.read_text()[-3000:]
 
 
 def test_trials_read_the_table(finished):
