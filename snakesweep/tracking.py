@@ -29,9 +29,6 @@ import json
 import logging
 import math
 import os
-import platform
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -40,6 +37,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from snakesweep.provenance import facts
 from snakesweep.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -55,11 +53,6 @@ INSTANCE_TAG = "snakesweep.instance"
 BEST_METRIC = "best_objective"
 # MLflow's UI opens an experiment of this kind on its training runs (not the GenAI pages).
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
-# Packages whose versions are logged with every sweep (those that shape its results).
-PACKAGES = (
-    "snakemake", "lightning", "torch", "torchmetrics", "scikit-optimize", "scikit-learn",
-    "mlflow", "pandas", "numpy", "scipy", "matplotlib",
-)  # fmt: skip
 # Parent params: what a sweep is (never changes for a sweep, so MLflow's immutable params fit).
 PARENT_PARAMS = ("seed", "strategy", "objective", "direction", "trials_per_round")
 RETRIES = 8
@@ -155,12 +148,16 @@ def instance_of(sweep_dir: Path) -> str:
     return hashlib.sha256(str(sweep_dir.resolve()).encode() + b"\0" + content).hexdigest()[:16]
 
 
-def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False) -> str:
+def experiment_id(client, sweep: str, artifact_root: Path | None) -> str:
     """The sweep's experiment, created on first use (restored if it was deleted in the UI).
 
     With a local store, artifacts go to artifact_root/<sweep> (each run in its own folder); what
-    is there already stays: another store may still reference it. A server keeps its own.
+    is there already stays: another store may still reference it. A server (artifact_root None)
+    keeps its own. Trials that start together on a server may race to create it: the loser
+    takes the winner's.
     """
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(sweep)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
@@ -169,10 +166,14 @@ def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False)
             client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
         return experiment.experiment_id
     tags = {ROLE_TAG: "sweep", KIND_TAG: KIND}
-    if remote:
-        return client.create_experiment(sweep, tags=tags)
-    location = (artifact_root / sweep).resolve()
-    return client.create_experiment(sweep, artifact_location=location.as_uri(), tags=tags)
+    location = None if artifact_root is None else (artifact_root / sweep).resolve().as_uri()
+    try:
+        return client.create_experiment(sweep, artifact_location=location, tags=tags)
+    except MlflowException:
+        experiment = client.get_experiment_by_name(sweep)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def _find_runs(client, experiment: str, instance: str, tag: str, value: str) -> list:
@@ -200,40 +201,6 @@ def files_digest(paths: list[Path]) -> str:
     return hashed.hexdigest()
 
 
-def git_state(directory: Path) -> dict:
-    """Commit and whether the work tree had local changes, or why it is unknown."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        status = subprocess.run(
-            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as error:
-        return {"commit": None, "dirty": None, "note": f"not a git checkout: {error}"}
-    return {"commit": commit, "dirty": bool(status.strip())}
-
-
-def package_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def provenance(workflow_dir: Path) -> dict:
-    return {
-        "git": git_state(workflow_dir),
-        "packages": package_versions(),
-        "platform": platform.platform(),
-    }
-
-
 def parent_params(config: dict) -> dict:
     search = config["search"]
     return {
@@ -249,10 +216,10 @@ def _create_parent(client, experiment: str, instance: str, config: dict, workflo
     """A new parent run with the sweep's params, tags and set-up artifacts."""
     from mlflow.entities import Param
 
-    facts = provenance(workflow_dir)
+    commit = facts(workflow_dir)["snakesweep"]["git"]["commit"]
     tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": config["sweep"]}
-    if facts["git"].get("commit"):
-        tags["mlflow.source.git.commit"] = facts["git"]["commit"]
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
     run = client.create_run(experiment, run_name=config["sweep"], tags=tags)
     run_id = run.info.run_id
     params = [Param(name, str(value)) for name, value in parent_params(config).items()]
@@ -268,7 +235,7 @@ def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> N
         config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
     )
     client.log_dict(run_id, {**search, "seed": config["seed"]}, "sweep/search.yaml")
-    client.log_dict(run_id, provenance(workflow_dir), "sweep/provenance.yaml")
+    client.log_dict(run_id, facts(workflow_dir), "sweep/provenance.yaml")
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
@@ -276,7 +243,7 @@ def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path, instance: 
     """(client, experiment id, parent run id) of the sweep instance, created on first use."""
     uri = config["tracking"]["uri"]
     client = _client(uri)
-    experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
+    experiment = experiment_id(client, config["sweep"], None if is_remote(uri) else artifact_root)
     return client, experiment, parent_run(client, experiment, instance, config, workflow_dir)
 
 
@@ -393,23 +360,12 @@ def _read_history(path: Path) -> pd.DataFrame:
     return frame if "epoch" in frame else pd.DataFrame(columns=["epoch"])
 
 
-def _learning_curve(trial: str, history: pd.DataFrame, directory: Path) -> Path | None:
-    """The trial's learning-curve PNG; None below two epochs (e.g. a tabular trial)."""
-    if len(history) < 2:
-        return None
-    from snakesweep.report.plots import plot_learning_curves
-
-    return plot_learning_curves(
-        {trial: history}, directory / "learning_curve.png", f"Learning curves of {trial}", dpi=60
-    )
-
-
 def track_trial(
     client, experiment: str, instance: str, parent: str, trial_dir: Path, curve: Path | None = None
 ) -> str:
     """Log one trial's files as a child run; keep the existing run when they are unchanged.
 
-    `curve` is the trial's learning-curve PNG when already drawn (drawn here otherwise)."""
+    `curve`: the trial's learning-curve PNG (snakesweep.report.plots), logged under plots/."""
     from mlflow.entities import Param, RunTag
 
     record = json.loads((trial_dir / "metrics.json").read_text())
@@ -472,10 +428,8 @@ def track_trial(
     for path in [*files, trial_dir / "model.ckpt"]:
         if path.exists():
             client.log_artifact(run_id, str(path))
-    with tempfile.TemporaryDirectory() as scratch:
-        curve = curve or _learning_curve(record["trial"], history, Path(scratch))
-        if curve is not None and curve.exists():
-            client.log_artifact(run_id, str(curve), "plots")
+    if curve is not None and curve.exists():
+        client.log_artifact(run_id, str(curve), "plots")
     client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED", end_ms)
     client.set_tag(run_id, HASH_TAG, files_hash)
     return run_id
@@ -494,17 +448,13 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
     trial = trial_dir.name
     try:
         client = _client(uri)
-        experiment = client.get_experiment_by_name(config["sweep"])
-        if experiment is None:
-            with contextlib.suppress(Exception):  # another trial may create it first
-                client.create_experiment(config["sweep"], tags={ROLE_TAG: "sweep", KIND_TAG: KIND})
-            experiment = client.get_experiment_by_name(config["sweep"])
+        experiment = experiment_id(client, config["sweep"], None)
         instance = instance_of(trial_dir.parent.parent)
         tags = {TRIAL_TAG: trial, LIVE_TAG: "1", INSTANCE_TAG: instance}
-        parents = _find_runs(client, experiment.experiment_id, instance, ROLE_TAG, "sweep")
+        parents = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
         if parents:
             tags["mlflow.parentRunId"] = parents[0].info.run_id
-        run_id = client.create_run(experiment.experiment_id, run_name=trial, tags=tags).info.run_id
+        run_id = client.create_run(experiment, run_name=trial, tags=tags).info.run_id
         client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     except Exception as error:
         log.warning("live tracking of %s is off: %s", trial, error)
@@ -546,10 +496,12 @@ def track_round(
     trials_dir: Path,
     artifact_root: Path,
     workflow_dir: Path | None = None,
+    curves: dict[str, Path] | None = None,
 ) -> dict:
     """Mirror one round into MLflow: its trials' child runs and the parent's per-round series.
 
-    `table` is the cumulative trials table after the round. Returns the experiment and run ids.
+    `table` is the cumulative trials table after the round; `curves` the round's learning-curve
+    PNGs by trial. Returns the experiment and run ids.
     """
     uri = config["tracking"]["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
@@ -564,7 +516,10 @@ def track_round(
         )  # fmt: skip
         runs = {}
         for trial in trials:
-            runs[trial] = track_trial(client, experiment, instance, parent, trials_dir / trial)
+            curve = (curves or {}).get(trial)
+            runs[trial] = track_trial(
+                client, experiment, instance, parent, trials_dir / trial, curve
+            )
         latest = max((step for step, _ in _logged(client, parent, BEST_METRIC)), default=-1)
         if series[BEST_METRIC].get(round_index) is not None and round_index >= latest:
             from snakesweep.history import best_trial
@@ -574,13 +529,7 @@ def track_round(
             )
         return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
 
-    # Imports first, outside the lock that serialises writers (a tabular sweep draws no curves).
-    import mlflow.tracking  # noqa: F401
-
-    if config.get("task", "train") == "train":
-        from snakesweep.report.plots import _pyplot
-
-        _pyplot()
+    import mlflow.tracking  # noqa: F401  (imported outside the lock that serialises writers)
 
     trials = list(table.loc[table["round"] == round_index, "trial"])
     with store_lock(uri):

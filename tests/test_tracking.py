@@ -20,18 +20,26 @@ import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
+from snakesweep.report.build import write_trial_curves
 from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS, PER_ROUND = 3, 2
 
 
+def track_round_as_the_rule(config: dict, sweep_dir: Path, index: int, artifact_root: Path):
+    """What the `track` rule does: draw the round's learning curves, then track the round."""
+    table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
+    trials = list(table.loc[table["round"] == index, "trial"])
+    curves = write_trial_curves(sweep_dir / "trials", trials, sweep_dir / "plots" / "trials")
+    return track_round(config, table, index, sweep_dir / "trials", artifact_root, curves=curves)
+
+
 def track_all(root: Path, config: dict, rounds=range(ROUNDS)) -> dict:
     sweep_dir = root / "results" / config["sweep"]
     runs = {}
     for index in rounds:
-        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-        runs = track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+        runs = track_round_as_the_rule(config, sweep_dir, index, root / "results" / "art")
     return runs
 
 
@@ -125,7 +133,7 @@ def test_mlflow_contents_match_the_files(sweep):
     assert artifacts == {f"sweep/{n}.yaml" for n in ("config", "space", "search", "provenance")}
     local = Path(client.download_artifacts(parent.info.run_id, "sweep", str(root / "dl")))
     facts = yaml.safe_load((local / "provenance.yaml").read_text())
-    assert len(facts["git"]["commit"]) == 40
+    assert len(facts["snakesweep"]["git"]["commit"]) == 40
     assert facts["packages"]["mlflow"] and facts["packages"]["pandas"] == pd.__version__
     assert yaml.safe_load((local / "space.yaml").read_text()) == config["space"]
     for trial, row in table.iterrows():
@@ -334,10 +342,9 @@ def test_tracking_server(tmp_path, mlflow_server):
     config = sweep_config(rounds=2, per_round=2, uri=mlflow_server)
     sweep_dir = write_sweep(tmp_path, rounds=2, per_round=2, failed=())
     for index in range(2):
-        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-        track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+        track_round_as_the_rule(config, sweep_dir, index, tmp_path / "unused")
     before = snapshot(mlflow_server, "fake")
-    track_round(config, table, 1, sweep_dir / "trials", tmp_path / "unused")
+    track_round_as_the_rule(config, sweep_dir, 1, tmp_path / "unused")
     assert snapshot(mlflow_server, "fake") == before
     assert sorted(before) == ["parent", "r000-t000", "r000-t001", "r001-t000", "r001-t001"]
     assert "plots/learning_curve.png" in before["r001-t001"]["artifacts"]

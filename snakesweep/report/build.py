@@ -34,6 +34,22 @@ def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFram
     return histories
 
 
+def write_trial_curves(trials_dir: Path, trials: list[str], out_dir: Path) -> dict[str, Path]:
+    """Each trial's learning curve, small, as out_dir/<trial>/learning_curve.png (logged with its
+    MLflow run); none for a trial of fewer than two epochs (e.g. a tabular one)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        trial: plots.plot_learning_curves(
+            {trial: history},
+            out_dir / trial / "learning_curve.png",
+            f"Learning curves of {trial}",
+            dpi=60,
+        )
+        for trial, history in read_histories(trials_dir, trials).items()
+        if len(history) >= 2
+    }
+
+
 def read_test_metrics(path: Path | None) -> dict | None:
     """test.json of the evaluation step (flat or under a `metrics` key), or None."""
     if path is None or not Path(path).exists():
