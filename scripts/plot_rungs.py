@@ -2,8 +2,8 @@
 fidelities it was promoted to (from the rounds files and the trials table)."""
 
 import logging
-from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -14,7 +14,7 @@ def main(smk) -> None:
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
-    plot_rungs(smk.config, Path(smk.input.table).parent, table, smk.output[0])
+    plot_rungs(smk.config, SweepPaths.of(smk.wildcards.sweep).root, table, smk.output[0])
 
 
 if "snakemake" in globals():

@@ -1,8 +1,8 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
 import logging
-from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -23,7 +23,7 @@ def main(smk) -> None:
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        sweep_dir = Path(smk.input.sweep).parent
+        sweep_dir = SweepPaths.of(smk.wildcards.sweep).root
         run = run_of(sweep_dir)
         plan = estimate(smk.config, sweep_dir, run["cores"], run["gpus"])
         line = round_summary(

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from snakesweep.paths import REPORT_PLOTS, SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -10,12 +11,12 @@ def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.history import read_history
     from snakesweep.outputs import write_atomic
-    from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
+    from snakesweep.report.build import trials_page, write_plots, write_summary
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
-    sweep_dir = Path(smk.input.table).parent
-    plots = {name: Path(smk.output[name]) for name in PLOTS}
+    sweep_dir = SweepPaths.of(smk.wildcards.sweep).root
+    plots = {name: Path(smk.output[name]) for name in REPORT_PLOTS}
     write_plots(table, smk.config, sweep_dir, plots)
     test = getattr(smk.input, "test", None)
     test_json = Path(test) if test else None

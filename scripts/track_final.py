@@ -4,6 +4,7 @@ the best model logged (signature, input example) and registered under the sweep'
 import logging
 from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -38,7 +39,7 @@ def main(smk) -> None:
         smk.config,
         test,
         Path(smk.params.artifact_root),
-        Path(smk.input.tracked).parent.parent,  # results/<sweep>/
+        SweepPaths.of(smk.wildcards.sweep).root,
         [Path(path) for path in smk.input.report],
         model,
         example,

@@ -4,6 +4,7 @@ trial's learning curve drawn beside it (plots/trials/<round>/)."""
 import logging
 from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -15,13 +16,12 @@ def main(smk) -> None:
     from snakesweep.tracking import track_round
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    files = SweepPaths.of(smk.wildcards.sweep)
     table = read_history(smk.input.history)
     round_index = int(smk.wildcards.round)
-    trials_dir = Path(smk.input.history).parent.parent / "trials"
-    trials = list(table.loc[table["round"] == round_index, "trial"])
-    curves = write_trial_curves(trials_dir, trials, Path(smk.output.curves))
+    curves = write_trial_curves(files, round_index, table)
     runs = track_round(
-        smk.config, table, round_index, trials_dir, Path(smk.params.artifact_root), curves=curves
+        smk.config, table, round_index, files, Path(smk.params.artifact_root), curves=curves
     )
     write_json(smk.output.runs, runs)
 

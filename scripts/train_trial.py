@@ -8,7 +8,7 @@ from pathlib import Path
 
 from snakesweep.cluster import trial_time_limit_s
 from snakesweep.outputs import read_json
-from snakesweep.seeds import round_of_trial
+from snakesweep.paths import round_of_trial
 from snakesweep.trial import MachineFault, run_trial
 from snakesweep.worker import run_job
 

@@ -6,7 +6,8 @@ import numbers
 
 import pandas as pd
 
-from snakesweep.seeds import derive_seed, trial_id
+from snakesweep.paths import trial_id
+from snakesweep.seeds import derive_seed
 
 
 def plain(value: object) -> object:

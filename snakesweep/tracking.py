@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from snakesweep.paths import SweepPaths
 from snakesweep.provenance import facts
 from snakesweep.redaction import redact
 
@@ -143,7 +144,7 @@ def _create_sqlite_store(tracking_uri: str) -> None:
 
 def instance_of(sweep_dir: Path) -> str:
     """Which copy of a sweep this is: its results folder (absolute path) and its sweep.yaml."""
-    frozen = sweep_dir / "sweep.yaml"
+    frozen = SweepPaths(sweep_dir).sweep_yaml
     content = frozen.read_bytes() if frozen.exists() else b""
     return hashlib.sha256(str(sweep_dir.resolve()).encode() + b"\0" + content).hexdigest()[:16]
 
@@ -449,7 +450,7 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
     try:
         client = _client(uri)
         experiment = experiment_id(client, config["sweep"], None)
-        instance = instance_of(trial_dir.parent.parent)
+        instance = instance_of(SweepPaths.of_trial_dir(trial_dir).root)
         tags = {TRIAL_TAG: trial, LIVE_TAG: "1", INSTANCE_TAG: instance}
         parents = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
         if parents:
@@ -478,11 +479,11 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
 # -- a round ----------------------------------------------------------------------------------
 
 
-def _round_timestamps(table: pd.DataFrame, trials_dir: Path) -> dict[int, int]:
+def _round_timestamps(table: pd.DataFrame, files: SweepPaths) -> dict[int, int]:
     """When each round finished, from its trials' files (so a rebuild logs the same times)."""
     stamps: dict[int, int] = {}
     for trial, round_index in zip(table["trial"], table["round"], strict=True):
-        path = trials_dir / str(trial) / "metrics.json"
+        path = files.metrics(str(trial))
         if path.exists():
             stamp = int(path.stat().st_mtime * 1000)
             stamps[int(round_index)] = max(stamps.get(int(round_index), 0), stamp)
@@ -493,7 +494,7 @@ def track_round(
     config: dict,
     table: pd.DataFrame,
     round_index: int,
-    trials_dir: Path,
+    files: SweepPaths,
     artifact_root: Path,
     workflow_dir: Path | None = None,
     curves: dict[str, Path] | None = None,
@@ -505,20 +506,20 @@ def track_round(
     """
     uri = config["tracking"]["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
-    instance = instance_of(trials_dir.parent)
+    instance = instance_of(files.root)
 
     def work() -> dict:
         client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
         series = round_series(table, config["objective"]["direction"], round_index)
         parent = log_round_series(
             client, experiment, instance, parent, series, config, workflow_dir,
-            _round_timestamps(table, trials_dir), round_index,
+            _round_timestamps(table, files), round_index,
         )  # fmt: skip
         runs = {}
         for trial in trials:
             curve = (curves or {}).get(trial)
             runs[trial] = track_trial(
-                client, experiment, instance, parent, trials_dir / trial, curve
+                client, experiment, instance, parent, files.trial_dir(trial), curve
             )
         latest = max((step for step, _ in _logged(client, parent, BEST_METRIC)), default=-1)
         if series[BEST_METRIC].get(round_index) is not None and round_index >= latest:

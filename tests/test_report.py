@@ -10,8 +10,9 @@ import pytest
 from sweep_files import sweep_config, write_sweep
 
 from snakesweep.history import read_history
+from snakesweep.paths import REPORT_PLOTS, SweepPaths
 from snakesweep.report import analysis, plots
-from snakesweep.report.build import PLOTS, write_plots, write_summary
+from snakesweep.report.build import write_plots, write_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -34,7 +35,7 @@ def sweep(tmp_path_factory):
 
 def test_every_plot_is_a_png(sweep):
     sweep_dir, table, config = sweep
-    out = {name: sweep_dir / "plots" / f"{name}.png" for name in PLOTS}
+    out = {name: SweepPaths(sweep_dir).plot(name) for name in REPORT_PLOTS}
     write_plots(table, config, sweep_dir, out)
     for name, path in out.items():
         width, height = png_size(path)

@@ -20,6 +20,7 @@ import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
+from snakesweep.paths import SweepPaths
 from snakesweep.report.build import write_trial_curves
 from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
 
@@ -29,10 +30,10 @@ ROUNDS, PER_ROUND = 3, 2
 
 def track_round_as_the_rule(config: dict, sweep_dir: Path, index: int, artifact_root: Path):
     """What the `track` rule does: draw the round's learning curves, then track the round."""
-    table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-    trials = list(table.loc[table["round"] == index, "trial"])
-    curves = write_trial_curves(sweep_dir / "trials", trials, sweep_dir / "plots" / "trials")
-    return track_round(config, table, index, sweep_dir / "trials", artifact_root, curves=curves)
+    files = SweepPaths(sweep_dir)
+    table = read_history(files.history(index))
+    curves = write_trial_curves(files, index, table)
+    return track_round(config, table, index, files, artifact_root, curves=curves)
 
 
 def track_all(root: Path, config: dict, rounds=range(ROUNDS)) -> dict:
@@ -248,7 +249,7 @@ def test_two_instances_of_one_sweep_name_on_a_server_keep_their_own(tmp_path, ml
     def track(sweep_dir: Path, digest: str) -> dict:
         for index in range(2):
             table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-            track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+            track_round(config, table, index, SweepPaths(sweep_dir), tmp_path / "unused")
         test = {"trial": "r001-t000", "refit": "checkpoint", "metrics": {"test/acc": 0.5}}
         example = np.zeros((2, 4), dtype="float32")
         return track_final(config, test, tmp_path / "unused", sweep_dir, [], tiny_classifier(),
@@ -293,13 +294,14 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sweep_files import sweep_config, write_sweep
 from snakesweep.history import read_history
+from snakesweep.paths import SweepPaths
 from snakesweep.tracking import track_round
 root, sweep, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 config = sweep_config(sweep, rounds=2, per_round=2, uri=uri)
 sweep_dir = root / "results" / sweep
 for index in range(2):
     table = read_history(sweep_dir / "history" / f"{{index:03d}}.csv")
-    track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+    track_round(config, table, index, SweepPaths(sweep_dir), root / "results" / "art")
 """
 
 
@@ -460,7 +462,8 @@ def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_
     finished_ms = (trial_dir / "metrics.json").stat().st_mtime * 1000
     assert all(point.timestamp < finished_ms for point in points)
     table = read_trials([trial_dir / "metrics.json"])
-    runs = track_round(config, table, 0, trial_dir.parent, tmp_path / "unused")
+    files = SweepPaths.of_trial_dir(trial_dir)
+    runs = track_round(config, table, 0, files, tmp_path / "unused")
     assert runs["trial_runs"]["r000-t000"] == live.info.run_id
     assert len(client.get_metric_history(live.info.run_id, "val/loss")) == 3
     assert (

@@ -8,18 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from snakesweep.outputs import write_atomic
+from snakesweep.paths import SweepPaths
 from snakesweep.report import analysis, plots
 from snakesweep.report.summary import markdown_table, markdown_to_html, summary_markdown
 
 TOP_CURVES = 5
-# name of the PNG under plots/ -> what it shows (used by the rule's outputs and by tests)
-PLOTS = (
-    "optimisation_history",
-    "parallel_coordinates",
-    "importance",
-    "partial_dependence",
-    "learning_curves",
-)
 
 
 def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFrame]:
@@ -34,18 +27,16 @@ def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFram
     return histories
 
 
-def write_trial_curves(trials_dir: Path, trials: list[str], out_dir: Path) -> dict[str, Path]:
-    """Each trial's learning curve, small, as out_dir/<trial>/learning_curve.png (logged with its
-    MLflow run); none for a trial of fewer than two epochs (e.g. a tabular one)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame) -> dict[str, Path]:
+    """The learning curve of each trial of a round, small (logged with its MLflow run), in the
+    round's folder of curves; none for a trial of fewer than two epochs (e.g. a tabular one)."""
+    files.trial_curves(round_index).mkdir(parents=True, exist_ok=True)
+    trials = list(table.loc[table["round"] == round_index, "trial"])
     return {
         trial: plots.plot_learning_curves(
-            {trial: history},
-            out_dir / trial / "learning_curve.png",
-            f"Learning curves of {trial}",
-            dpi=60,
+            {trial: history}, files.trial_curve(trial), f"Learning curves of {trial}", dpi=60
         )
-        for trial, history in read_histories(trials_dir, trials).items()
+        for trial, history in read_histories(files.trials_dir, trials).items()
         if len(history) >= 2
     }
 
@@ -59,7 +50,8 @@ def read_test_metrics(path: Path | None) -> dict | None:
 
 
 def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[str, Path]) -> None:
-    """Draw each plot named in `out` (keys from PLOTS) from the trials table."""
+    """Draw each plot named in `out` (keys from REPORT_PLOTS and the plot rules') from the
+    trials table."""
     metric = config["objective"]["metric"]
     direction = config["objective"]["direction"]
     seed = int(config.get("seed", 0))
@@ -84,7 +76,7 @@ def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[st
     if "learning_curves" in out:
         top = list(analysis.ranked(table, direction)["trial"].head(TOP_CURVES))
         plots.plot_learning_curves(
-            read_histories(sweep_dir / "trials", top),
+            read_histories(SweepPaths(sweep_dir).trials_dir, top),
             out["learning_curves"],
             title=f"Learning curves of the top {len(top)} trials",
         )
@@ -108,7 +100,7 @@ def write_summary(
         table,
         config,
         read_test_metrics(test_json),
-        sweep_dir / "benchmarks",
+        SweepPaths(sweep_dir).benchmarks_dir,
         [str(p) for p in plot_paths or []],
     )
     from snakesweep.report.fidelity import fidelity_markdown
