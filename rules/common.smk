@@ -18,14 +18,11 @@ os.environ.update(
 )
 
 from snakesweep.configfile import check_config_file
-from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
-from snakesweep.fidelity import fidelity_of
 from snakesweep.outputs import read_json
-from snakesweep.pruning import pruning_of
 from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
-from snakesweep.strategies import search_files
+from snakesweep.sweep import load_sweep
 from snakesweep import worker as warm_worker
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
@@ -39,7 +36,8 @@ try:
     # and a file asking for YTE templating has run its code (refused all the same).
     for configfile_path in workflow.overwrite_configfiles or workflow.configfiles:
         check_config_file(configfile_path)
-    config.update(load_config(config))
+    THE_SWEEP = load_sweep(config)
+    config.update(THE_SWEEP.config)
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
@@ -75,30 +73,25 @@ if workflow.is_main_process:
     from snakesweep.outputs import check_outputs
 
     try:
-        check_outputs(SweepPaths.of(config["sweep"]).root)
+        check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
 
-SWEEP = config["sweep"]
-SWEEP_PATHS = SweepPaths.of(SWEEP)
-ROUNDS = config["budget"]["rounds"]
+SWEEP = THE_SWEEP.name
+ROUNDS = THE_SWEEP.rounds
 # Training helper: k-fold cross-validation (one job per fold) and the test-set evaluation.
-FOLDS = (config.get("evaluate") or {}).get("folds") or 0
+FOLDS = THE_SWEEP.folds
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
-TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
+TRIAL_GPU_SLOTS = int(THE_SWEEP.on_gpu)
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
 # The best configuration and the ensemble are tested after the search, unless switched off;
 # a tabular sweep looks its metrics up in a table: there is no model to test.
 # A user's training function (train.function) leaves no model file to test either.
-EVALUATED = (
-    config["task"] == "train"
-    and config["evaluate"]["test_set"]
-    and not config["train"].get("function")
-)
+EVALUATED = THE_SWEEP.evaluated
 # Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
 # (proposals carry thresholds from the learning curves of earlier rounds).
-MULTI_FIDELITY = fidelity_of(config) is not None
-PRUNING = pruning_of(config) is not None
+MULTI_FIDELITY = THE_SWEEP.fidelity is not None
+PRUNING = THE_SWEEP.pruning is not None
 
 
 # Only this sweep's files are ever built: an earlier sweep's results (a warm-start table, a
@@ -146,7 +139,7 @@ def get_propose_inputs(wildcards):
     inputs = {
         "sweep": ancient(files.sweep_yaml),
         # Warm-start tables and a replay list: read, but a newer copy re-proposes nothing.
-        "search_files": [ancient(path) for path in search_files(config["search"])],
+        "search_files": [ancient(path) for path in THE_SWEEP.search.files],
     }
     index = int(wildcards.round)
     if index > 0:
@@ -250,7 +243,7 @@ def report_outputs(sweep):
     plots = list(REPORT_PLOTS)
     if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(config):
         plots.append("confusion_matrix")
-    if config["search"].get("strategy") == "one_at_a_time":
+    if THE_SWEEP.search.strategy == "one_at_a_time":
         plots.append("sensitivity")
     if MULTI_FIDELITY:
         plots.append("rungs")
@@ -272,11 +265,11 @@ def get_last_history(wildcards):
 
 
 def get_expect(wildcards):
-    return config.get("expect")
+    return THE_SWEEP.config.get("expect")
 
 
 def get_verify_input(wildcards):
-    return SWEEP_PATHS.verify_json
+    return THE_SWEEP.paths.verify_json
 
 
 def get_verify_log():
@@ -294,17 +287,17 @@ def get_tracked_rounds(wildcards):
     """The MLflow view of the last round, apart from get_final_outputs: its chain of track jobs
     needs no checkpoint, so each round is tracked as soon as it finishes, not after the last.
     """
-    return SWEEP_PATHS.tracking(ROUNDS - 1)
+    return THE_SWEEP.paths.tracking(ROUNDS - 1)
 
 
 def get_final_outputs(wildcards):
     return all_trial_metrics(SWEEP) + [
-        SWEEP_PATHS.trials_csv,
-        SWEEP_PATHS.best_yaml,
+        THE_SWEEP.paths.trials_csv,
+        THE_SWEEP.paths.best_yaml,
         *evaluation_files(SWEEP),
-        SWEEP_PATHS.provenance_yaml,
+        THE_SWEEP.paths.provenance_yaml,
         *report_outputs(SWEEP),
-        SWEEP_PATHS.tracking_final,
+        THE_SWEEP.paths.tracking_final,
     ]
 
 
@@ -322,7 +315,9 @@ def start_run():
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(config)
-    print(record_run(config, SWEEP_PATHS.root, RUN_STARTED, cores, gpus), flush=True)
+    print(
+        record_run(config, THE_SWEEP.paths.root, RUN_STARTED, cores, gpus), flush=True
+    )
 
 
 # The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of

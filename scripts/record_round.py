@@ -2,7 +2,6 @@
 
 import logging
 
-from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -16,21 +15,23 @@ def main(smk) -> None:
         write_history,
     )
     from snakesweep.plan import estimate, run_of
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    sweep = sweep_of(smk.config)
     round_index = int(smk.wildcards.round)
     previous = read_history(smk.input.get("previous"))
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        sweep_dir = SweepPaths.of(smk.wildcards.sweep).root
+        sweep_dir = sweep.paths.root
         run = run_of(sweep_dir)
         plan = estimate(smk.config, sweep_dir, run["cores"], run["gpus"])
         line = round_summary(
             table,
             round_index,
             plan["rounds_total"],
-            smk.config["objective"]["direction"],
+            sweep.objective.direction,
             plan["elapsed_s"] or 0.0,
             plan["remaining_wall_s"],
         )

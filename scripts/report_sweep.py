@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from snakesweep.paths import REPORT_PLOTS, SweepPaths
+from snakesweep.paths import REPORT_PLOTS
 from snakesweep.worker import run_job
 
 
@@ -12,10 +12,12 @@ def main(smk) -> None:
     from snakesweep.history import read_history
     from snakesweep.outputs import write_atomic
     from snakesweep.report.build import trials_page, write_plots, write_summary
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.table)
-    sweep_dir = SweepPaths.of(smk.wildcards.sweep).root
+    sweep = sweep_of(smk.config)
+    sweep_dir = sweep.paths.root
     plots = {name: Path(smk.output[name]) for name in REPORT_PLOTS}
     write_plots(table, smk.config, sweep_dir, plots)
     test = getattr(smk.input, "test", None)
@@ -29,7 +31,7 @@ def main(smk) -> None:
         list(plots.values()),
         Path(smk.output.summary_html),
     )
-    write_atomic(smk.output.table, trials_page(table, smk.config["sweep"]))
+    write_atomic(smk.output.table, trials_page(table, sweep.name))
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 
 

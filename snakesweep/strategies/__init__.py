@@ -211,12 +211,6 @@ def warm_start_table(paths: list[str], space: Space) -> pd.DataFrame:
     return table[keep].reset_index(drop=True)
 
 
-def search_files(search: str | Mapping[str, Any] | None) -> list[str]:
-    """The files a strategy reads (warm-start tables, a replay list): propose's inputs."""
-    _, opts = search_options(search)
-    return [*opts["warm_start"], *([str(opts["file"])] if opts.get("file") else [])]
-
-
 def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> None:
     """Validate the `search:` config against the space; raise ConfigError naming the key."""
     space = parse_space(space_mapping)
