@@ -15,17 +15,15 @@ def main(smk) -> None:
     from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    table = read_history(smk.input.table)
     sweep = sweep_of(smk.config)
-    sweep_dir = sweep.paths.root
+    table = read_history(smk.input.table)
     plots = {name: Path(smk.output[name]) for name in REPORT_PLOTS}
-    write_plots(table, smk.config, sweep_dir, plots)
+    write_plots(table, sweep, plots)
     test = getattr(smk.input, "test", None)
     test_json = Path(test) if test else None
     write_summary(
         table,
-        smk.config,
-        sweep_dir,
+        sweep,
         Path(smk.output.summary),
         test_json,
         list(plots.values()),

@@ -4,7 +4,6 @@ the best model logged (signature, input example) and registered under the sweep'
 import logging
 from pathlib import Path
 
-from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -22,6 +21,7 @@ def load_best(config: dict, test: dict):
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.outputs import read_json, write_json
+    from snakesweep.sweep import sweep_of
     from snakesweep.tracking import files_digest, track_final
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
@@ -36,10 +36,9 @@ def main(smk) -> None:
         model, example = load_best(smk.config, test)
         digest = files_digest([Path(test["checkpoint"]), stamp_path])
     result = track_final(
-        smk.config,
+        sweep_of(smk.config),
         test,
         Path(smk.params.artifact_root),
-        SweepPaths.of(smk.wildcards.sweep).root,
         [Path(path) for path in smk.input.report],
         model,
         example,

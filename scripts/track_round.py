@@ -4,7 +4,6 @@ trial's learning curve drawn beside it (plots/trials/<round>/)."""
 import logging
 from pathlib import Path
 
-from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -13,16 +12,15 @@ def main(smk) -> None:
     from snakesweep.history import read_history
     from snakesweep.outputs import write_json
     from snakesweep.report.build import write_trial_curves
+    from snakesweep.sweep import sweep_of
     from snakesweep.tracking import track_round
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    files = SweepPaths.of(smk.wildcards.sweep)
+    sweep = sweep_of(smk.config)
     table = read_history(smk.input.history)
     round_index = int(smk.wildcards.round)
-    curves = write_trial_curves(files, round_index, table)
-    runs = track_round(
-        smk.config, table, round_index, files, Path(smk.params.artifact_root), curves=curves
-    )
+    curves = write_trial_curves(sweep.paths, round_index, table)
+    runs = track_round(sweep, table, round_index, Path(smk.params.artifact_root), curves=curves)
     write_json(smk.output.runs, runs)
 
 

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from snakesweep.paths import SweepPaths
 from snakesweep.redaction import redact
 
 #: Informational lines of Snakemake that stay on the console.
@@ -48,7 +49,7 @@ def finished_lines(sweep_dir: Path, config: dict[str, Any]) -> list[str]:
     and the MLflow view are. Nothing when the sweep has no best.yaml (nothing was built)."""
     import yaml
 
-    best_file = sweep_dir / "best.yaml"
+    best_file = SweepPaths(sweep_dir).best_yaml
     if not best_file.exists():
         return []
     best = yaml.safe_load(best_file.read_text()).get("best") or {}

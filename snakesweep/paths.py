@@ -100,6 +100,15 @@ class SweepPaths:
     def fold_dir(self, trial: str, fold: int | str) -> Path:
         return self.trial_dir(trial) / f"fold{fold}"
 
+    def fold_metrics(self, trial: str) -> list[Path]:
+        """The metrics.json of each fold of a trial, in fold order ([] without folds)."""
+        return sorted(self.trial_dir(trial).glob("fold*/metrics.json"))
+
+    @staticmethod
+    def fold_of(fold_dir: Path) -> str:
+        """The fold number of a fold folder: fold3 -> "3"."""
+        return fold_dir.name.removeprefix("fold")
+
     # -- after the search ------------------------------------------------------------------
 
     @property
@@ -160,6 +169,29 @@ class SweepPaths:
     def verify_json(self) -> Path:
         return self.root / "verify.json"
 
+    # -- how the sweep ran ------------------------------------------------------------------
+
     @property
     def benchmarks_dir(self) -> Path:
         return self.root / "benchmarks"
+
+    def benchmarks_of(self, rule: str) -> Path:
+        """The folder of a per-round or per-trial rule's benchmark files."""
+        return self.benchmarks_dir / rule
+
+    def benchmark(self, rule: str, *job: str) -> Path:
+        """Snakemake's time and memory of a job: benchmarks/<rule>.tsv for a rule that runs
+        once, benchmarks/<rule>/<wildcards...>.tsv otherwise (e.g. train/r000-t001.tsv)."""
+        if not job:
+            return self.benchmarks_dir / f"{rule}.tsv"
+        return self.benchmarks_of(rule).joinpath(*job[:-1], f"{job[-1]}.tsv")
+
+    @property
+    def invocation_json(self) -> Path:
+        """When the current run started, with which cores and GPUs (`plan`, `status`)."""
+        return self.root / "invocation.json"
+
+    @property
+    def calibration_json(self) -> Path:
+        """The calibration trial of `plan --calibrate`."""
+        return self.root / "calibration.json"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from snakesweep.fidelity import fidelity_of, rung_of_round
+from snakesweep.paths import SweepPaths, round_name
 
 #: A workflow step (record a round, track it in MLflow) before its benchmark file exists.
 STEP_DEFAULT_S = 5.0
@@ -31,8 +32,6 @@ STEP_DEFAULT_S = 5.0
 STARTUP_DEFAULT_S = 5.0
 #: The quantiles of the measured per-job costs that give the low and high end of the range.
 LOW_Q, HIGH_Q = 0.2, 0.8
-CALIBRATION_FILE = "calibration.json"
-INVOCATION_FILE = "invocation.json"
 
 
 @dataclass
@@ -133,25 +132,19 @@ def _planned(proposal: dict[str, Any]) -> tuple[float, float]:
     return epochs, 1.0
 
 
-def _job_records(sweep_dir: Path, trial: str) -> list[tuple[dict[str, Any], float | None]]:
+def _job_records(files: SweepPaths, trial: str) -> list[tuple[dict[str, Any], float | None]]:
     """(metrics.json record, benchmark seconds) of a finished trial's train jobs (one per fold)."""
-    trial_dir = sweep_dir / "trials" / trial
-    folds = sorted(trial_dir.glob("fold*/metrics.json"))
+    folds = files.fold_metrics(trial)
     if folds:
         return [
-            (
-                record,
-                _benchmark_s(
-                    sweep_dir / "benchmarks" / "train_fold" / trial / f"{p.parent.name[4:]}.tsv"
-                ),
-            )
+            (record, _benchmark_s(files.benchmark("train_fold", trial, files.fold_of(p.parent))))
             for p in folds
             if (record := _read_json(p)) is not None
         ]
-    record = _read_json(trial_dir / "metrics.json")
+    record = _read_json(files.metrics(trial))
     if record is None:
         return []
-    return [(record, _benchmark_s(sweep_dir / "benchmarks" / "train" / f"{trial}.tsv"))]
+    return [(record, _benchmark_s(files.benchmark("train", trial)))]
 
 
 def add_job(costs: Costs, record: dict[str, Any], job_s: float | None, planned: tuple) -> None:
@@ -182,18 +175,15 @@ class SweepState:
     tail_s: float | None = None  # the steps after the last round, once they have run
 
 
-def _proposals(sweep_dir: Path, index: int) -> dict[str, Any] | None:
-    return _read_json(sweep_dir / "rounds" / f"{index:03d}.json")
-
-
 def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> SweepState:
     """The schedule, overlaid with the sweep's files: proposals, finished and running trials."""
     rounds = schedule(config)
     state = SweepState(rounds, Costs())
     metric = config["objective"]["metric"]
+    files = SweepPaths(sweep_dir)
     previous_end = None
     for plan_round in rounds:
-        proposals = _proposals(sweep_dir, plan_round.index)
+        proposals = _read_json(files.rounds(plan_round.index))
         if proposals is None:
             break
         if proposals.get("stopped"):
@@ -204,30 +194,30 @@ def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> Sweep
         plan_round.trials = len(trials)
         job_seconds = []
         for proposal in trials:
-            if (sweep_dir / "trials" / proposal["trial"] / "metrics.json").exists():
+            if files.metrics(proposal["trial"]).exists():
                 plan_round.done += 1
-                for record, seconds in _job_records(sweep_dir, proposal["trial"]):
+                for record, seconds in _job_records(files, proposal["trial"]):
                     add_job(state.costs, record, seconds, _planned(proposal))
                     job_seconds.append(seconds or float(record.get("duration_s") or 0.0))
             else:
-                progress = trial_progress(sweep_dir / "trials" / proposal["trial"], metric)
+                progress = trial_progress(files.trial_dir(proposal["trial"]), metric)
                 if progress is not None:
                     progress["of_epochs"] = _planned(proposal)[0]
                     state.running[proposal["trial"]] = progress
-        history = sweep_dir / "history" / f"{plan_round.index:03d}.csv"
+        history = files.history(plan_round.index)
         if history.exists():
             plan_round.finished = True
             end = history.stat().st_mtime
             start = previous_end
             if start is None:  # round 0: from its proposals, plus the propose job itself
-                propose_s = _benchmark_s(sweep_dir / "benchmarks" / "propose" / "000.tsv") or 0.0
-                start = (sweep_dir / "rounds" / "000.json").stat().st_mtime - propose_s
+                propose_s = _benchmark_s(files.benchmark("propose", round_name(0))) or 0.0
+                start = files.rounds(0).stat().st_mtime - propose_s
             state.round_overhead_s.append(max(0.0, end - start - makespan(job_seconds, slots)))
             previous_end = end
     if state.costs.per_unit or state.costs.overhead:
         state.costs.basis = f"{sum(r.done for r in state.rounds)} finished trials"
     else:
-        calibration = _read_json(sweep_dir / CALIBRATION_FILE)
+        calibration = _read_json(files.calibration_json)
         if calibration:
             add_job(
                 state.costs,
@@ -236,7 +226,7 @@ def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> Sweep
                 tuple(calibration["planned"]),
             )
             state.costs.basis = "calibration"
-    final = sweep_dir / "tracking" / "final.json"
+    final = files.tracking_final
     if rounds and rounds[-1].finished and final.exists():
         state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
     return state
@@ -264,7 +254,7 @@ def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
 
 def run_of(sweep_dir: Path) -> dict[str, Any]:
     """When the current `snakemake` run started and with what resources (invocation.json)."""
-    run = _read_json(sweep_dir / INVOCATION_FILE) or {}
+    run = _read_json(SweepPaths(sweep_dir).invocation_json) or {}
     return {
         "started": run.get("started"),
         "cores": run.get("cores") or 2,
@@ -281,7 +271,7 @@ def start_run(
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
-    (sweep_dir / INVOCATION_FILE).write_text(json.dumps(run) + "\n")
+    SweepPaths(sweep_dir).invocation_json.write_text(json.dumps(run) + "\n")
     return summary_line(estimate(config, sweep_dir, cores, gpus, now=started, starting=True))
 
 
@@ -442,9 +432,9 @@ def tail_estimate(
     """Seconds of the steps after the last round, along their longest chain: aggregate (like a
     round's record step), the test-set evaluation (like one full trial: it refits the best one),
     the report and the final MLflow step (each like a round's MLflow step)."""
-    benchmarks = sweep_dir / "benchmarks"
-    record_s = _median_benchmark(benchmarks / "record_round") or STEP_DEFAULT_S
-    track_s = _median_benchmark(benchmarks / "track") or STEP_DEFAULT_S
+    files = SweepPaths(sweep_dir)
+    record_s = _median_benchmark(files.benchmarks_of("record_round")) or STEP_DEFAULT_S
+    track_s = _median_benchmark(files.benchmarks_of("track")) or STEP_DEFAULT_S
     evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(config) else 0
     return record_s + evaluate_s + 2 * track_s
 
@@ -532,9 +522,10 @@ def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
 
     from snakesweep.history import empty_history
     from snakesweep.rounds import make_round
+    from snakesweep.sweep import sweep_of
     from snakesweep.trial import run_trial
 
-    proposal = make_round(config, empty_history(), 0, 0.0)["trials"][0]
+    proposal = make_round(sweep_of(config), empty_history(), 0, 0.0)["trials"][0]
     trains_epochs = config.get("task") != "tabular" and not (config.get("train") or {}).get(
         "function"
     )
@@ -546,7 +537,9 @@ def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
         job_s = time.perf_counter() - start
     calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2, default=str))
+    SweepPaths(sweep_dir).calibration_json.write_text(
+        json.dumps(calibration, indent=2, default=str)
+    )
     return calibration
 
 
@@ -555,7 +548,8 @@ def best_so_far(config: dict[str, Any], sweep_dir: Path) -> tuple[str, float] | 
     """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
     from snakesweep.history import best_trial, read_trials
 
-    table = read_trials(sorted((sweep_dir / "trials").glob("*/metrics.json")))
+    # every trial with a metrics.json so far, of finished and running rounds alike
+    table = read_trials(sorted(SweepPaths(sweep_dir).trials_dir.glob("*/metrics.json")))
     best = best_trial(table, config["objective"]["direction"]) if len(table) else None
     return None if best is None else (str(best["trial"]), float(best["objective"]))
 
@@ -565,7 +559,7 @@ def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -
     running on a cluster as well as here."""
     total, finished = plan["rounds_total"], plan["rounds_finished"]
     done = plan["trials_total"] - plan["trials_remaining"]
-    if not (sweep_dir / "rounds").is_dir():
+    if not SweepPaths(sweep_dir).rounds_dir.is_dir():
         return f"[snakesweep] {plan['sweep']}: not started ({sweep_dir} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
         head = f"all {finished} rounds finished"

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snakesweep.outputs import write_atomic, write_yaml
+from snakesweep.paths import SweepPaths
 from snakesweep.redaction import redact
 
 # The packages whose versions decide the numbers a sweep produces.
@@ -117,7 +118,7 @@ def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir:
     summary = {
         "sweep": config["sweep"],
         **facts(workflow_dir, versions),
-        "seeds": seeds(config, sweep_dir / "rounds"),
+        "seeds": seeds(config, SweepPaths(sweep_dir).rounds_dir),
     }
     write_yaml(out_dir / "provenance.yaml", summary)
     return summary

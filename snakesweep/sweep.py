@@ -57,6 +57,7 @@ class Sweep:
     data: Mapping[str, Any]
     evaluate: Mapping[str, Any]
     tracking: Mapping[str, Any]
+    model: Mapping[str, Any]
     paths: SweepPaths
     config: Mapping[str, Any]  # the validated config, as the jobs receive it
 
@@ -108,6 +109,7 @@ def sweep_of(config: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
         data=_frozen(config.get("data")),
         evaluate=_frozen(config["evaluate"]),
         tracking=_frozen(config["tracking"]),
+        model=_frozen(config.get("model")),
         paths=SweepPaths.of(config["sweep"], results),
         config=_frozen(config),
     )

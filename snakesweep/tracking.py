@@ -33,13 +33,16 @@ import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from snakesweep.paths import SweepPaths
 from snakesweep.provenance import facts
 from snakesweep.redaction import redact
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -202,53 +205,50 @@ def files_digest(paths: list[Path]) -> str:
     return hashed.hexdigest()
 
 
-def parent_params(config: dict) -> dict:
-    search = config["search"]
+def parent_params(sweep: Sweep) -> dict:
     return {
-        "seed": config["seed"],
-        "strategy": search["strategy"] if isinstance(search, dict) else search,
-        "objective": config["objective"]["metric"],
-        "direction": config["objective"]["direction"],
-        "trials_per_round": config["budget"]["trials_per_round"],
+        "seed": sweep.seed,
+        "strategy": sweep.search.strategy,
+        "objective": sweep.objective.metric,
+        "direction": sweep.objective.direction,
+        "trials_per_round": sweep.budget["trials_per_round"],
     }
 
 
-def _create_parent(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
+def _create_parent(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
     """A new parent run with the sweep's params, tags and set-up artifacts."""
     from mlflow.entities import Param
 
     commit = facts(workflow_dir)["snakesweep"]["git"]["commit"]
-    tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": config["sweep"]}
+    tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": sweep.name}
     if commit:
         tags["mlflow.source.git.commit"] = commit
-    run = client.create_run(experiment, run_name=config["sweep"], tags=tags)
+    run = client.create_run(experiment, run_name=sweep.name, tags=tags)
     run_id = run.info.run_id
-    params = [Param(name, str(value)) for name, value in parent_params(config).items()]
+    params = [Param(name, str(value)) for name, value in parent_params(sweep).items()]
     client.log_batch(run_id, params=params)
     return run_id
 
 
-def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> None:
+def _log_sweep_files(client, run_id: str, sweep: Sweep, workflow_dir: Path) -> None:
     """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
+    config = dict(sweep.config)
     client.log_dict(run_id, redact(config), "sweep/config.yaml")
     client.log_dict(run_id, config["space"], "sweep/space.yaml")
-    search = (
-        config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
-    )
-    client.log_dict(run_id, {**search, "seed": config["seed"]}, "sweep/search.yaml")
+    client.log_dict(run_id, {**config["search"], "seed": sweep.seed}, "sweep/search.yaml")
     client.log_dict(run_id, facts(workflow_dir), "sweep/provenance.yaml")
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
-def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path, instance: str) -> tuple:
+def open_sweep(sweep: Sweep, artifact_root: Path, workflow_dir: Path, instance: str) -> tuple:
     """(client, experiment id, parent run id) of the sweep instance, created on first use."""
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     client = _client(uri)
-    experiment = experiment_id(client, config["sweep"], None if is_remote(uri) else artifact_root)
-    return client, experiment, parent_run(client, experiment, instance, config, workflow_dir)
+    experiment = experiment_id(client, sweep.name, None if is_remote(uri) else artifact_root)
+    return client, experiment, parent_run(client, experiment, instance, sweep, workflow_dir)
 
 
-def parent_run(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
+def parent_run(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
     """The instance's parent run: found by tag (duplicates from a crash removed), else created."""
     runs = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
     for extra in runs[1:]:
@@ -256,11 +256,11 @@ def parent_run(client, experiment: str, instance: str, config: dict, workflow_di
     run_id = (
         runs[0].info.run_id
         if runs
-        else _create_parent(client, experiment, instance, config, workflow_dir)
+        else _create_parent(client, experiment, instance, sweep, workflow_dir)
     )
     tags = runs[0].data.tags if runs else {}
-    if tags.get(CONFIG_HASH_TAG) != digest(config):
-        _log_sweep_files(client, run_id, config, workflow_dir)
+    if tags.get(CONFIG_HASH_TAG) != digest(dict(sweep.config)):
+        _log_sweep_files(client, run_id, sweep, workflow_dir)
     return run_id
 
 
@@ -305,7 +305,7 @@ def log_round_series(
     instance: str,
     parent: str,
     series: dict[str, dict[int, float]],
-    config: dict,
+    sweep: Sweep,
     workflow_dir: Path,
     timestamps: dict[int, int],
     upto: int,
@@ -316,8 +316,8 @@ def log_round_series(
 
     if not _series_fit(client, parent, series, upto):
         old = parent
-        parent = _create_parent(client, experiment, instance, config, workflow_dir)
-        _log_sweep_files(client, parent, config, workflow_dir)
+        parent = _create_parent(client, experiment, instance, sweep, workflow_dir)
+        _log_sweep_files(client, parent, sweep, workflow_dir)
         mine = f"tags.`{TRIAL_TAG}` != '' and tags.`{INSTANCE_TAG}` = '{instance}'"
         for run in client.search_runs([experiment], filter_string=mine, max_results=50000):
             client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
@@ -491,10 +491,9 @@ def _round_timestamps(table: pd.DataFrame, files: SweepPaths) -> dict[int, int]:
 
 
 def track_round(
-    config: dict,
+    sweep: Sweep,
     table: pd.DataFrame,
     round_index: int,
-    files: SweepPaths,
     artifact_root: Path,
     workflow_dir: Path | None = None,
     curves: dict[str, Path] | None = None,
@@ -504,15 +503,16 @@ def track_round(
     `table` is the cumulative trials table after the round; `curves` the round's learning-curve
     PNGs by trial. Returns the experiment and run ids.
     """
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
+    files = sweep.paths
     instance = instance_of(files.root)
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
-        series = round_series(table, config["objective"]["direction"], round_index)
+        client, experiment, parent = open_sweep(sweep, artifact_root, workflow_dir, instance)
+        series = round_series(table, sweep.objective.direction, round_index)
         parent = log_round_series(
-            client, experiment, instance, parent, series, config, workflow_dir,
+            client, experiment, instance, parent, series, sweep, workflow_dir,
             _round_timestamps(table, files), round_index,
         )  # fmt: skip
         runs = {}
@@ -526,7 +526,7 @@ def track_round(
             from snakesweep.history import best_trial
 
             client.set_tag(
-                parent, "best_trial", best_trial(table, config["objective"]["direction"])["trial"]
+                parent, "best_trial", best_trial(table, sweep.objective.direction)["trial"]
             )
         return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
 
@@ -565,14 +565,14 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
-def _code_paths(config: dict) -> list[str]:
+def _code_paths(sweep: Sweep) -> list[str]:
     """The code a registered model needs where snakesweep is not installed: the snakesweep
     package, and the top-level package (or module) of a user's model.class_path unless it is an
     installed distribution. mlflow.pyfunc.load_model puts them on sys.path."""
     import importlib.util
 
     paths = [str(Path(__file__).resolve().parent)]
-    class_path = (config.get("model") or {}).get("class_path")
+    class_path = sweep.model.get("class_path")
     spec = importlib.util.find_spec(class_path.split(".")[0]) if class_path else None
     if spec is not None and spec.origin and "site-packages" not in spec.origin:
         locations = list(spec.submodule_search_locations or [])
@@ -593,7 +593,7 @@ def model_name(client, sweep: str, instance: str) -> str:
 
 
 def register_best_model(
-    client, instance: str, parent: str, config: dict, model, example, test: dict, digest_: str
+    client, instance: str, parent: str, sweep: Sweep, model, example, test: dict, digest_: str
 ) -> dict:
     """Log the best model on the parent run (signature, input example) and register it under the
     instance's model name, tagged with its test metrics; an identical version there is kept."""
@@ -601,7 +601,7 @@ def register_best_model(
     import mlflow.pytorch
     from mlflow.models import infer_signature
 
-    name = model_name(client, config["sweep"], instance)
+    name = model_name(client, sweep.name, instance)
     versions = client.search_model_versions(f"name = '{name}'")
     for version in versions:
         if version.tags.get(HASH_TAG) == digest_ and version.run_id == parent:
@@ -611,8 +611,8 @@ def register_best_model(
     with torch.no_grad():
         output = model(torch.as_tensor(example)).float().numpy()
     signature = infer_signature(example, output)
-    mlflow.set_tracking_uri(config["tracking"]["uri"])
-    mlflow.set_registry_uri(config["tracking"]["uri"])
+    mlflow.set_tracking_uri(sweep.tracking["uri"])
+    mlflow.set_registry_uri(sweep.tracking["uri"])
     with mlflow.start_run(run_id=parent):
         info = mlflow.pytorch.log_model(
             model,
@@ -620,7 +620,7 @@ def register_best_model(
             signature=signature,
             input_example=example,
             pip_requirements=_pip_requirements(),
-            code_paths=_code_paths(config),
+            code_paths=_code_paths(sweep),
             registered_model_name=name,
         )
     version = client.get_model_version(name, str(info.registered_model_version))
@@ -640,10 +640,9 @@ def register_best_model(
 
 
 def track_final(
-    config: dict,
+    sweep: Sweep,
     test: dict,
     artifact_root: Path,
-    sweep_dir: Path,
     report_files: list[Path] = (),
     model=None,
     example=None,
@@ -653,13 +652,13 @@ def track_final(
 ) -> dict:
     """After the search: test metrics on the parent run, summary.md and the plots as its
     artifacts, and (given `model`) the registered best model. Idempotent like track_round."""
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
-    instance = instance_of(sweep_dir)
+    instance = instance_of(sweep.paths.root)
     import mlflow.tracking  # noqa: F401
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
+        client, experiment, parent = open_sweep(sweep, artifact_root, workflow_dir, instance)
         stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
         metrics = _missing_metrics(client, parent, test.get("metrics") or {}, stamp)
         if metrics:
@@ -672,7 +671,7 @@ def track_final(
         result = {"experiment_id": experiment, "parent_run_id": parent, "model": None}
         if model is not None:
             result["model"] = register_best_model(
-                client, instance, parent, config, model, example, test, model_digest
+                client, instance, parent, sweep, model, example, test, model_digest
             )
         return result
 

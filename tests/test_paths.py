@@ -54,7 +54,7 @@ EXPECTED = {
 }
 
 RULE = re.compile(r"^\s*(?:rule|checkpoint) (\w+):")
-SECTION = re.compile(r"^(\s*)(input|output):\s*$")
+SECTION = re.compile(r"^(\s*)(input|output|benchmark):\s*$")
 PATTERN = re.compile(r'^\s*(?:(\w+)=)?(?:\w+\()?"(results/\{sweep\}/[^"]*)"')
 WRAPPED = re.compile(r"^\s*(\w+)=\w+\($")  # name=report(  with the pattern on the next line
 
@@ -88,7 +88,11 @@ def sweep_file_patterns() -> dict[tuple[str, str], str]:
 
 
 def test_every_rule_file_pattern_is_the_file_sweep_paths_names():
-    patterns = sweep_file_patterns()
+    patterns = {
+        key: pattern
+        for key, pattern in sweep_file_patterns().items()
+        if not key[1].startswith("benchmark")
+    }
     unknown = sorted(set(patterns) - set(EXPECTED))
     assert not unknown, f"add these rule files to SweepPaths and EXPECTED: {unknown}"
     assert sorted(patterns) == sorted(EXPECTED)
@@ -102,3 +106,16 @@ def test_trial_ids_rounds_and_folders():
     assert FILES.proposals_of(TRIAL) == FILES.rounds(4)
     assert FILES.trial_curve(TRIAL).parent.parent == FILES.trial_curves(4)
     assert SweepPaths.of_trial_dir(FILES.trial_dir(TRIAL)) == FILES
+
+
+def test_every_benchmark_pattern_is_the_file_sweep_paths_names():
+    """benchmarks/<rule>.tsv, or benchmarks/<rule>/<wildcards...>.tsv: what the plan reads."""
+    patterns = {
+        rule: pattern
+        for (rule, name), pattern in sweep_file_patterns().items()
+        if name.startswith("benchmark")
+    }
+    assert {"train", "propose", "aggregate", "train_fold"} <= set(patterns)
+    for rule, pattern in patterns.items():
+        job = [WILDCARDS[name] for name in re.findall(r"\{(\w+)\}", pattern)[1:]]
+        assert Path(pattern.format(**WILDCARDS)) == FILES.benchmark(rule, *job), rule

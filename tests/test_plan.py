@@ -14,6 +14,7 @@ from snakesweep.config import load_config
 from snakesweep.history import empty_history
 from snakesweep.plan import describe, estimate, makespan, schedule, status_text
 from snakesweep.rounds import make_round
+from snakesweep.sweep import sweep_of
 
 
 def sweep_config(**changes) -> dict:
@@ -68,7 +69,7 @@ def test_new_rungs_propose_as_many_trials_as_the_plan_says():
     assert len(rounds) == 6
     for planned in rounds:
         if ", rung 0 (" in planned.rung:  # new configurations
-            proposed = make_round(config, empty_history(), planned.index, 0.0)["trials"]
+            proposed = make_round(sweep_of(config), empty_history(), planned.index, 0.0)["trials"]
             assert len(proposed) == planned.trials
             assert {p["fidelity"]["value"] for p in proposed} == {planned.epochs}
     # a promoted lineage adds epochs rung by rung up to the maximum fidelity

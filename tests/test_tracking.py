@@ -20,8 +20,8 @@ import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
-from snakesweep.paths import SweepPaths
 from snakesweep.report.build import write_trial_curves
+from snakesweep.sweep import load_sweep, sweep_of
 from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,10 +30,10 @@ ROUNDS, PER_ROUND = 3, 2
 
 def track_round_as_the_rule(config: dict, sweep_dir: Path, index: int, artifact_root: Path):
     """What the `track` rule does: draw the round's learning curves, then track the round."""
-    files = SweepPaths(sweep_dir)
-    table = read_history(files.history(index))
-    curves = write_trial_curves(files, index, table)
-    return track_round(config, table, index, files, artifact_root, curves=curves)
+    sweep = load_sweep(config, sweep_dir.parent)
+    table = read_history(sweep.paths.history(index))
+    curves = write_trial_curves(sweep.paths, index, table)
+    return track_round(sweep, table, index, artifact_root, curves=curves)
 
 
 def track_all(root: Path, config: dict, rounds=range(ROUNDS)) -> dict:
@@ -249,11 +249,11 @@ def test_two_instances_of_one_sweep_name_on_a_server_keep_their_own(tmp_path, ml
     def track(sweep_dir: Path, digest: str) -> dict:
         for index in range(2):
             table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-            track_round(config, table, index, SweepPaths(sweep_dir), tmp_path / "unused")
+            track_round(load_sweep(config, sweep_dir.parent), table, index, tmp_path / "unused")
         test = {"trial": "r001-t000", "refit": "checkpoint", "metrics": {"test/acc": 0.5}}
         example = np.zeros((2, 4), dtype="float32")
-        return track_final(config, test, tmp_path / "unused", sweep_dir, [], tiny_classifier(),
-                           example, digest)  # fmt: skip
+        return track_final(load_sweep(config, sweep_dir.parent), test, tmp_path / "unused", [],
+                           tiny_classifier(), example, digest)  # fmt: skip
 
     ann = track(dirs[0], "ann-1")
     ann_runs = instance_runs(client, "fake", instances[0])
@@ -294,14 +294,13 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sweep_files import sweep_config, write_sweep
 from snakesweep.history import read_history
-from snakesweep.paths import SweepPaths
+from snakesweep.sweep import load_sweep
 from snakesweep.tracking import track_round
-root, sweep, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-config = sweep_config(sweep, rounds=2, per_round=2, uri=uri)
-sweep_dir = root / "results" / sweep
+root, name, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+sweep = load_sweep(sweep_config(name, rounds=2, per_round=2, uri=uri), root / "results")
 for index in range(2):
-    table = read_history(sweep_dir / "history" / f"{{index:03d}}.csv")
-    track_round(config, table, index, SweepPaths(sweep_dir), root / "results" / "art")
+    table = read_history(sweep.paths.history(index))
+    track_round(sweep, table, index, root / "results" / "art")
 """
 
 
@@ -398,10 +397,9 @@ def test_best_model_is_registered_and_predicts(sweep):
     }
     sweep_dir = root / "results" / config["sweep"]
     args = (
-        config,
+        load_sweep(config, sweep_dir.parent),
         test,
         root / "results" / "art",
-        sweep_dir,
         [summary],
         model,
         example,
@@ -462,8 +460,7 @@ def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_
     finished_ms = (trial_dir / "metrics.json").stat().st_mtime * 1000
     assert all(point.timestamp < finished_ms for point in points)
     table = read_trials([trial_dir / "metrics.json"])
-    files = SweepPaths.of_trial_dir(trial_dir)
-    runs = track_round(config, table, 0, files, tmp_path / "unused")
+    runs = track_round(sweep_of(config, tmp_path / "results"), table, 0, tmp_path / "unused")
     assert runs["trial_runs"]["r000-t000"] == live.info.run_id
     assert len(client.get_metric_history(live.info.run_id, "val/loss")) == 3
     assert (

@@ -1,6 +1,6 @@
 """Search strategies behind one interface.
 
-`plan_round(config, history, round_index, seed)` plans a round of the workflow for every
+`plan_round(sweep, history, round_index, seed)` plans a round of the workflow for every
 strategy; `propose(search, space, history, n, seed, direction)` is the plain n-configurations
 API it uses (multi-fidelity strategies plan rungs and use it for a bracket's new configurations).
 Every strategy is rebuilt from the finished trials each round and keeps no state of its own,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,6 +35,9 @@ from snakesweep.strategies._base import (
     observations,
     rng_for,
 )
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 __all__ = [
     "STRATEGIES",
@@ -275,7 +278,7 @@ def propose(
 
 
 def plan_round(
-    config: Mapping[str, Any],
+    sweep: Sweep,
     history: pd.DataFrame,
     round_index: int,
     seed: int,
@@ -283,16 +286,16 @@ def plan_round(
 ) -> list[dict[str, Any]]:
     """One round's entries, for every strategy: `params` each; multi-fidelity strategies add a
     `fidelity` record, and a promoted trial its parent's `seed`. What the workflow calls."""
-    strat, opts = search_options(config["search"])
+    strat = _strategy(sweep.search.strategy)
     if strat.plan is not None:
-        return strat.plan(strat, opts, config, history, round_index, seed)
+        return strat.plan(strat, dict(sweep.search.options), sweep, history, round_index, seed)
     proposals = propose(
-        config["search"],
-        config["space"],
+        sweep.search.options,
+        sweep.space,
         history,
-        config["budget"]["trials_per_round"],
+        sweep.budget["trials_per_round"],
         seed,
-        config["objective"]["direction"],
+        sweep.objective.direction,
         info=info,
     )
     return [{"params": params} for params in proposals]
