@@ -315,9 +315,7 @@ def start_run():
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(config)
-    print(
-        record_run(config, THE_SWEEP.paths.root, RUN_STARTED, cores, gpus), flush=True
-    )
+    print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
 
 
 # The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of

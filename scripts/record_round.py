@@ -24,9 +24,8 @@ def main(smk) -> None:
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        sweep_dir = sweep.paths.root
-        run = run_of(sweep_dir)
-        plan = estimate(smk.config, sweep_dir, run["cores"], run["gpus"])
+        run = run_of(sweep.paths)
+        plan = estimate(sweep, run["cores"], run["gpus"])
         line = round_summary(
             table,
             round_index,

@@ -21,10 +21,13 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from snakesweep.fidelity import fidelity_of, rung_of_round
+from snakesweep.fidelity import rung_of_round
 from snakesweep.paths import SweepPaths, round_name
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 #: A workflow step (record a round, track it in MLflow) before its benchmark file exists.
 STEP_DEFAULT_S = 5.0
@@ -70,14 +73,14 @@ def _epochs_of(space: dict[str, Any]) -> float:
     return (float(spec["low"]) + float(spec["high"])) / 2.0
 
 
-def schedule(config: dict[str, Any]) -> list[Round]:
-    """Every round the budget allows, as the config plans it (a stopping rule may end it sooner)."""
-    budget = config["budget"]
+def schedule(sweep: Sweep) -> list[Round]:
+    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner)."""
+    budget = sweep.budget
     per_round = budget["trials_per_round"]
     # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
-    whole_trials = config.get("task") == "tabular" or (config.get("train") or {}).get("function")
-    epochs = 0.0 if whole_trials else _epochs_of(config["space"])
-    fid = fidelity_of(config)
+    whole_trials = sweep.task == "tabular" or sweep.train.get("function")
+    epochs = 0.0 if whole_trials else _epochs_of(sweep.config["space"])
+    fid = sweep.fidelity
     rounds: list[Round] = []
     left = budget.get("max_trials") or math.inf
     for index in range(budget["rounds"]):
@@ -175,12 +178,12 @@ class SweepState:
     tail_s: float | None = None  # the steps after the last round, once they have run
 
 
-def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> SweepState:
+def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
     """The schedule, overlaid with the sweep's files: proposals, finished and running trials."""
-    rounds = schedule(config)
+    rounds = schedule(sweep)
     state = SweepState(rounds, Costs())
-    metric = config["objective"]["metric"]
-    files = SweepPaths(sweep_dir)
+    metric = sweep.objective.metric
+    files = sweep.paths
     previous_end = None
     for plan_round in rounds:
         proposals = _read_json(files.rounds(plan_round.index))
@@ -252,9 +255,9 @@ def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
     }
 
 
-def run_of(sweep_dir: Path) -> dict[str, Any]:
+def run_of(files: SweepPaths) -> dict[str, Any]:
     """When the current `snakemake` run started and with what resources (invocation.json)."""
-    run = _read_json(SweepPaths(sweep_dir).invocation_json) or {}
+    run = _read_json(files.invocation_json) or {}
     return {
         "started": run.get("started"),
         "cores": run.get("cores") or 2,
@@ -262,17 +265,15 @@ def run_of(sweep_dir: Path) -> dict[str, Any]:
     }
 
 
-def start_run(
-    config: dict[str, Any], sweep_dir: Path, started: float, cores: int, gpus: int
-) -> str:
+def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
     """At the start of a run: record it (the round line's elapsed time counts from here) and
     return the plan's one-line summary."""
     import socket
 
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
-    SweepPaths(sweep_dir).invocation_json.write_text(json.dumps(run) + "\n")
-    return summary_line(estimate(config, sweep_dir, cores, gpus, now=started, starting=True))
+    sweep.paths.invocation_json.write_text(json.dumps(run) + "\n")
+    return summary_line(estimate(sweep, cores, gpus, now=started, starting=True))
 
 
 # --- the estimate -----------------------------------------------------------------------------
@@ -293,10 +294,11 @@ def makespan(jobs: list[float], slots: int) -> float:
     return max(loads)
 
 
-def slots_of(config: dict[str, Any], cores: int, gpus: int) -> int:
+def slots_of(sweep: Sweep, cores: int, gpus: int) -> int:
     """Trials that run at once: cores over the trial's threads, and GPU slots for GPU trials."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
+    config = sweep.config
     slots = max(1, cores // max(1, train_threads(config)))
     per_trial = gpus_per_trial(config)
     if per_trial:
@@ -312,8 +314,7 @@ def _job_s(costs: Costs, epochs: float, fraction: float, q: float) -> float:
 
 
 def estimate(
-    config: dict[str, Any],
-    sweep_dir: Path,
+    sweep: Sweep,
     cores: int = 2,
     gpus: int = 0,
     now: float | None = None,
@@ -324,11 +325,12 @@ def estimate(
     `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
-    slots = slots_of(config, cores, gpus)
+    config = sweep.config
+    slots = slots_of(sweep, cores, gpus)
     # The finished rounds ran with the resources their run recorded, not those asked about now.
-    run = run_of(sweep_dir)
-    state = read_state(config, sweep_dir, slots_of(config, run["cores"], run["gpus"]))
-    folds = int((config.get("evaluate") or {}).get("folds") or 0)
+    run = run_of(sweep.paths)
+    state = read_state(sweep, slots_of(sweep, run["cores"], run["gpus"]))
+    folds = sweep.folds
     jobs_per_trial = max(1, folds)
     costs = state.costs
     known = costs.basis is not None
@@ -368,15 +370,15 @@ def estimate(
     tail_s = 0.0
     if known and state.tail_s is None:  # the steps after the search have not run yet
         for key, q in (("mid", 0.5), ("low", LOW_Q), ("high", HIGH_Q)):
-            tail = tail_estimate(config, sweep_dir, costs, q, full_epochs)
+            tail = tail_estimate(sweep, costs, q, full_epochs)
             remaining[key] += tail + (STARTUP_DEFAULT_S if starting else 0.0)
             tail_s = tail if key == "mid" else tail_s
     trials_total = sum(r.trials for r in state.rounds)
     trials_done = sum(r.done for r in state.rounds)
     started = run["started"]
     result = {
-        "sweep": config["sweep"],
-        "strategy": config["search"]["strategy"],
+        "sweep": sweep.name,
+        "strategy": sweep.search.strategy,
         "cores": cores,
         "gpus": gpus,
         "parallel_trials": slots,
@@ -386,12 +388,10 @@ def estimate(
         "trials_remaining": trials_total - trials_done,
         "folds": folds,
         "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
-        "evaluation_steps": evaluation_steps(config),
+        "evaluation_steps": evaluation_steps(sweep),
         "stopped": state.stopped,
         "stopping_rules": [
-            key
-            for key in ("max_time_s", "target", "patience")
-            if config["budget"].get(key) is not None
+            key for key in ("max_time_s", "target", "patience") if sweep.budget.get(key) is not None
         ],
         "basis": costs.basis,
         "remaining_wall_s": round(remaining["mid"], 1) if known else None,
@@ -411,12 +411,10 @@ def estimate(
     return result
 
 
-def evaluation_steps(config: dict[str, Any]) -> list[str]:
+def evaluation_steps(sweep: Sweep) -> list[str]:
     """The steps after the search (their names as the workflow's rules)."""
     steps = ["aggregate", "track", "report"]
-    evaluate = config.get("evaluate") or {}
-    train_function = (config.get("train") or {}).get("function")
-    if config.get("task", "train") == "train" and evaluate.get("test_set") and not train_function:
+    if sweep.evaluated:
         steps[1:1] = ["evaluate_best", "evaluate_ensemble"]
     return [*steps, "provenance", "track_final"]
 
@@ -426,16 +424,14 @@ def _median_benchmark(folder: Path) -> float | None:
     return statistics.median(seconds) if seconds else None
 
 
-def tail_estimate(
-    config: dict[str, Any], sweep_dir: Path, costs: Costs, q: float, epochs: float
-) -> float:
+def tail_estimate(sweep: Sweep, costs: Costs, q: float, epochs: float) -> float:
     """Seconds of the steps after the last round, along their longest chain: aggregate (like a
     round's record step), the test-set evaluation (like one full trial: it refits the best one),
     the report and the final MLflow step (each like a round's MLflow step)."""
-    files = SweepPaths(sweep_dir)
+    files = sweep.paths
     record_s = _median_benchmark(files.benchmarks_of("record_round")) or STEP_DEFAULT_S
     track_s = _median_benchmark(files.benchmarks_of("track")) or STEP_DEFAULT_S
-    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(config) else 0
+    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(sweep) else 0
     return record_s + evaluate_s + 2 * track_s
 
 
@@ -515,52 +511,47 @@ def describe(plan: dict[str, Any]) -> str:
 
 
 # --- calibration -------------------------------------------------------------------------------
-def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
+def calibrate(sweep: Sweep) -> dict[str, Any]:
     """Train the sweep's first proposed trial at the lowest fidelity (1 epoch, or the first rung)
     in a scratch folder, and keep its cost in calibration.json for plans before trials finish."""
     import tempfile
 
     from snakesweep.history import empty_history
     from snakesweep.rounds import make_round
-    from snakesweep.sweep import sweep_of
     from snakesweep.trial import run_trial
 
-    proposal = make_round(sweep_of(config), empty_history(), 0, 0.0)["trials"][0]
-    trains_epochs = config.get("task") != "tabular" and not (config.get("train") or {}).get(
-        "function"
-    )
+    proposal = make_round(sweep, empty_history(), 0, 0.0)["trials"][0]
+    trains_epochs = sweep.task != "tabular" and not sweep.train.get("function")
     if trains_epochs and "fidelity" not in proposal:
         proposal["fidelity"] = {"kind": "epochs", "value": 1}
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        record = run_trial(proposal, 0, config, Path(scratch) / proposal["trial"])
+        record = run_trial(proposal, 0, dict(sweep.config), Path(scratch) / proposal["trial"])
         job_s = time.perf_counter() - start
     calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    SweepPaths(sweep_dir).calibration_json.write_text(
-        json.dumps(calibration, indent=2, default=str)
-    )
+    sweep.paths.root.mkdir(parents=True, exist_ok=True)
+    sweep.paths.calibration_json.write_text(json.dumps(calibration, indent=2, default=str))
     return calibration
 
 
 # --- status ------------------------------------------------------------------------------------
-def best_so_far(config: dict[str, Any], sweep_dir: Path) -> tuple[str, float] | None:
+def best_so_far(sweep: Sweep) -> tuple[str, float] | None:
     """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
     from snakesweep.history import best_trial, read_trials
 
     # every trial with a metrics.json so far, of finished and running rounds alike
-    table = read_trials(sorted(SweepPaths(sweep_dir).trials_dir.glob("*/metrics.json")))
-    best = best_trial(table, config["objective"]["direction"]) if len(table) else None
+    table = read_trials(sorted(sweep.paths.trials_dir.glob("*/metrics.json")))
+    best = best_trial(table, sweep.objective.direction) if len(table) else None
     return None if best is None else (str(best["trial"]), float(best["objective"]))
 
 
-def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -> str:
+def status_text(sweep: Sweep, plan: dict[str, Any]) -> str:
     """What `python -m snakesweep status` prints: from the files only, so it works for a sweep
     running on a cluster as well as here."""
     total, finished = plan["rounds_total"], plan["rounds_finished"]
     done = plan["trials_total"] - plan["trials_remaining"]
-    if not SweepPaths(sweep_dir).rounds_dir.is_dir():
-        return f"[snakesweep] {plan['sweep']}: not started ({sweep_dir} has no rounds yet)"
+    if not sweep.paths.rounds_dir.is_dir():
+        return f"[snakesweep] {plan['sweep']}: not started ({sweep.paths.root} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
         head = f"all {finished} rounds finished"
     else:
@@ -572,7 +563,7 @@ def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -
             f"  running {trial}: epoch {progress['epoch']}/{progress['of_epochs']:g}, "
             f"{progress['metric']} {value}"
         )
-    best = best_so_far(config, sweep_dir)
+    best = best_so_far(sweep)
     best_text = "none yet" if best is None else f"{best[1]:.4g} ({best[0]})"
     elapsed = "" if plan["elapsed_s"] is None else f", elapsed {duration(plan['elapsed_s'])}"
     eta = "" if finished == total else f", ETA {duration(plan['remaining_wall_s'])}"
