@@ -345,4 +345,4 @@ onsuccess:
     warm_worker.stop(WORKER)
     from snakesweep.console import finished_lines
 
-    print("\n".join(finished_lines(Path("results", SWEEP), config)))
+    print("\n".join(finished_lines(THE_SWEEP)))
