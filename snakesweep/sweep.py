@@ -3,11 +3,12 @@
 `load_sweep` validates a raw config (snakesweep/config.py: schema, defaults, the checks a schema
 can't express) and returns a `Sweep`: the space parsed, the search strategy with its options,
 the fidelity and pruning settings, and the sweep's files (`paths`). Every default is the
-schema's, filled in once by load_config; nothing downstream applies one again.
+schema's, filled in once by load_config; what reads the Sweep applies none again.
 
-The workflow (rules/common.smk) reads its settings from the Sweep. `config` is the validated
-dict that Snakemake hands to each job (smk.config); `sweep_of` turns it into the same Sweep
-without validating again.
+The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the report,
+tracking and plan/status read the Sweep. `config` is the validated dict that Snakemake hands to
+each job (smk.config), and what the trainer (train/, trial.py, tabular.py) and cluster.py still
+take; `sweep_of` turns it into the same Sweep without validating again.
 """
 
 from __future__ import annotations
