@@ -17,15 +17,12 @@ os.environ.update(
     )
 )
 
-from snakesweep.config import load_config
 from snakesweep.configfile import check_config_file
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
-from snakesweep.fidelity import fidelity_of
 from snakesweep.outputs import read_json
-from snakesweep.pruning import pruning_of
-from snakesweep.seeds import round_of_trial
-from snakesweep.strategies import search_files
+from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
+from snakesweep.sweep import load_sweep
 from snakesweep import worker as warm_worker
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
@@ -39,7 +36,8 @@ try:
     # and a file asking for YTE templating has run its code (refused all the same).
     for configfile_path in workflow.overwrite_configfiles or workflow.configfiles:
         check_config_file(configfile_path)
-    config.update(load_config(config))
+    THE_SWEEP = load_sweep(config)
+    config.update(THE_SWEEP.config)
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
@@ -75,29 +73,25 @@ if workflow.is_main_process:
     from snakesweep.outputs import check_outputs
 
     try:
-        check_outputs(Path("results", config["sweep"]))
+        check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
 
-SWEEP = config["sweep"]
-ROUNDS = config["budget"]["rounds"]
+SWEEP = THE_SWEEP.name
+ROUNDS = THE_SWEEP.rounds
 # Training helper: k-fold cross-validation (one job per fold) and the test-set evaluation.
-FOLDS = (config.get("evaluate") or {}).get("folds") or 0
+FOLDS = THE_SWEEP.folds
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
-TRIAL_GPU_SLOTS = int((config.get("train") or {}).get("accelerator") in ("gpu", "cuda"))
+TRIAL_GPU_SLOTS = int(THE_SWEEP.on_gpu)
 EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
 # The best configuration and the ensemble are tested after the search, unless switched off;
 # a tabular sweep looks its metrics up in a table: there is no model to test.
 # A user's training function (train.function) leaves no model file to test either.
-EVALUATED = (
-    config["task"] == "train"
-    and config["evaluate"]["test_set"]
-    and not config["train"].get("function")
-)
+EVALUATED = THE_SWEEP.evaluated
 # Multi-fidelity search (promoted trials resume from a parent's checkpoint) and pruning
 # (proposals carry thresholds from the learning curves of earlier rounds).
-MULTI_FIDELITY = fidelity_of(config) is not None
-PRUNING = pruning_of(config) is not None
+MULTI_FIDELITY = THE_SWEEP.fidelity is not None
+PRUNING = THE_SWEEP.pruning is not None
 
 
 # Only this sweep's files are ever built: an earlier sweep's results (a warm-start table, a
@@ -114,12 +108,9 @@ def record_held_locks():
         hold_locks(LOCK_CLAIM)
 
 
-def round_name(index):
-    return f"{index:03d}"
-
-
-def sweep_path(wildcards, *parts):
-    return os.path.join("results", wildcards.sweep, *parts)
+def paths(wildcards):
+    """The sweep's files (snakesweep/paths.py names every one)."""
+    return SweepPaths.of(wildcards.sweep)
 
 
 def trial_ids(sweep, round_index):
@@ -134,8 +125,9 @@ def all_trial_metrics(sweep):
     """Every trial's metrics.json. A final target must name them: Snakemake does not rebuild a
     missing file that only feeds jobs whose outputs exist, so a deleted trial would stay gone.
     """
+    files = SweepPaths.of(sweep)
     return [
-        f"results/{sweep}/trials/{trial}/metrics.json"
+        files.metrics(trial)
         for index in range(ROUNDS)
         for trial in trial_ids(sweep, index)
     ]
@@ -143,116 +135,101 @@ def all_trial_metrics(sweep):
 
 def get_propose_inputs(wildcards):
     """Round r's proposals read the history after round r-1 (ancient: kept proposals stay kept)."""
+    files = paths(wildcards)
     inputs = {
-        "sweep": ancient(sweep_path(wildcards, "sweep.yaml")),
+        "sweep": ancient(files.sweep_yaml),
         # Warm-start tables and a replay list: read, but a newer copy re-proposes nothing.
-        "search_files": [ancient(path) for path in search_files(config["search"])],
+        "search_files": [ancient(path) for path in THE_SWEEP.search.files],
     }
     index = int(wildcards.round)
     if index > 0:
-        inputs["history"] = ancient(
-            sweep_path(wildcards, "history", f"{round_name(index - 1)}.csv")
-        )
+        inputs["history"] = ancient(files.history(index - 1))
         if PRUNING:
-            inputs["curves"] = ancient(
-                sweep_path(wildcards, "curves", f"{round_name(index - 1)}.csv")
-            )
+            inputs["curves"] = ancient(files.curves(index - 1))
     return inputs
 
 
 def get_record_inputs(wildcards):
     """A round's history table: the previous table plus this round's trial metrics."""
+    files = paths(wildcards)
     index = int(wildcards.round)
     inputs = {
-        "sweep": ancient(sweep_path(wildcards, "sweep.yaml")),
-        "trials": [
-            sweep_path(wildcards, "trials", trial, "metrics.json")
-            for trial in trial_ids(wildcards.sweep, index)
-        ],
+        "sweep": ancient(files.sweep_yaml),
+        "trials": [files.metrics(trial) for trial in trial_ids(wildcards.sweep, index)],
     }
     if index > 0:
-        inputs["previous"] = sweep_path(
-            wildcards, "history", f"{round_name(index - 1)}.csv"
-        )
+        inputs["previous"] = files.history(index - 1)
     return inputs
 
 
 def get_trial_proposals(wildcards):
-    return sweep_path(
-        wildcards, "rounds", f"{round_name(round_of_trial(wildcards.trial))}.json"
-    )
+    return paths(wildcards).proposals_of(wildcards.trial)
 
 
 def get_train_inputs(wildcards):
     """A trial's proposal; a promoted trial (multi-fidelity) also its parent's checkpoint and
     history, which it continues."""
-    inputs = {"proposals": get_trial_proposals(wildcards)}
+    files = paths(wildcards)
+    inputs = {"proposals": files.proposals_of(wildcards.trial)}
     if MULTI_FIDELITY:
         rounds_file = checkpoints.propose.get(
-            sweep=wildcards.sweep, round=round_name(round_of_trial(wildcards.trial))
+            sweep=wildcards.sweep,
+            round=round_name(round_of_trial(wildcards.trial)),
         ).output[0]
         for proposal in read_json(rounds_file)["trials"]:
             parent = (proposal.get("fidelity") or {}).get("resume_from")
             if proposal["trial"] == wildcards.trial and parent:
-                inputs["resume"] = sweep_path(wildcards, "trials", parent, "last.ckpt")
-                inputs["parent_history"] = sweep_path(
-                    wildcards, "trials", parent, "history.csv"
-                )
+                inputs["resume"] = files.last_checkpoint(parent)
+                inputs["parent_history"] = files.trial_history(parent)
     return inputs
 
 
 def get_curves_inputs(wildcards):
     """Pruning: the learning curves after a round (the previous table plus this round's)."""
+    files = paths(wildcards)
     index = int(wildcards.round)
+    trials = trial_ids(wildcards.sweep, index)
     inputs = {
-        "histories": [
-            sweep_path(wildcards, "trials", trial, "history.csv")
-            for trial in trial_ids(wildcards.sweep, index)
-        ],
-        "metrics": [
-            sweep_path(wildcards, "trials", trial, "metrics.json")
-            for trial in trial_ids(wildcards.sweep, index)
-        ],
+        "histories": [files.trial_history(trial) for trial in trials],
+        "metrics": [files.metrics(trial) for trial in trials],
     }
     if index > 0:
-        inputs["previous"] = sweep_path(
-            wildcards, "curves", f"{round_name(index - 1)}.csv"
-        )
+        inputs["previous"] = files.curves(index - 1)
     return inputs
 
 
 def get_aggregate_inputs(wildcards):
     """The last round's history, and every trial file, so a deleted trial is trained again."""
     return {
-        "history": sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv"),
+        "history": paths(wildcards).history(ROUNDS - 1),
         "metrics": all_trial_metrics(wildcards.sweep),
     }
 
 
 def get_track_inputs(wildcards):
     """Rounds are tracked one after another, so only one job writes to the MLflow store."""
+    files = paths(wildcards)
     index = int(wildcards.round)
-    inputs = {"history": sweep_path(wildcards, "history", f"{wildcards.round}.csv")}
+    inputs = {"history": files.history(index)}
     if index > 0:
-        inputs["previous"] = sweep_path(
-            wildcards, "tracking", f"{round_name(index - 1)}.json"
-        )
+        inputs["previous"] = files.tracking(index - 1)
     return inputs
 
 
 def test_input(wildcards):
     """{"test": test.json} where the sweep is evaluated on the test set."""
-    return {"test": sweep_path(wildcards, "test.json")} if EVALUATED else {}
+    return {"test": paths(wildcards).test_json} if EVALUATED else {}
 
 
 def get_report_inputs(wildcards):
     """The final table, the test-set result and every trial's per-epoch history."""
+    files = paths(wildcards)
     return {
-        "table": sweep_path(wildcards, "trials.csv"),
-        "best": sweep_path(wildcards, "best.yaml"),
+        "table": files.trials_csv,
+        "best": files.best_yaml,
         **test_input(wildcards),
         "histories": [
-            sweep_path(wildcards, "trials", trial, "history.csv")
+            files.trial_history(trial)
             for index in range(ROUNDS)
             for trial in trial_ids(wildcards.sweep, index)
         ],
@@ -263,43 +240,36 @@ def report_outputs(sweep):
     """summary.md and the plots: always the report rule's, the confusion matrix for
     classification, one-at-a-time sensitivity when that strategy ran, the rungs of a
     multi-fidelity sweep."""
-    plots = [
-        "optimisation_history",
-        "parallel_coordinates",
-        "importance",
-        "partial_dependence",
-        "learning_curves",
-    ]
+    plots = list(REPORT_PLOTS)
     if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(config):
         plots.append("confusion_matrix")
-    if config["search"].get("strategy") == "one_at_a_time":
+    if THE_SWEEP.search.strategy == "one_at_a_time":
         plots.append("sensitivity")
     if MULTI_FIDELITY:
         plots.append("rungs")
-    return [f"results/{sweep}/summary.md"] + [
-        f"results/{sweep}/plots/{name}.png" for name in plots
-    ]
+    files = SweepPaths.of(sweep)
+    return [files.summary_md] + [files.plot(name) for name in plots]
 
 
 def get_track_final_inputs(wildcards):
     """After the last round is tracked (one writer at a time): the test result and the report."""
     return {
-        "tracked": sweep_path(wildcards, "tracking", f"{round_name(ROUNDS - 1)}.json"),
+        "tracked": paths(wildcards).tracking(ROUNDS - 1),
         **test_input(wildcards),
         "report": report_outputs(wildcards.sweep),
     }
 
 
 def get_last_history(wildcards):
-    return sweep_path(wildcards, "history", f"{round_name(ROUNDS - 1)}.csv")
+    return paths(wildcards).history(ROUNDS - 1)
 
 
 def get_expect(wildcards):
-    return config.get("expect")
+    return THE_SWEEP.config.get("expect")
 
 
 def get_verify_input(wildcards):
-    return f"results/{SWEEP}/verify.json"
+    return THE_SWEEP.paths.verify_json
 
 
 def get_verify_log():
@@ -310,24 +280,24 @@ def evaluation_files(sweep):
     """The test-set results of the best trial and of the top-k ensemble, when evaluated."""
     if not EVALUATED:
         return []
-    return [f"results/{sweep}/test.json", f"results/{sweep}/ensemble.json"]
+    return [SweepPaths.of(sweep).test_json, SweepPaths.of(sweep).ensemble_json]
 
 
 def get_tracked_rounds(wildcards):
     """The MLflow view of the last round, apart from get_final_outputs: its chain of track jobs
     needs no checkpoint, so each round is tracked as soon as it finishes, not after the last.
     """
-    return f"results/{SWEEP}/tracking/{round_name(ROUNDS - 1)}.json"
+    return THE_SWEEP.paths.tracking(ROUNDS - 1)
 
 
 def get_final_outputs(wildcards):
     return all_trial_metrics(SWEEP) + [
-        f"results/{SWEEP}/trials.csv",
-        f"results/{SWEEP}/best.yaml",
+        THE_SWEEP.paths.trials_csv,
+        THE_SWEEP.paths.best_yaml,
         *evaluation_files(SWEEP),
-        f"results/{SWEEP}/provenance/provenance.yaml",
+        THE_SWEEP.paths.provenance_yaml,
         *report_outputs(SWEEP),
-        f"results/{SWEEP}/tracking/final.json",
+        THE_SWEEP.paths.tracking_final,
     ]
 
 
@@ -345,8 +315,7 @@ def start_run():
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(config)
-    sweep_dir = Path("results", SWEEP)
-    print(record_run(config, sweep_dir, RUN_STARTED, cores, gpus), flush=True)
+    print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
 
 
 # The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of
@@ -378,4 +347,4 @@ onsuccess:
     warm_worker.stop(WORKER)
     from snakesweep.console import finished_lines
 
-    print("\n".join(finished_lines(Path("results", SWEEP), config)))
+    print("\n".join(finished_lines(THE_SWEEP)))

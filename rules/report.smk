@@ -19,7 +19,8 @@ rule track:
     input:
         unpack(get_track_inputs),
     output:
-        "results/{sweep}/tracking/{round}.json",
+        runs="results/{sweep}/tracking/{round}.json",
+        curves=directory("results/{sweep}/plots/trials/{round}"),
     log:
         "logs/track/{sweep}/{round}.log",
     benchmark:

@@ -5,25 +5,25 @@ import logging
 from snakesweep.worker import run_job
 
 
-def best_summary(table, config: dict) -> dict:
-    """best.yaml: the best trial's params and metrics, or why there is none."""
+def best_summary(table, sweep) -> dict:
+    """best.yaml: the best trial's params and metrics (of a snakesweep.sweep.Sweep), or why there
+    is none."""
     import pandas as pd
 
     from snakesweep.history import best_trial
     from snakesweep.rounds import plain
 
-    objective = config["objective"]
-    best = best_trial(table, objective["direction"])
+    best = best_trial(table, sweep.objective.direction)
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
     summary = {
-        "sweep": config["sweep"],
-        "objective": objective["metric"],
-        "direction": objective["direction"],
+        "sweep": sweep.name,
+        "objective": sweep.objective.metric,
+        "direction": sweep.objective.direction,
         "trials": {status: int(count) for status, count in counts.items()},
     }
     if best is None:
         return summary | {"best": None}
-    params = [name for name in config["space"] if name in best.index and pd.notna(best[name])]
+    params = [name for name in sweep.space.params if name in best.index and pd.notna(best[name])]
     metrics = [name for name in best.index if "/" in name and pd.notna(best[name])]
     return summary | {
         "best": {
@@ -40,11 +40,12 @@ def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.history import read_history, write_history
     from snakesweep.outputs import write_yaml
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     table = read_history(smk.input.history)
     write_history(table, smk.output.table)
-    summary = best_summary(table, smk.config)
+    summary = best_summary(table, sweep_of(smk.config))
     write_yaml(smk.output.best, summary)
 
 

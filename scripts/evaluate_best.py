@@ -4,6 +4,7 @@ per-class report, predictions)."""
 import logging
 from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -12,7 +13,9 @@ def main(smk) -> None:
     from snakesweep.train.evaluate import evaluate_best
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    result = evaluate_best(smk.config, Path(smk.input.table), Path(smk.output.test).parent)
+    result = evaluate_best(
+        smk.config, Path(smk.input.table), SweepPaths.of(smk.wildcards.sweep).root
+    )
     logging.info("test metrics of %s: %s", result.get("trial"), result.get("metrics"))
 
 

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -11,7 +12,9 @@ def main(smk) -> None:
     from snakesweep.train.evaluate import evaluate_ensemble
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    result = evaluate_ensemble(smk.config, Path(smk.input.table), Path(smk.output.ensemble).parent)
+    result = evaluate_ensemble(
+        smk.config, Path(smk.input.table), SweepPaths.of(smk.wildcards.sweep).root
+    )
     logging.info("ensemble of %d: %s", len(result.get("members", [])), result.get("metrics"))
 
 

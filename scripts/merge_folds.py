@@ -8,11 +8,13 @@ from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
+    from snakesweep.sweep import sweep_of
+
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     merged = merge_fold_files(
         [Path(p) for p in smk.input.metrics],
         [Path(p) for p in smk.input.histories],
-        smk.config["objective"]["metric"],
+        sweep_of(smk.config).objective.metric,
         Path(smk.output.metrics),
         Path(smk.output.history),
     )

@@ -10,12 +10,14 @@ def main(smk) -> None:
     from snakesweep.history import read_history
     from snakesweep.report import analysis
     from snakesweep.report.plots import plot_sensitivity
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    sweep = sweep_of(smk.config)
     table = read_history(smk.input.table)
-    dims = analysis.tuned_dims(smk.config["space"], table)
+    dims = analysis.tuned_dims(sweep.config["space"], table)
     groups = analysis.one_at_a_time(table, dims)
-    plot_sensitivity(groups, dims, smk.config["objective"]["metric"], smk.output[0])
+    plot_sensitivity(groups, dims, sweep.objective.metric, smk.output[0])
 
 
 if "snakemake" in globals():

@@ -12,6 +12,7 @@ def main(smk) -> None:
     from snakesweep.outputs import write_json
     from snakesweep.pruning import read_curves
     from snakesweep.rounds import make_round
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
@@ -19,7 +20,7 @@ def main(smk) -> None:
     elapsed = run_time_s(history)
     started = time.perf_counter()
     curves = read_curves(smk.input.get("curves"))
-    content = make_round(smk.config, history, round_index, elapsed, curves)
+    content = make_round(sweep_of(smk.config), history, round_index, elapsed, curves)
     logging.info(
         "proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started
     )

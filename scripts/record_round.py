@@ -1,7 +1,6 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
 import logging
-from pathlib import Path
 
 from snakesweep.worker import run_job
 
@@ -16,21 +15,22 @@ def main(smk) -> None:
         write_history,
     )
     from snakesweep.plan import estimate, run_of
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    sweep = sweep_of(smk.config)
     round_index = int(smk.wildcards.round)
     previous = read_history(smk.input.get("previous"))
     table = append_round(previous, read_trials(smk.input.trials))
     write_history(table, smk.output[0])
     if smk.input.trials:
-        sweep_dir = Path(smk.input.sweep).parent
-        run = run_of(sweep_dir)
-        plan = estimate(smk.config, sweep_dir, run["cores"], run["gpus"])
+        run = run_of(sweep.paths)
+        plan = estimate(sweep, run["cores"], run["gpus"])
         line = round_summary(
             table,
             round_index,
             plan["rounds_total"],
-            smk.config["objective"]["direction"],
+            sweep.objective.direction,
             plan["elapsed_s"] or 0.0,
             plan["remaining_wall_s"],
         )

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from snakesweep.paths import REPORT_PLOTS
 from snakesweep.worker import run_job
 
 
@@ -10,25 +11,25 @@ def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.history import read_history
     from snakesweep.outputs import write_atomic
-    from snakesweep.report.build import PLOTS, trials_page, write_plots, write_summary
+    from snakesweep.report.build import trials_page, write_plots, write_summary
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    sweep = sweep_of(smk.config)
     table = read_history(smk.input.table)
-    sweep_dir = Path(smk.input.table).parent
-    plots = {name: Path(smk.output[name]) for name in PLOTS}
-    write_plots(table, smk.config, sweep_dir, plots)
+    plots = {name: Path(smk.output[name]) for name in REPORT_PLOTS}
+    write_plots(table, sweep, plots)
     test = getattr(smk.input, "test", None)
     test_json = Path(test) if test else None
     write_summary(
         table,
-        smk.config,
-        sweep_dir,
+        sweep,
         Path(smk.output.summary),
         test_json,
         list(plots.values()),
         Path(smk.output.summary_html),
     )
-    write_atomic(smk.output.table, trials_page(table, smk.config["sweep"]))
+    write_atomic(smk.output.table, trials_page(table, sweep.name))
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 
 

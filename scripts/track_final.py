@@ -21,6 +21,7 @@ def load_best(config: dict, test: dict):
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.outputs import read_json, write_json
+    from snakesweep.sweep import sweep_of
     from snakesweep.tracking import files_digest, track_final
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
@@ -35,10 +36,9 @@ def main(smk) -> None:
         model, example = load_best(smk.config, test)
         digest = files_digest([Path(test["checkpoint"]), stamp_path])
     result = track_final(
-        smk.config,
+        sweep_of(smk.config),
         test,
         Path(smk.params.artifact_root),
-        Path(smk.input.tracked).parent.parent,  # results/<sweep>/
         [Path(path) for path in smk.input.report],
         model,
         example,

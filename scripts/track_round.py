@@ -1,4 +1,5 @@
-"""Mirror one finished round into MLflow (the files stay the source of truth)."""
+"""Mirror one finished round into MLflow (the files stay the source of truth), with each
+trial's learning curve drawn beside it (plots/trials/<round>/)."""
 
 import logging
 import os
@@ -11,21 +12,19 @@ def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.history import read_history
     from snakesweep.outputs import write_json
+    from snakesweep.report.build import write_trial_curves
+    from snakesweep.sweep import sweep_of
     from snakesweep.tracking import track_round
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # Tracking runs beside the next round's trials: on a machine short of cores they go first.
     os.nice(10)
+    sweep = sweep_of(smk.config)
     table = read_history(smk.input.history)
-    sweep_dir = Path(smk.input.history).parent.parent
-    runs = track_round(
-        smk.config,
-        table,
-        int(smk.wildcards.round),
-        sweep_dir / "trials",
-        Path(smk.params.artifact_root),
-    )
-    write_json(smk.output[0], runs)
+    round_index = int(smk.wildcards.round)
+    curves = write_trial_curves(sweep.paths, round_index, table)
+    runs = track_round(sweep, table, round_index, Path(smk.params.artifact_root), curves=curves)
+    write_json(smk.output.runs, runs)
 
 
 if "snakemake" in globals():

@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
@@ -11,8 +12,8 @@ def main(smk) -> None:
     from snakesweep.provenance import write_provenance
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    out_dir = Path(smk.output.summary).parent
-    write_provenance(smk.config, out_dir.parent, Path(smk.params.workflow_dir), out_dir)
+    files = SweepPaths.of(smk.wildcards.sweep)
+    write_provenance(smk.config, files.root, Path(smk.params.workflow_dir), files.provenance_dir)
 
 
 if "snakemake" in globals():

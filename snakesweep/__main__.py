@@ -48,25 +48,24 @@ def reproduce(args: argparse.Namespace) -> int:
     return run(Path(args.bundle), args.cores, Path(args.results))
 
 
-def _sweep_config(args: argparse.Namespace) -> dict:
-    """The config a `snakemake --configfile FILE` run would use (validated the same way)."""
-    from snakesweep.config import load_config
+def _sweep(args: argparse.Namespace):
+    """The sweep a `snakemake --configfile FILE` run would run (validated the same way)."""
     from snakesweep.configfile import read_config_file
+    from snakesweep.sweep import load_sweep
 
-    return load_config(read_config_file(args.configfile), Path(args.results))
+    return load_sweep(read_config_file(args.configfile), Path(args.results))
 
 
 def plan(args: argparse.Namespace) -> int:
     from snakesweep.plan import calibrate, describe, estimate
 
-    config = _sweep_config(args)
-    sweep_dir = Path(args.results) / config["sweep"]
+    sweep = _sweep(args)
     if args.calibrate:
         print("snakesweep: calibrating: one trial at the lowest fidelity ...", file=sys.stderr)
-        record = calibrate(config, sweep_dir)["record"]
+        record = calibrate(sweep)["record"]
         if record["status"] != "ok":
             print(f"snakesweep: the calibration trial {record['status']}: {record['error']}")
-    result = estimate(config, sweep_dir, args.cores, args.gpus, starting=True)
+    result = estimate(sweep, args.cores, args.gpus, starting=True)
     print(json.dumps(result, indent=2) if args.json else describe(result))
     return 0
 
@@ -74,11 +73,10 @@ def plan(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     from snakesweep.plan import estimate, run_of, status_text
 
-    config = _sweep_config(args)
-    sweep_dir = Path(args.results) / config["sweep"]
-    run = run_of(sweep_dir)  # the resources of the run in progress, unless given
-    result = estimate(config, sweep_dir, args.cores or run["cores"], args.gpus or run["gpus"])
-    print(json.dumps(result, indent=2) if args.json else status_text(config, sweep_dir, result))
+    sweep = _sweep(args)
+    run = run_of(sweep.paths)  # the resources of the run in progress, unless given
+    result = estimate(sweep, args.cores or run["cores"], args.gpus or run["gpus"])
+    print(json.dumps(result, indent=2) if args.json else status_text(sweep, result))
     return 0
 
 

@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from snakesweep.errors import ConfigError
+from snakesweep.paths import SweepPaths
 from snakesweep.verify import check_expect
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -177,5 +178,5 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
 
     fidelity_of(resolved)
     pruning_of(resolved)
-    check_consistent(resolved, results_dir / resolved["sweep"] / "sweep.yaml")
+    check_consistent(resolved, SweepPaths.of(resolved["sweep"], results_dir).sweep_yaml)
     return resolved

@@ -10,10 +10,12 @@ hides the error block of a failed job.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snakesweep.redaction import redact
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 #: Informational lines of Snakemake that stay on the console.
 KEPT_INFO = ("Nothing to be done", "Complete log", "Congratulations")
@@ -43,19 +45,20 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def finished_lines(sweep_dir: Path, config: dict[str, Any]) -> list[str]:
+def finished_lines(sweep: Sweep) -> list[str]:
     """The lines a finished run ends with: the best configuration, where the results, the report
     and the MLflow view are. Nothing when the sweep has no best.yaml (nothing was built)."""
     import yaml
 
-    best_file = sweep_dir / "best.yaml"
+    sweep_dir = sweep.paths.root
+    best_file = sweep.paths.best_yaml
     if not best_file.exists():
         return []
     best = yaml.safe_load(best_file.read_text()).get("best") or {}
     if best:
         params = ", ".join(f"{k}={_short(v)}" for k, v in (best.get("params") or {}).items())
         best_text = (
-            f"{best.get('trial')}, {config['objective']['metric']} "
+            f"{best.get('trial')}, {sweep.objective.metric} "
             f"{_short(best.get('objective'))}: {params}"
         )
     else:
@@ -66,5 +69,5 @@ def finished_lines(sweep_dir: Path, config: dict[str, Any]) -> list[str]:
         f"[snakesweep] results: {sweep_dir}/ (summary.md, plots/, trials.csv, best.yaml, trials/)",
         f"[snakesweep] report: {sweep_dir}/summary.md, or snakemake --report "
         f"{sweep_dir}/report.html",
-        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(config['tracking']['uri'])}",
+        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(sweep.tracking['uri'])}",
     ]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from snakesweep.errors import ConfigError, finite_number
-from snakesweep.seeds import MAX_IDS
+from snakesweep.paths import MAX_IDS
 
 MULTI_FIDELITY = ("successive_halving", "hyperband", "bohb")
 KINDS = ("epochs", "data_fraction")

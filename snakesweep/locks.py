@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from snakesweep.seeds import round_of_trial
+from snakesweep.paths import SweepPaths
 
 OWNERS_DIR = "snakesweep-owners"
 
@@ -168,7 +168,7 @@ def finished_record(trial_dir: Path) -> bool:
     try:
         record = json.loads((trial_dir / "metrics.json").read_text())
         trial = trial_dir.name
-        proposals = trial_dir.parent.parent / "rounds" / f"{round_of_trial(trial):03d}.json"
+        proposals = SweepPaths.of_trial_dir(trial_dir).proposals_of(trial)
         proposed = {p["trial"]: p for p in json.loads(proposals.read_text())["trials"]}
     except (OSError, ValueError, KeyError, TypeError):
         return False

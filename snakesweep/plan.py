@@ -21,9 +21,13 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from snakesweep.fidelity import fidelity_of, rung_of_round
+from snakesweep.fidelity import rung_of_round
+from snakesweep.paths import SweepPaths, round_name
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 #: A workflow step (record a round, track it in MLflow) before its benchmark file exists.
 STEP_DEFAULT_S = 5.0
@@ -31,8 +35,6 @@ STEP_DEFAULT_S = 5.0
 STARTUP_DEFAULT_S = 5.0
 #: The quantiles of the measured per-job costs that give the low and high end of the range.
 LOW_Q, HIGH_Q = 0.2, 0.8
-CALIBRATION_FILE = "calibration.json"
-INVOCATION_FILE = "invocation.json"
 
 
 @dataclass
@@ -71,14 +73,14 @@ def _epochs_of(space: dict[str, Any]) -> float:
     return (float(spec["low"]) + float(spec["high"])) / 2.0
 
 
-def schedule(config: dict[str, Any]) -> list[Round]:
-    """Every round the budget allows, as the config plans it (a stopping rule may end it sooner)."""
-    budget = config["budget"]
+def schedule(sweep: Sweep) -> list[Round]:
+    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner)."""
+    budget = sweep.budget
     per_round = budget["trials_per_round"]
     # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
-    whole_trials = config.get("task") == "tabular" or (config.get("train") or {}).get("function")
-    epochs = 0.0 if whole_trials else _epochs_of(config["space"])
-    fid = fidelity_of(config)
+    whole_trials = sweep.task == "tabular" or sweep.train.get("function")
+    epochs = 0.0 if whole_trials else _epochs_of(sweep.config["space"])
+    fid = sweep.fidelity
     rounds: list[Round] = []
     left = budget.get("max_trials") or math.inf
     for index in range(budget["rounds"]):
@@ -133,25 +135,19 @@ def _planned(proposal: dict[str, Any]) -> tuple[float, float]:
     return epochs, 1.0
 
 
-def _job_records(sweep_dir: Path, trial: str) -> list[tuple[dict[str, Any], float | None]]:
+def _job_records(files: SweepPaths, trial: str) -> list[tuple[dict[str, Any], float | None]]:
     """(metrics.json record, benchmark seconds) of a finished trial's train jobs (one per fold)."""
-    trial_dir = sweep_dir / "trials" / trial
-    folds = sorted(trial_dir.glob("fold*/metrics.json"))
+    folds = files.fold_metrics(trial)
     if folds:
         return [
-            (
-                record,
-                _benchmark_s(
-                    sweep_dir / "benchmarks" / "train_fold" / trial / f"{p.parent.name[4:]}.tsv"
-                ),
-            )
+            (record, _benchmark_s(files.benchmark("train_fold", trial, files.fold_of(p.parent))))
             for p in folds
             if (record := _read_json(p)) is not None
         ]
-    record = _read_json(trial_dir / "metrics.json")
+    record = _read_json(files.metrics(trial))
     if record is None:
         return []
-    return [(record, _benchmark_s(sweep_dir / "benchmarks" / "train" / f"{trial}.tsv"))]
+    return [(record, _benchmark_s(files.benchmark("train", trial)))]
 
 
 def add_job(costs: Costs, record: dict[str, Any], job_s: float | None, planned: tuple) -> None:
@@ -182,18 +178,15 @@ class SweepState:
     tail_s: float | None = None  # the steps after the last round, once they have run
 
 
-def _proposals(sweep_dir: Path, index: int) -> dict[str, Any] | None:
-    return _read_json(sweep_dir / "rounds" / f"{index:03d}.json")
-
-
-def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> SweepState:
+def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
     """The schedule, overlaid with the sweep's files: proposals, finished and running trials."""
-    rounds = schedule(config)
+    rounds = schedule(sweep)
     state = SweepState(rounds, Costs())
-    metric = config["objective"]["metric"]
+    metric = sweep.objective.metric
+    files = sweep.paths
     previous_end = None
     for plan_round in rounds:
-        proposals = _proposals(sweep_dir, plan_round.index)
+        proposals = _read_json(files.rounds(plan_round.index))
         if proposals is None:
             break
         if proposals.get("stopped"):
@@ -204,30 +197,30 @@ def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> Sweep
         plan_round.trials = len(trials)
         job_seconds = []
         for proposal in trials:
-            if (sweep_dir / "trials" / proposal["trial"] / "metrics.json").exists():
+            if files.metrics(proposal["trial"]).exists():
                 plan_round.done += 1
-                for record, seconds in _job_records(sweep_dir, proposal["trial"]):
+                for record, seconds in _job_records(files, proposal["trial"]):
                     add_job(state.costs, record, seconds, _planned(proposal))
                     job_seconds.append(seconds or float(record.get("duration_s") or 0.0))
             else:
-                progress = trial_progress(sweep_dir / "trials" / proposal["trial"], metric)
+                progress = trial_progress(files.trial_dir(proposal["trial"]), metric)
                 if progress is not None:
                     progress["of_epochs"] = _planned(proposal)[0]
                     state.running[proposal["trial"]] = progress
-        history = sweep_dir / "history" / f"{plan_round.index:03d}.csv"
+        history = files.history(plan_round.index)
         if history.exists():
             plan_round.finished = True
             end = history.stat().st_mtime
             start = previous_end
             if start is None:  # round 0: from its proposals, plus the propose job itself
-                propose_s = _benchmark_s(sweep_dir / "benchmarks" / "propose" / "000.tsv") or 0.0
-                start = (sweep_dir / "rounds" / "000.json").stat().st_mtime - propose_s
+                propose_s = _benchmark_s(files.benchmark("propose", round_name(0))) or 0.0
+                start = files.rounds(0).stat().st_mtime - propose_s
             state.round_overhead_s.append(max(0.0, end - start - makespan(job_seconds, slots)))
             previous_end = end
     if state.costs.per_unit or state.costs.overhead:
         state.costs.basis = f"{sum(r.done for r in state.rounds)} finished trials"
     else:
-        calibration = _read_json(sweep_dir / CALIBRATION_FILE)
+        calibration = _read_json(files.calibration_json)
         if calibration:
             add_job(
                 state.costs,
@@ -236,7 +229,7 @@ def read_state(config: dict[str, Any], sweep_dir: Path, slots: int = 1) -> Sweep
                 tuple(calibration["planned"]),
             )
             state.costs.basis = "calibration"
-    final = sweep_dir / "tracking" / "final.json"
+    final = files.tracking_final
     if rounds and rounds[-1].finished and final.exists():
         state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
     return state
@@ -262,9 +255,9 @@ def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
     }
 
 
-def run_of(sweep_dir: Path) -> dict[str, Any]:
+def run_of(files: SweepPaths) -> dict[str, Any]:
     """When the current `snakemake` run started and with what resources (invocation.json)."""
-    run = _read_json(sweep_dir / INVOCATION_FILE) or {}
+    run = _read_json(files.invocation_json) or {}
     return {
         "started": run.get("started"),
         "cores": run.get("cores") or 2,
@@ -272,17 +265,15 @@ def run_of(sweep_dir: Path) -> dict[str, Any]:
     }
 
 
-def start_run(
-    config: dict[str, Any], sweep_dir: Path, started: float, cores: int, gpus: int
-) -> str:
+def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
     """At the start of a run: record it (the round line's elapsed time counts from here) and
     return the plan's one-line summary."""
     import socket
 
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
-    (sweep_dir / INVOCATION_FILE).write_text(json.dumps(run) + "\n")
-    return summary_line(estimate(config, sweep_dir, cores, gpus, now=started, starting=True))
+    sweep.paths.invocation_json.write_text(json.dumps(run) + "\n")
+    return summary_line(estimate(sweep, cores, gpus, now=started, starting=True))
 
 
 # --- the estimate -----------------------------------------------------------------------------
@@ -303,11 +294,12 @@ def makespan(jobs: list[float], slots: int) -> float:
     return max(loads)
 
 
-def slots_of(config: dict[str, Any], cores: int, gpus: int) -> int:
+def slots_of(sweep: Sweep, cores: int, gpus: int) -> int:
     """Trials that run at once: cores over the trial's threads (a round's lookups all at once),
     and GPU slots for GPU trials."""
     from snakesweep.cluster import gpus_per_trial, trial_threads, trials_per_gpu
 
+    config = sweep.config
     threads = trial_threads(config)
     if threads == 0:
         return int(config["budget"]["trials_per_round"])
@@ -326,8 +318,7 @@ def _job_s(costs: Costs, epochs: float, fraction: float, q: float) -> float:
 
 
 def estimate(
-    config: dict[str, Any],
-    sweep_dir: Path,
+    sweep: Sweep,
     cores: int = 2,
     gpus: int = 0,
     now: float | None = None,
@@ -338,11 +329,12 @@ def estimate(
     `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
-    slots = slots_of(config, cores, gpus)
+    config = sweep.config
+    slots = slots_of(sweep, cores, gpus)
     # The finished rounds ran with the resources their run recorded, not those asked about now.
-    run = run_of(sweep_dir)
-    state = read_state(config, sweep_dir, slots_of(config, run["cores"], run["gpus"]))
-    folds = int((config.get("evaluate") or {}).get("folds") or 0)
+    run = run_of(sweep.paths)
+    state = read_state(sweep, slots_of(sweep, run["cores"], run["gpus"]))
+    folds = sweep.folds
     jobs_per_trial = max(1, folds)
     costs = state.costs
     known = costs.basis is not None
@@ -382,15 +374,15 @@ def estimate(
     tail_s = 0.0
     if known and state.tail_s is None:  # the steps after the search have not run yet
         for key, q in (("mid", 0.5), ("low", LOW_Q), ("high", HIGH_Q)):
-            tail = tail_estimate(config, sweep_dir, costs, q, full_epochs)
+            tail = tail_estimate(sweep, costs, q, full_epochs)
             remaining[key] += tail + (STARTUP_DEFAULT_S if starting else 0.0)
             tail_s = tail if key == "mid" else tail_s
     trials_total = sum(r.trials for r in state.rounds)
     trials_done = sum(r.done for r in state.rounds)
     started = run["started"]
     result = {
-        "sweep": config["sweep"],
-        "strategy": config["search"]["strategy"],
+        "sweep": sweep.name,
+        "strategy": sweep.search.strategy,
         "cores": cores,
         "gpus": gpus,
         "parallel_trials": slots,
@@ -400,12 +392,10 @@ def estimate(
         "trials_remaining": trials_total - trials_done,
         "folds": folds,
         "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
-        "evaluation_steps": evaluation_steps(config),
+        "evaluation_steps": evaluation_steps(sweep),
         "stopped": state.stopped,
         "stopping_rules": [
-            key
-            for key in ("max_time_s", "target", "patience")
-            if config["budget"].get(key) is not None
+            key for key in ("max_time_s", "target", "patience") if sweep.budget.get(key) is not None
         ],
         "basis": costs.basis,
         "remaining_wall_s": round(remaining["mid"], 1) if known else None,
@@ -425,12 +415,10 @@ def estimate(
     return result
 
 
-def evaluation_steps(config: dict[str, Any]) -> list[str]:
+def evaluation_steps(sweep: Sweep) -> list[str]:
     """The steps after the search (their names as the workflow's rules)."""
     steps = ["aggregate", "track", "report"]
-    evaluate = config.get("evaluate") or {}
-    train_function = (config.get("train") or {}).get("function")
-    if config.get("task", "train") == "train" and evaluate.get("test_set") and not train_function:
+    if sweep.evaluated:
         steps[1:1] = ["evaluate_best", "evaluate_ensemble"]
     return [*steps, "provenance", "track_final"]
 
@@ -440,16 +428,14 @@ def _median_benchmark(folder: Path) -> float | None:
     return statistics.median(seconds) if seconds else None
 
 
-def tail_estimate(
-    config: dict[str, Any], sweep_dir: Path, costs: Costs, q: float, epochs: float
-) -> float:
+def tail_estimate(sweep: Sweep, costs: Costs, q: float, epochs: float) -> float:
     """Seconds of the steps after the last round, along their longest chain: aggregate (like a
     round's record step), the test-set evaluation (like one full trial: it refits the best one),
     the report and the final MLflow step (each like a round's MLflow step)."""
-    benchmarks = sweep_dir / "benchmarks"
-    record_s = _median_benchmark(benchmarks / "record_round") or STEP_DEFAULT_S
-    track_s = _median_benchmark(benchmarks / "track") or STEP_DEFAULT_S
-    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(config) else 0
+    files = sweep.paths
+    record_s = _median_benchmark(files.benchmarks_of("record_round")) or STEP_DEFAULT_S
+    track_s = _median_benchmark(files.benchmarks_of("track")) or STEP_DEFAULT_S
+    evaluate_s = _job_s(costs, epochs, 1.0, q) if "evaluate_best" in evaluation_steps(sweep) else 0
     return record_s + evaluate_s + 2 * track_s
 
 
@@ -529,7 +515,7 @@ def describe(plan: dict[str, Any]) -> str:
 
 
 # --- calibration -------------------------------------------------------------------------------
-def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
+def calibrate(sweep: Sweep) -> dict[str, Any]:
     """Train the sweep's first proposed trial at the lowest fidelity (1 epoch, or the first rung)
     in a scratch folder, and keep its cost in calibration.json for plans before trials finish."""
     import tempfile
@@ -538,39 +524,38 @@ def calibrate(config: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
     from snakesweep.rounds import make_round
     from snakesweep.trial import run_trial
 
-    proposal = make_round(config, empty_history(), 0, 0.0)["trials"][0]
-    trains_epochs = config.get("task") != "tabular" and not (config.get("train") or {}).get(
-        "function"
-    )
+    proposal = make_round(sweep, empty_history(), 0, 0.0)["trials"][0]
+    trains_epochs = sweep.task != "tabular" and not sweep.train.get("function")
     if trains_epochs and "fidelity" not in proposal:
         proposal["fidelity"] = {"kind": "epochs", "value": 1}
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        record = run_trial(proposal, 0, config, Path(scratch) / proposal["trial"])
+        record = run_trial(proposal, 0, dict(sweep.config), Path(scratch) / proposal["trial"])
         job_s = time.perf_counter() - start
     calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2, default=str))
+    sweep.paths.root.mkdir(parents=True, exist_ok=True)
+    sweep.paths.calibration_json.write_text(json.dumps(calibration, indent=2, default=str))
     return calibration
 
 
 # --- status ------------------------------------------------------------------------------------
-def best_so_far(config: dict[str, Any], sweep_dir: Path) -> tuple[str, float] | None:
+def best_so_far(sweep: Sweep) -> tuple[str, float] | None:
     """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
     from snakesweep.history import best_trial, read_trials
 
-    table = read_trials(sorted((sweep_dir / "trials").glob("*/metrics.json")))
-    best = best_trial(table, config["objective"]["direction"]) if len(table) else None
+    # every trial with a metrics.json so far, of finished and running rounds alike
+    table = read_trials(sorted(sweep.paths.trials_dir.glob("*/metrics.json")))
+    best = best_trial(table, sweep.objective.direction) if len(table) else None
     return None if best is None else (str(best["trial"]), float(best["objective"]))
 
 
-def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -> str:
+def status_text(sweep: Sweep, plan: dict[str, Any]) -> str:
     """What `python -m snakesweep status` prints: from the files only, so it works for a sweep
     running on a cluster as well as here."""
     total, finished = plan["rounds_total"], plan["rounds_finished"]
     done = plan["trials_total"] - plan["trials_remaining"]
-    if not (sweep_dir / "rounds").is_dir():
-        return f"[snakesweep] {plan['sweep']}: not started ({sweep_dir} has no rounds yet)"
+    if not sweep.paths.rounds_dir.is_dir():
+        return f"[snakesweep] {plan['sweep']}: not started ({sweep.paths.root} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
         head = f"all {finished} rounds finished"
     else:
@@ -582,7 +567,7 @@ def status_text(config: dict[str, Any], sweep_dir: Path, plan: dict[str, Any]) -
             f"  running {trial}: epoch {progress['epoch']}/{progress['of_epochs']:g}, "
             f"{progress['metric']} {value}"
         )
-    best = best_so_far(config, sweep_dir)
+    best = best_so_far(sweep)
     best_text = "none yet" if best is None else f"{best[1]:.4g} ({best[0]})"
     elapsed = "" if plan["elapsed_s"] is None else f", elapsed {duration(plan['elapsed_s'])}"
     eta = "" if finished == total else f", ETA {duration(plan['remaining_wall_s'])}"

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snakesweep.outputs import write_atomic, write_yaml
+from snakesweep.paths import SweepPaths
 from snakesweep.redaction import redact
 
 # The packages whose versions decide the numbers a sweep produces.
@@ -94,6 +95,17 @@ def seeds(config: dict, rounds_dir: Path) -> dict:
     return {"sweep": config["seed"], "rounds": rounds, "trials": trials}
 
 
+def facts(workflow_dir: Path, versions: dict[str, str] | None = None) -> dict:
+    """The code a sweep runs: snakesweep's version and git state, the key packages' versions and
+    the platform (also what MLflow's parent run logs as sweep/provenance.yaml)."""
+    versions = versions if versions is not None else package_versions()
+    return {
+        "snakesweep": {"version": versions.get("snakesweep"), "git": git_state(workflow_dir)},
+        "packages": {name: versions.get(name) for name in KEY_PACKAGES},
+        "platform": platform_info(),
+    }
+
+
 def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir: Path) -> dict:
     """Write config.yaml, packages.txt and provenance.yaml to `out_dir`; return the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,10 +117,8 @@ def write_provenance(config: dict, sweep_dir: Path, workflow_dir: Path, out_dir:
     )
     summary = {
         "sweep": config["sweep"],
-        "snakesweep": {"version": versions.get("snakesweep"), "git": git_state(workflow_dir)},
-        "packages": {name: versions.get(name) for name in KEY_PACKAGES},
-        "platform": platform_info(),
-        "seeds": seeds(config, sweep_dir / "rounds"),
+        **facts(workflow_dir, versions),
+        "seeds": seeds(config, SweepPaths(sweep_dir).rounds_dir),
     }
     write_yaml(out_dir / "provenance.yaml", summary)
     return summary

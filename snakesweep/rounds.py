@@ -1,12 +1,17 @@
-"""One round's proposals: a pure function of (config, finished trials, round index)."""
+"""One round's proposals: a pure function of (sweep, finished trials, round index)."""
 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from snakesweep.seeds import derive_seed, trial_id
+from snakesweep.paths import trial_id
+from snakesweep.seeds import derive_seed
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 
 def plain(value: object) -> object:
@@ -25,7 +30,7 @@ def plain(value: object) -> object:
 
 
 def make_round(
-    config: dict,
+    sweep: Sweep,
     history: pd.DataFrame,
     round_index: int,
     elapsed_s: float,
@@ -37,31 +42,30 @@ def make_round(
     record, and a promoted trial its parent's seed and `resume_from`. With pruning on, each
     trial carries the `prune` thresholds computed from the earlier trials' `curves`.
     """
-    from snakesweep.fidelity import fidelity_of
-    from snakesweep.pruning import prune_spec, pruning_of
+    from snakesweep.pruning import prune_spec
     from snakesweep.stopping import stop_reason
     from snakesweep.strategies import plan_round
 
-    direction = config["objective"]["direction"]
-    seed = derive_seed(config["seed"], "round", round_index)
-    stopped = stop_reason(config["budget"], history, direction, round_index, elapsed_s)
+    direction = sweep.objective.direction
+    seed = derive_seed(sweep.seed, "round", round_index)
+    stopped = stop_reason(sweep.budget, history, direction, round_index, elapsed_s)
     entries: list[dict] = []
     info: dict = {}  # what the strategy reports, e.g. coarse_to_fine's narrowed ranges
     if stopped is None:
-        entries = plan_round(config, history, round_index, seed, info)
+        entries = plan_round(sweep, history, round_index, seed, info)
         # A rung with nothing to promote is empty; the schedule goes on.
-        if not entries and fidelity_of(config) is None:
+        if not entries and sweep.fidelity is None:
             stopped = (
-                f"search exhausted: strategy {config['search']['strategy']} has no new "
+                f"search exhausted: strategy {sweep.search.strategy} has no new "
                 "configurations (the whole grid or list has run)"
             )
-    prune = prune_spec(curves, pruning_of(config))
+    prune = prune_spec(curves, sweep.pruning)
     trials = []
     for index, entry in enumerate(entries):
         trial = trial_id(round_index, index)
         proposal = {
             "trial": trial,
-            "seed": entry.get("seed", derive_seed(config["seed"], trial)),
+            "seed": entry.get("seed", derive_seed(sweep.seed, trial)),
             "params": {name: plain(value) for name, value in entry["params"].items()},
         }
         if "fidelity" in entry:
@@ -71,7 +75,7 @@ def make_round(
         trials.append(proposal)
     return {
         "round": round_index,
-        "strategy": config["search"]["strategy"],
+        "strategy": sweep.search.strategy,
         "seed": seed,
         "stopped": stopped,
         "trials": trials,

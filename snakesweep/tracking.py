@@ -29,19 +29,21 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
+from snakesweep.paths import SweepPaths
+from snakesweep.provenance import facts
 from snakesweep.redaction import redact
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,6 @@ INSTANCE_TAG = "snakesweep.instance"
 BEST_METRIC = "best_objective"
 # MLflow's UI opens an experiment of this kind on its training runs (not the GenAI pages).
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
-# Packages whose versions are logged with every sweep (those that shape its results).
-PACKAGES = (
-    "snakemake", "lightning", "torch", "torchmetrics", "scikit-optimize", "scikit-learn",
-    "mlflow", "pandas", "numpy", "scipy", "matplotlib",
-)  # fmt: skip
 # Parent params: what a sweep is (never changes for a sweep, so MLflow's immutable params fit).
 PARENT_PARAMS = ("seed", "strategy", "objective", "direction", "trials_per_round")
 RETRIES = 8
@@ -190,17 +187,21 @@ def _empty_store() -> Path | None:
 
 def instance_of(sweep_dir: Path) -> str:
     """Which copy of a sweep this is: its results folder (absolute path) and its sweep.yaml."""
-    frozen = sweep_dir / "sweep.yaml"
+    frozen = SweepPaths(sweep_dir).sweep_yaml
     content = frozen.read_bytes() if frozen.exists() else b""
     return hashlib.sha256(str(sweep_dir.resolve()).encode() + b"\0" + content).hexdigest()[:16]
 
 
-def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False) -> str:
+def experiment_id(client, sweep: str, artifact_root: Path | None) -> str:
     """The sweep's experiment, created on first use (restored if it was deleted in the UI).
 
     With a local store, artifacts go to artifact_root/<sweep> (each run in its own folder); what
-    is there already stays: another store may still reference it. A server keeps its own.
+    is there already stays: another store may still reference it. A server (artifact_root None)
+    keeps its own. Trials that start together on a server may race to create it: the loser
+    takes the winner's.
     """
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(sweep)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
@@ -209,10 +210,14 @@ def experiment_id(client, sweep: str, artifact_root: Path, remote: bool = False)
             client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
         return experiment.experiment_id
     tags = {ROLE_TAG: "sweep", KIND_TAG: KIND}
-    if remote:
-        return client.create_experiment(sweep, tags=tags)
-    location = (artifact_root / sweep).resolve()
-    return client.create_experiment(sweep, artifact_location=location.as_uri(), tags=tags)
+    location = None if artifact_root is None else (artifact_root / sweep).resolve().as_uri()
+    try:
+        return client.create_experiment(sweep, artifact_location=location, tags=tags)
+    except MlflowException:
+        experiment = client.get_experiment_by_name(sweep)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def _find_runs(client, experiment: str, instance: str, tag: str, value: str) -> list:
@@ -240,87 +245,50 @@ def files_digest(paths: list[Path]) -> str:
     return hashed.hexdigest()
 
 
-def git_state(directory: Path) -> dict:
-    """Commit and whether the work tree had local changes, or why it is unknown."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        status = subprocess.run(
-            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as error:
-        return {"commit": None, "dirty": None, "note": f"not a git checkout: {error}"}
-    return {"commit": commit, "dirty": bool(status.strip())}
-
-
-def package_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def provenance(workflow_dir: Path) -> dict:
+def parent_params(sweep: Sweep) -> dict:
     return {
-        "git": git_state(workflow_dir),
-        "packages": package_versions(),
-        "platform": platform.platform(),
+        "seed": sweep.seed,
+        "strategy": sweep.search.strategy,
+        "objective": sweep.objective.metric,
+        "direction": sweep.objective.direction,
+        "trials_per_round": sweep.budget["trials_per_round"],
     }
 
 
-def parent_params(config: dict) -> dict:
-    search = config["search"]
-    return {
-        "seed": config["seed"],
-        "strategy": search["strategy"] if isinstance(search, dict) else search,
-        "objective": config["objective"]["metric"],
-        "direction": config["objective"]["direction"],
-        "trials_per_round": config["budget"]["trials_per_round"],
-    }
-
-
-def _create_parent(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
+def _create_parent(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
     """A new parent run with the sweep's params, tags and set-up artifacts."""
     from mlflow.entities import Param
 
-    facts = provenance(workflow_dir)
-    tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": config["sweep"]}
-    if facts["git"].get("commit"):
-        tags["mlflow.source.git.commit"] = facts["git"]["commit"]
-    run = client.create_run(experiment, run_name=config["sweep"], tags=tags)
+    commit = facts(workflow_dir)["snakesweep"]["git"]["commit"]
+    tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": sweep.name}
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    run = client.create_run(experiment, run_name=sweep.name, tags=tags)
     run_id = run.info.run_id
-    params = [Param(name, str(value)) for name, value in parent_params(config).items()]
+    params = [Param(name, str(value)) for name, value in parent_params(sweep).items()]
     client.log_batch(run_id, params=params)
     return run_id
 
 
-def _log_sweep_files(client, run_id: str, config: dict, workflow_dir: Path) -> None:
+def _log_sweep_files(client, run_id: str, sweep: Sweep, workflow_dir: Path) -> None:
     """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
+    config = dict(sweep.config)
     client.log_dict(run_id, redact(config), "sweep/config.yaml")
     client.log_dict(run_id, config["space"], "sweep/space.yaml")
-    search = (
-        config["search"] if isinstance(config["search"], dict) else {"strategy": config["search"]}
-    )
-    client.log_dict(run_id, {**search, "seed": config["seed"]}, "sweep/search.yaml")
-    client.log_dict(run_id, provenance(workflow_dir), "sweep/provenance.yaml")
+    client.log_dict(run_id, {**config["search"], "seed": sweep.seed}, "sweep/search.yaml")
+    client.log_dict(run_id, facts(workflow_dir), "sweep/provenance.yaml")
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
-def open_sweep(config: dict, artifact_root: Path, workflow_dir: Path, instance: str) -> tuple:
+def open_sweep(sweep: Sweep, artifact_root: Path, workflow_dir: Path, instance: str) -> tuple:
     """(client, experiment id, parent run id) of the sweep instance, created on first use."""
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     client = _client(uri)
-    experiment = experiment_id(client, config["sweep"], artifact_root, is_remote(uri))
-    return client, experiment, parent_run(client, experiment, instance, config, workflow_dir)
+    experiment = experiment_id(client, sweep.name, None if is_remote(uri) else artifact_root)
+    return client, experiment, parent_run(client, experiment, instance, sweep, workflow_dir)
 
 
-def parent_run(client, experiment: str, instance: str, config: dict, workflow_dir: Path) -> str:
+def parent_run(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
     """The instance's parent run: found by tag (duplicates from a crash removed), else created."""
     runs = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
     for extra in runs[1:]:
@@ -328,11 +296,11 @@ def parent_run(client, experiment: str, instance: str, config: dict, workflow_di
     run_id = (
         runs[0].info.run_id
         if runs
-        else _create_parent(client, experiment, instance, config, workflow_dir)
+        else _create_parent(client, experiment, instance, sweep, workflow_dir)
     )
     tags = runs[0].data.tags if runs else {}
-    if tags.get(CONFIG_HASH_TAG) != digest(config):
-        _log_sweep_files(client, run_id, config, workflow_dir)
+    if tags.get(CONFIG_HASH_TAG) != digest(dict(sweep.config)):
+        _log_sweep_files(client, run_id, sweep, workflow_dir)
     return run_id
 
 
@@ -377,7 +345,7 @@ def log_round_series(
     instance: str,
     parent: str,
     series: dict[str, dict[int, float]],
-    config: dict,
+    sweep: Sweep,
     workflow_dir: Path,
     timestamps: dict[int, int],
     upto: int,
@@ -388,8 +356,8 @@ def log_round_series(
 
     if not _series_fit(client, parent, series, upto):
         old = parent
-        parent = _create_parent(client, experiment, instance, config, workflow_dir)
-        _log_sweep_files(client, parent, config, workflow_dir)
+        parent = _create_parent(client, experiment, instance, sweep, workflow_dir)
+        _log_sweep_files(client, parent, sweep, workflow_dir)
         mine = f"tags.`{TRIAL_TAG}` != '' and tags.`{INSTANCE_TAG}` = '{instance}'"
         for run in client.search_runs([experiment], filter_string=mine, max_results=50000):
             client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
@@ -433,23 +401,12 @@ def _read_history(path: Path) -> pd.DataFrame:
     return frame if "epoch" in frame else pd.DataFrame(columns=["epoch"])
 
 
-def _learning_curve(trial: str, history: pd.DataFrame, directory: Path) -> Path | None:
-    """The trial's learning-curve PNG; None below two epochs (e.g. a tabular trial)."""
-    if len(history) < 2:
-        return None
-    from snakesweep.report.plots import plot_learning_curves
-
-    return plot_learning_curves(
-        {trial: history}, directory / "learning_curve.png", f"Learning curves of {trial}", dpi=60
-    )
-
-
 def track_trial(
     client, experiment: str, instance: str, parent: str, trial_dir: Path, curve: Path | None = None
 ) -> str:
     """Log one trial's files as a child run; keep the existing run when they are unchanged.
 
-    `curve` is the trial's learning-curve PNG when already drawn (drawn here otherwise)."""
+    `curve`: the trial's learning-curve PNG (snakesweep.report.plots), logged under plots/."""
     from mlflow.entities import Param, RunTag
 
     record = json.loads((trial_dir / "metrics.json").read_text())
@@ -512,10 +469,8 @@ def track_trial(
     for path in [*files, trial_dir / "model.ckpt"]:
         if path.exists():
             client.log_artifact(run_id, str(path))
-    with tempfile.TemporaryDirectory() as scratch:
-        curve = curve or _learning_curve(record["trial"], history, Path(scratch))
-        if curve is not None and curve.exists():
-            client.log_artifact(run_id, str(curve), "plots")
+    if curve is not None and curve.exists():
+        client.log_artifact(run_id, str(curve), "plots")
     client.set_terminated(run_id, "FINISHED" if record["status"] == "ok" else "FAILED", end_ms)
     client.set_tag(run_id, HASH_TAG, files_hash)
     return run_id
@@ -534,17 +489,13 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
     trial = trial_dir.name
     try:
         client = _client(uri)
-        experiment = client.get_experiment_by_name(config["sweep"])
-        if experiment is None:
-            with contextlib.suppress(Exception):  # another trial may create it first
-                client.create_experiment(config["sweep"], tags={ROLE_TAG: "sweep", KIND_TAG: KIND})
-            experiment = client.get_experiment_by_name(config["sweep"])
-        instance = instance_of(trial_dir.parent.parent)
+        experiment = experiment_id(client, config["sweep"], None)
+        instance = instance_of(SweepPaths.of_trial_dir(trial_dir).root)
         tags = {TRIAL_TAG: trial, LIVE_TAG: "1", INSTANCE_TAG: instance}
-        parents = _find_runs(client, experiment.experiment_id, instance, ROLE_TAG, "sweep")
+        parents = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
         if parents:
             tags["mlflow.parentRunId"] = parents[0].info.run_id
-        run_id = client.create_run(experiment.experiment_id, run_name=trial, tags=tags).info.run_id
+        run_id = client.create_run(experiment, run_name=trial, tags=tags).info.run_id
         client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     except Exception as error:
         log.warning("live tracking of %s is off: %s", trial, error)
@@ -568,11 +519,11 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
 # -- a round ----------------------------------------------------------------------------------
 
 
-def _round_timestamps(table: pd.DataFrame, trials_dir: Path) -> dict[int, int]:
+def _round_timestamps(table: pd.DataFrame, files: SweepPaths) -> dict[int, int]:
     """When each round finished, from its trials' files (so a rebuild logs the same times)."""
     stamps: dict[int, int] = {}
     for trial, round_index in zip(table["trial"], table["round"], strict=True):
-        path = trials_dir / str(trial) / "metrics.json"
+        path = files.metrics(str(trial))
         if path.exists():
             stamp = int(path.stat().st_mtime * 1000)
             stamps[int(round_index)] = max(stamps.get(int(round_index), 0), stamp)
@@ -580,47 +531,46 @@ def _round_timestamps(table: pd.DataFrame, trials_dir: Path) -> dict[int, int]:
 
 
 def track_round(
-    config: dict,
+    sweep: Sweep,
     table: pd.DataFrame,
     round_index: int,
-    trials_dir: Path,
     artifact_root: Path,
     workflow_dir: Path | None = None,
+    curves: dict[str, Path] | None = None,
 ) -> dict:
     """Mirror one round into MLflow: its trials' child runs and the parent's per-round series.
 
-    `table` is the cumulative trials table after the round. Returns the experiment and run ids.
+    `table` is the cumulative trials table after the round; `curves` the round's learning-curve
+    PNGs by trial. Returns the experiment and run ids.
     """
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
-    instance = instance_of(trials_dir.parent)
+    files = sweep.paths
+    instance = instance_of(files.root)
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
-        series = round_series(table, config["objective"]["direction"], round_index)
+        client, experiment, parent = open_sweep(sweep, artifact_root, workflow_dir, instance)
+        series = round_series(table, sweep.objective.direction, round_index)
         parent = log_round_series(
-            client, experiment, instance, parent, series, config, workflow_dir,
-            _round_timestamps(table, trials_dir), round_index,
+            client, experiment, instance, parent, series, sweep, workflow_dir,
+            _round_timestamps(table, files), round_index,
         )  # fmt: skip
         runs = {}
         for trial in trials:
-            runs[trial] = track_trial(client, experiment, instance, parent, trials_dir / trial)
+            curve = (curves or {}).get(trial)
+            runs[trial] = track_trial(
+                client, experiment, instance, parent, files.trial_dir(trial), curve
+            )
         latest = max((step for step, _ in _logged(client, parent, BEST_METRIC)), default=-1)
         if series[BEST_METRIC].get(round_index) is not None and round_index >= latest:
             from snakesweep.history import best_trial
 
             client.set_tag(
-                parent, "best_trial", best_trial(table, config["objective"]["direction"])["trial"]
+                parent, "best_trial", best_trial(table, sweep.objective.direction)["trial"]
             )
         return {"experiment_id": experiment, "parent_run_id": parent, "trial_runs": runs}
 
-    # Imports first, outside the lock that serialises writers (a tabular sweep draws no curves).
-    import mlflow.tracking  # noqa: F401
-
-    if config.get("task", "train") == "train":
-        from snakesweep.report.plots import _pyplot
-
-        _pyplot()
+    import mlflow.tracking  # noqa: F401  (imported outside the lock that serialises writers)
 
     trials = list(table.loc[table["round"] == round_index, "trial"])
     with store_lock(uri):
@@ -655,14 +605,14 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
-def _code_paths(config: dict) -> list[str]:
+def _code_paths(sweep: Sweep) -> list[str]:
     """The code a registered model needs where snakesweep is not installed: the snakesweep
     package, and the top-level package (or module) of a user's model.class_path unless it is an
     installed distribution. mlflow.pyfunc.load_model puts them on sys.path."""
     import importlib.util
 
     paths = [str(Path(__file__).resolve().parent)]
-    class_path = (config.get("model") or {}).get("class_path")
+    class_path = sweep.model.get("class_path")
     spec = importlib.util.find_spec(class_path.split(".")[0]) if class_path else None
     if spec is not None and spec.origin and "site-packages" not in spec.origin:
         locations = list(spec.submodule_search_locations or [])
@@ -683,7 +633,7 @@ def model_name(client, sweep: str, instance: str) -> str:
 
 
 def register_best_model(
-    client, instance: str, parent: str, config: dict, model, example, test: dict, digest_: str
+    client, instance: str, parent: str, sweep: Sweep, model, example, test: dict, digest_: str
 ) -> dict:
     """Log the best model on the parent run (signature, input example) and register it under the
     instance's model name, tagged with its test metrics; an identical version there is kept."""
@@ -691,7 +641,7 @@ def register_best_model(
     import mlflow.pytorch
     from mlflow.models import infer_signature
 
-    name = model_name(client, config["sweep"], instance)
+    name = model_name(client, sweep.name, instance)
     versions = client.search_model_versions(f"name = '{name}'")
     for version in versions:
         if version.tags.get(HASH_TAG) == digest_ and version.run_id == parent:
@@ -701,8 +651,8 @@ def register_best_model(
     with torch.no_grad():
         output = model(torch.as_tensor(example)).float().numpy()
     signature = infer_signature(example, output)
-    mlflow.set_tracking_uri(config["tracking"]["uri"])
-    mlflow.set_registry_uri(config["tracking"]["uri"])
+    mlflow.set_tracking_uri(sweep.tracking["uri"])
+    mlflow.set_registry_uri(sweep.tracking["uri"])
     with mlflow.start_run(run_id=parent):
         info = mlflow.pytorch.log_model(
             model,
@@ -710,7 +660,7 @@ def register_best_model(
             signature=signature,
             input_example=example,
             pip_requirements=_pip_requirements(),
-            code_paths=_code_paths(config),
+            code_paths=_code_paths(sweep),
             registered_model_name=name,
         )
     version = client.get_model_version(name, str(info.registered_model_version))
@@ -730,10 +680,9 @@ def register_best_model(
 
 
 def track_final(
-    config: dict,
+    sweep: Sweep,
     test: dict,
     artifact_root: Path,
-    sweep_dir: Path,
     report_files: list[Path] = (),
     model=None,
     example=None,
@@ -743,13 +692,13 @@ def track_final(
 ) -> dict:
     """After the search: test metrics on the parent run, summary.md and the plots as its
     artifacts, and (given `model`) the registered best model. Idempotent like track_round."""
-    uri = config["tracking"]["uri"]
+    uri = sweep.tracking["uri"]
     workflow_dir = workflow_dir or Path(__file__).resolve().parent.parent
-    instance = instance_of(sweep_dir)
+    instance = instance_of(sweep.paths.root)
     import mlflow.tracking  # noqa: F401
 
     def work() -> dict:
-        client, experiment, parent = open_sweep(config, artifact_root, workflow_dir, instance)
+        client, experiment, parent = open_sweep(sweep, artifact_root, workflow_dir, instance)
         stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
         metrics = _missing_metrics(client, parent, test.get("metrics") or {}, stamp)
         if metrics:
@@ -762,7 +711,7 @@ def track_final(
         result = {"experiment_id": experiment, "parent_run_id": parent, "model": None}
         if model is not None:
             result["model"] = register_best_model(
-                client, instance, parent, config, model, example, test, model_digest
+                client, instance, parent, sweep, model, example, test, model_digest
             )
         return result
 

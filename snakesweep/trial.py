@@ -382,7 +382,7 @@ def run_trial_job(smk, fold: int | None = None) -> None:
 
     from snakesweep.cluster import trial_time_limit_s
     from snakesweep.outputs import read_json
-    from snakesweep.seeds import round_of_trial
+    from snakesweep.paths import round_of_trial
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # torch reads this when first imported: a trial uses only the cores Snakemake gave it.

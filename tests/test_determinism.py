@@ -13,6 +13,7 @@ from snakesweep.config import load_config
 from snakesweep.history import read_trials
 from snakesweep.rounds import make_round
 from snakesweep.seeds import derive_seed
+from snakesweep.sweep import sweep_of
 from snakesweep.trial import run_trial
 
 
@@ -38,18 +39,20 @@ def history_of(round_content: dict, objectives: list[float]) -> pd.DataFrame:
 
 
 def test_proposals_are_a_pure_function_of_config_history_and_round(config):
-    first = make_round(config, pd.DataFrame(), 0, 0.0)
-    assert make_round(config, pd.DataFrame(), 0, 99.0) == first
+    first = make_round(sweep_of(config), pd.DataFrame(), 0, 0.0)
+    assert make_round(sweep_of(config), pd.DataFrame(), 0, 99.0) == first
     history = history_of(first, [0.5, 0.4])
-    second = make_round(config, history, 1, 0.0)
+    second = make_round(sweep_of(config), history, 1, 0.0)
     # The same history in another row order (trials finishing in another order): same proposals.
-    assert make_round(config, history.iloc[::-1].reset_index(drop=True), 1, 0.0) == second
-    other_seed = make_round({**config, "seed": config["seed"] + 1}, pd.DataFrame(), 0, 0.0)
+    assert make_round(sweep_of(config), history.iloc[::-1].reset_index(drop=True), 1, 0.0) == second
+    other_seed = make_round(
+        sweep_of({**config, "seed": config["seed"] + 1}), pd.DataFrame(), 0, 0.0
+    )
     assert other_seed["trials"] != first["trials"]
 
 
 def test_trial_seeds_derive_from_sweep_seed_and_trial_id(config):
-    content = make_round(config, pd.DataFrame(), 0, 0.0)
+    content = make_round(sweep_of(config), pd.DataFrame(), 0, 0.0)
     for trial in content["trials"]:
         assert trial["seed"] == derive_seed(config["seed"], trial["trial"])
     assert derive_seed(1, "r000-t000") != derive_seed(1, "r000-t001")
@@ -62,7 +65,7 @@ def test_training_twice_gives_identical_metrics_on_cpu(config, tmp_path):
     """Real Lightning in the supervised child, twice, in two directories."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     small = {**config, "data": {**config["data"], "subset": 200}}
-    proposal = make_round(small, pd.DataFrame(), 0, 0.0)["trials"][0]
+    proposal = make_round(sweep_of(small), pd.DataFrame(), 0, 0.0)["trials"][0]
     records = [run_trial(proposal, 0, small, tmp_path / name) for name in ("a", "b")]
     assert records[0]["status"] == "ok", records[0]["error"]
     tables = [read_trials([tmp_path / name / "metrics.json"]) for name in ("a", "b")]

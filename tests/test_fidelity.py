@@ -19,6 +19,7 @@ from snakesweep.fidelity import (
 from snakesweep.pruning import prune_spec, prune_thresholds, pruning_of, should_prune
 from snakesweep.rounds import make_round
 from snakesweep.strategies import plan_round
+from snakesweep.sweep import sweep_of
 
 SPACE = {
     "lr": {"type": "float", "low": 1.0e-3, "high": 0.3, "log": True},
@@ -101,18 +102,18 @@ def test_promotion_keeps_the_best_ok_trials_ties_by_trial_id():
 
 def test_plan_round_proposes_then_promotes_with_resume():
     cfg = config()
-    first = plan_round(cfg, pd.DataFrame(), 0, seed=11)
+    first = plan_round(sweep_of(cfg), pd.DataFrame(), 0, seed=11)
     assert len(first) == 27
     assert all(e["fidelity"]["value"] == 1 and e["fidelity"]["resume_from"] is None for e in first)
     assert all(e["params"]["max_epochs"] == 27 for e in first)  # the schedule's horizon
-    assert first == plan_round(cfg, pd.DataFrame(), 0, seed=11)  # pure
-    assert first != plan_round(cfg, pd.DataFrame(), 0, seed=12)
+    assert first == plan_round(sweep_of(cfg), pd.DataFrame(), 0, seed=11)  # pure
+    assert first != plan_round(sweep_of(cfg), pd.DataFrame(), 0, seed=12)
 
     rng = np.random.default_rng(0)
     history = rung_table(list(rng.random(27)))
     for column in ("lr", "hidden_units", "optimizer", "momentum", "max_epochs"):
         history[column] = [e["params"].get(column, np.nan) for e in first]
-    promoted = plan_round(cfg, history, 1, seed=99)
+    promoted = plan_round(sweep_of(cfg), history, 1, seed=99)
     best = list(history.sort_values("objective")["trial"][:9])
     assert [e["fidelity"]["resume_from"] for e in promoted] == best
     assert all(e["fidelity"]["value"] == 3 and e["fidelity"]["rung"] == 1 for e in promoted)
@@ -123,7 +124,7 @@ def test_plan_round_proposes_then_promotes_with_resume():
 
 
 def test_make_round_writes_fidelity_records_and_trial_ids():
-    content = make_round(config(), pd.DataFrame(), 0, 0.0)
+    content = make_round(sweep_of(config()), pd.DataFrame(), 0, 0.0)
     assert content["strategy"] == "hyperband"
     assert [t["trial"] for t in content["trials"][:2]] == ["r000-t000", "r000-t001"]
     assert content["trials"][0]["fidelity"]["kind"] == "epochs"
@@ -132,15 +133,15 @@ def test_make_round_writes_fidelity_records_and_trial_ids():
 
 def test_bohb_uses_the_model_once_a_fidelity_has_enough_results():
     cfg = config("bohb", random_fraction=0.0)
-    first = plan_round(cfg, pd.DataFrame(), 0, seed=1)
+    first = plan_round(sweep_of(cfg), pd.DataFrame(), 0, seed=1)
     history = rung_table([abs(np.log10(e["params"]["lr"]) + 1.0) for e in first])
     for column in ("lr", "hidden_units", "optimizer", "momentum", "max_epochs"):
         history[column] = [e["params"].get(column, np.nan) for e in first]
     # Round 4 starts bracket s=2 (new configurations at 3 epochs): fit to the 1-epoch results.
-    new = plan_round(cfg, history, 4, seed=5)
+    new = plan_round(sweep_of(cfg), history, 4, seed=5)
     assert len(new) == 12 and all(e["fidelity"]["parent"] is None for e in new)
     random_cfg = config("hyperband")
-    random_new = plan_round(random_cfg, history, 4, seed=5)
+    random_new = plan_round(sweep_of(random_cfg), history, 4, seed=5)
     distance = lambda entries: np.median([abs(np.log10(e["params"]["lr"]) + 1) for e in entries])  # noqa: E731
     assert distance(new) < distance(random_new)
 
@@ -188,11 +189,11 @@ def test_data_fraction_fidelity_does_not_resume():
     fid = fidelity_of(cfg)
     assert not fid.resumable
     assert [level for _, level in bracket_plan(fid, 4)[0]] == [0.1, 0.3, 0.9]
-    first = plan_round(cfg, pd.DataFrame(), 0, seed=1)
+    first = plan_round(sweep_of(cfg), pd.DataFrame(), 0, seed=1)
     history = rung_table([float(i) for i in range(len(first))])
     for column in ("lr", "hidden_units", "optimizer", "momentum", "max_epochs"):
         history[column] = [e["params"].get(column, np.nan) for e in first]
-    promoted = plan_round(cfg, history, 1, seed=1)
+    promoted = plan_round(sweep_of(cfg), history, 1, seed=1)
     assert all(e["fidelity"]["resume_from"] is None and e["fidelity"]["parent"] for e in promoted)
     assert promoted[0]["params"]["max_epochs"] == 27  # epochs stay the space's
 
@@ -270,10 +271,10 @@ def test_report_section_shows_rungs_and_epochs_saved(tmp_path):
 
     from snakesweep.report.fidelity import fidelity_markdown, plot_rungs
 
-    cfg = config("hyperband", eta=3, brackets=1, max_fidelity=None)
-    rounds = make_round(cfg, pd.DataFrame(), 0, 0.0)
-    (tmp_path / "rounds").mkdir()
-    (tmp_path / "rounds" / "000.json").write_text(json.dumps(rounds))
+    sweep = sweep_of(config("hyperband", eta=3, brackets=1, max_fidelity=None), tmp_path)
+    rounds = make_round(sweep, pd.DataFrame(), 0, 0.0)
+    sweep.paths.rounds_dir.mkdir(parents=True)
+    sweep.paths.rounds(0).write_text(json.dumps(rounds))
     first = rounds["trials"]
     table = rung_table([float(i) for i in range(len(first))])
     table["epochs"] = 1
@@ -284,22 +285,20 @@ def test_report_section_shows_rungs_and_epochs_saved(tmp_path):
                                                 "parent": "r000-t000", "resume_from": "r000-t000"}}
         ],
     }  # fmt: skip
-    (tmp_path / "rounds" / "001.json").write_text(json.dumps(promoted))
+    sweep.paths.rounds(1).write_text(json.dumps(promoted))
     table = pd.concat(
         [table, pd.DataFrame([{"trial": "r001-t000", "round": 1, "seed": 100, "status": "ok",
                                "objective": -1.0, "epochs": 3}])],
         ignore_index=True,
     )  # fmt: skip
-    text = fidelity_markdown(cfg, tmp_path, table)
+    text = fidelity_markdown(sweep, table)
     assert "## Rungs and brackets" in text
     assert "r001-t000 ← r000-t000" in text  # which trial went on from which
     # 27 configurations x 27 epochs if each ran to the end; trained 27 x 1 + 2.
     assert "Epochs trained: 29 for 27 configurations" in text and "700 epochs saved" in text
-    assert plot_rungs(cfg, tmp_path, table, tmp_path / "rungs.png").stat().st_size > 0
-    assert (
-        fidelity_markdown(config("hyperband") | {"search": {"strategy": "bayes"}}, tmp_path, table)
-        == ""
-    )
+    assert plot_rungs(sweep, table, tmp_path / "rungs.png").stat().st_size > 0
+    not_multi_fidelity = config("hyperband") | {"search": {"strategy": "bayes"}}
+    assert fidelity_markdown(sweep_of(not_multi_fidelity, tmp_path), table) == ""
 
 
 def test_schedule_and_pruning_do_not_import_the_strategies():

@@ -8,7 +8,8 @@ import math
 import pandas as pd
 
 from snakesweep.history import append_round, best_trial, empty_history, read_trials, round_summary
-from snakesweep.seeds import derive_seed, round_of_trial, trial_id
+from snakesweep.paths import round_of_trial, trial_id
+from snakesweep.seeds import derive_seed
 
 
 def record(trial: str, objective: float | None, status: str = "ok", **params) -> dict:

@@ -6,20 +6,22 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO, TINY_SWEEP, write_config
 
-from snakesweep.config import load_config
 from snakesweep.history import empty_history
 from snakesweep.plan import describe, estimate, makespan, schedule, status_text
 from snakesweep.rounds import make_round
+from snakesweep.sweep import Sweep, load_sweep
 
 
-def sweep_config(**changes) -> dict:
+def sweep_in(results: Path, **changes) -> Sweep:
+    """The tiny sweep (with `changes`) whose files are under results/tiny."""
     raw = json.loads(json.dumps(TINY_SWEEP))
     raw.update(changes)
-    return load_config(raw)
+    return load_sweep(raw, results)
 
 
 def write_round(sweep_dir, index, trials, fit_s=2.0, job_s=5.0, epochs=2, start=1000.0, span=None):
@@ -58,17 +60,18 @@ def write_round(sweep_dir, index, trials, fit_s=2.0, job_s=5.0, epochs=2, start=
     return start + span
 
 
-def test_new_rungs_propose_as_many_trials_as_the_plan_says():
-    config = sweep_config(
+def test_new_rungs_propose_as_many_trials_as_the_plan_says(tmp_path):
+    sweep = sweep_in(
+        tmp_path,
         search={"strategy": "hyperband", "eta": 3, "min_fidelity": 1},
         budget={"rounds": 6, "trials_per_round": 4},
         space={**TINY_SWEEP["space"], "max_epochs": 9},
     )
-    rounds = schedule(config)
+    rounds = schedule(sweep)
     assert len(rounds) == 6
     for planned in rounds:
         if ", rung 0 (" in planned.rung:  # new configurations
-            proposed = make_round(config, empty_history(), planned.index, 0.0)["trials"]
+            proposed = make_round(sweep, empty_history(), planned.index, 0.0)["trials"]
             assert len(proposed) == planned.trials
             assert {p["fidelity"]["value"] for p in proposed} == {planned.epochs}
     # a promoted lineage adds epochs rung by rung up to the maximum fidelity
@@ -77,18 +80,18 @@ def test_new_rungs_propose_as_many_trials_as_the_plan_says():
 
 
 def test_no_finished_trial_means_the_time_is_unknown(tmp_path):
-    plan = estimate(sweep_config(), tmp_path / "tiny")
+    plan = estimate(sweep_in(tmp_path))
     assert plan["trials_total"] == 4 and plan["trials_remaining"] == 4
     assert plan["remaining_wall_s"] is None and plan["remaining_cpu_h"] is None
     assert "cannot know" in describe(plan)
 
 
 def test_remaining_time_follows_the_finished_rounds(tmp_path):
-    config = sweep_config(budget={"rounds": 4, "trials_per_round": 4})
-    sweep_dir = tmp_path / "results" / "tiny"
+    sweep = sweep_in(tmp_path / "results", budget={"rounds": 4, "trials_per_round": 4})
+    sweep_dir = sweep.paths.root
     end = write_round(sweep_dir, 0, 4, span=12.0)
     write_round(sweep_dir, 1, 4, start=end, span=12.0)
-    plan = estimate(config, sweep_dir, cores=2)
+    plan = estimate(sweep, cores=2)
     assert plan["rounds_finished"] == 2 and plan["trials_remaining"] == 8
     # each round: 4 jobs of 5 s on 2 slots is 10 s, the files say 12 s: 2 s of workflow
     assert plan["round_overhead_s"] == pytest.approx(2.0)
@@ -97,7 +100,7 @@ def test_remaining_time_follows_the_finished_rounds(tmp_path):
     low, high = plan["remaining_wall_range_s"]
     assert low <= plan["remaining_wall_s"] <= high
     # twice the cores: trials run 4 at once
-    assert estimate(config, sweep_dir, cores=4)["remaining_wall_s"] - plan["tail_s"] == (
+    assert estimate(sweep, cores=4)["remaining_wall_s"] - plan["tail_s"] == (
         pytest.approx(2 * (5.0 + 2.0))
     )
     assert plan["remaining_cpu_h"] == pytest.approx(8 * 5.0 / 3600, rel=1e-3)
@@ -108,9 +111,9 @@ def test_longer_trials_cost_more_per_epoch(tmp_path):
     """The fitting part scales with the epochs a trial will train, the start-up part doesn't."""
     sweep_dir = tmp_path / "results" / "tiny"
     write_round(sweep_dir, 0, 2, fit_s=2.0, job_s=5.0, epochs=2)
-    short = estimate(sweep_config(), sweep_dir, cores=1)
+    short = estimate(sweep_in(tmp_path / "results"), cores=1)
     space = {**TINY_SWEEP["space"], "max_epochs": 4}
-    long = estimate(sweep_config(space=space), sweep_dir, cores=1)
+    long = estimate(sweep_in(tmp_path / "results", space=space), cores=1)
     assert short["seconds_per_epoch"] == pytest.approx(1.0)
     assert short["job_overhead_s"] == pytest.approx(3.0)
     # the remaining round: 2 trials on 1 slot, (3 + 2 x 1) s each, then (3 + 4 x 1) s each
@@ -121,8 +124,8 @@ def test_longer_trials_cost_more_per_epoch(tmp_path):
 
 
 def test_a_running_trial_shows_its_epoch_and_last_metric(tmp_path):
-    config = sweep_config()
-    sweep_dir = tmp_path / "results" / "tiny"
+    sweep = sweep_in(tmp_path / "results")
+    sweep_dir = sweep.paths.root
     write_round(sweep_dir, 0, 2)
     rounds_file = sweep_dir / "rounds" / "001.json"
     proposals = [{"trial": "r001-t000", "seed": 1, "params": {"max_epochs": 2}}]
@@ -131,11 +134,11 @@ def test_a_running_trial_shows_its_epoch_and_last_metric(tmp_path):
     (sweep_dir / "trials" / "r001-t000" / "history.csv").write_text(
         "epoch,train/loss,val/loss\n0,0.9,0.8\n"
     )
-    plan = estimate(config, sweep_dir)
+    plan = estimate(sweep)
     assert plan["running"] == {
         "r001-t000": {"epoch": 1, "metric": "val/loss", "value": 0.8, "of_epochs": 2.0}
     }
-    text = status_text(config, sweep_dir, plan)
+    text = status_text(sweep, plan)
     assert "round 2/2 running" in text and "r001-t000: epoch 1/2, val/loss 0.8" in text
     assert "best so far 0.5 (r000-t000)" in text
 

@@ -10,8 +10,10 @@ import pytest
 from sweep_files import sweep_config, write_sweep
 
 from snakesweep.history import read_history
+from snakesweep.paths import REPORT_PLOTS, SweepPaths
 from snakesweep.report import analysis, plots
-from snakesweep.report.build import PLOTS, write_plots, write_summary
+from snakesweep.report.build import write_plots, write_summary
+from snakesweep.sweep import load_sweep
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -29,13 +31,15 @@ def png_size(path) -> tuple[int, int]:
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     sweep_dir = write_sweep(root, rounds=3, per_round=4, failed=("r001-t002", "r002-t001"))
-    return sweep_dir, read_history(sweep_dir / "trials.csv"), sweep_config()
+    loaded = load_sweep(sweep_config(), root / "results")
+    assert loaded.paths.root == sweep_dir
+    return sweep_dir, read_history(sweep_dir / "trials.csv"), loaded
 
 
 def test_every_plot_is_a_png(sweep):
-    sweep_dir, table, config = sweep
-    out = {name: sweep_dir / "plots" / f"{name}.png" for name in PLOTS}
-    write_plots(table, config, sweep_dir, out)
+    sweep_dir, table, loaded = sweep
+    out = {name: SweepPaths(sweep_dir).plot(name) for name in REPORT_PLOTS}
+    write_plots(table, loaded, out)
     for name, path in out.items():
         width, height = png_size(path)
         assert width > 300 and height > 150, name
@@ -43,13 +47,13 @@ def test_every_plot_is_a_png(sweep):
 
 
 def test_summary(sweep):
-    sweep_dir, table, config = sweep
+    sweep_dir, table, loaded = sweep
     (sweep_dir / "benchmarks" / "train").mkdir(parents=True)
     (sweep_dir / "benchmarks" / "train" / "r000-t000.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
     test_json = sweep_dir / "test.json"
     test_json.write_text('{"test/acc": 0.91, "test/loss": 0.3}')
     path = sweep_dir / "summary.md"
-    write_summary(table, config, sweep_dir, path, test_json)
+    write_summary(table, loaded, path, test_json)
     text = path.read_text()
     best = analysis.ranked(table, "minimize").iloc[0]
     assert f"Trial `{best['trial']}`" in text
@@ -64,11 +68,11 @@ def test_summary(sweep):
 
 
 def test_summary_without_finished_trials(sweep):
-    _, table, config = sweep
+    _, table, loaded = sweep
     broken = table.assign(status="failed", objective=np.nan)
     from snakesweep.report.summary import summary_markdown
 
-    text = summary_markdown(broken, config)
+    text = summary_markdown(broken, loaded)
     assert "No trial finished" in text and "12 of 12 trials did not finish" in text
 
 
@@ -131,11 +135,11 @@ def test_values_lists_span_their_values_on_a_log_axis_past_a_decade():
     ]
 
 
-def test_summary_has_a_table_per_parameter_for_one_at_a_time():
+def test_summary_has_a_table_per_parameter_for_one_at_a_time(tmp_path):
     from snakesweep.report.summary import summary_markdown
 
     space = {
-        "lr": {"type": "float", "low": 1e-3, "high": 1, "log": True},
+        "lr": {"type": "float", "low": 1e-3, "high": 1, "log": True, "grid": 3},
         "batch_size": {"type": "int", "values": [16, 32, 64]},
         "max_epochs": 5,
     }
@@ -158,8 +162,9 @@ def test_summary_has_a_table_per_parameter_for_one_at_a_time():
         "objective": {"metric": "val/loss", "direction": "minimize"},
         "search": {"strategy": "one_at_a_time"},
         "space": space,
+        "data": {"name": "digits"},
     }
-    text = summary_markdown(table, config)
+    text = summary_markdown(table, load_sweep(config, tmp_path))
     section = text.split("## One parameter at a time")[1].split("\n## ")[0]
     lr_part = section.split("### lr")[1].split("### batch_size")[0]
     lr_rows = [line for line in lr_part.splitlines() if line.startswith("| 0")]
@@ -172,7 +177,7 @@ def test_summary_has_a_table_per_parameter_for_one_at_a_time():
         "64",
     ]
     config["search"] = {"strategy": "bayes"}
-    assert "One parameter at a time" not in summary_markdown(table, config)
+    assert "One parameter at a time" not in summary_markdown(table, load_sweep(config, tmp_path))
 
 
 def test_plots_explain_missing_data(tmp_path):
@@ -196,8 +201,8 @@ def test_confusion_matrix_png(tmp_path):
 def test_summary_as_html_page(sweep, tmp_path):
     from snakesweep.report.build import trials_page
 
-    sweep_dir, table, config = sweep
-    write_summary(table, config, sweep_dir, tmp_path / "s.md", html_path=tmp_path / "s.html")
+    _, table, loaded = sweep
+    write_summary(table, loaded, tmp_path / "s.md", html_path=tmp_path / "s.html")
     page = (tmp_path / "s.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<h2>Top 10 trials</h2>" in page
     assert page.count("<table>") >= 4  # best params, metrics, top 10, (job times), failures

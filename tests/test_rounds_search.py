@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
+from conftest import FIXTURES
 
 from snakesweep.rounds import make_round
+from snakesweep.sweep import Sweep, load_sweep
 
+sys.path.insert(0, str(FIXTURES))  # a user's training function takes any parameter
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "grid": [0.0, 0.5, 1.0]}, "epochs": 2}
 
 
-def _config(search: dict) -> dict:
-    return {
-        "seed": 0,
-        "objective": {"metric": "val/loss", "direction": "minimize"},
-        "budget": {"rounds": 5, "trials_per_round": 2},
-        "search": search,
-        "space": SPACE,
-    }
+def _config(search: dict) -> Sweep:
+    return load_sweep(
+        {
+            "sweep": "rounds",
+            "seed": 0,
+            "objective": {"metric": "val/loss", "direction": "minimize"},
+            "budget": {"rounds": 5, "trials_per_round": 2},
+            "search": search,
+            "space": SPACE,
+            "train": {"function": "user_functions:noisy_quadratic"},
+        }
+    )
 
 
 def _rows(content: dict) -> list[dict]:

@@ -22,18 +22,27 @@ import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
+from snakesweep.report.build import write_trial_curves
+from snakesweep.sweep import load_sweep, sweep_of
 from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS, PER_ROUND = 3, 2
 
 
+def track_round_as_the_rule(config: dict, sweep_dir: Path, index: int, artifact_root: Path):
+    """What the `track` rule does: draw the round's learning curves, then track the round."""
+    sweep = load_sweep(config, sweep_dir.parent)
+    table = read_history(sweep.paths.history(index))
+    curves = write_trial_curves(sweep.paths, index, table)
+    return track_round(sweep, table, index, artifact_root, curves=curves)
+
+
 def track_all(root: Path, config: dict, rounds=range(ROUNDS)) -> dict:
     sweep_dir = root / "results" / config["sweep"]
     runs = {}
     for index in rounds:
-        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-        runs = track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+        runs = track_round_as_the_rule(config, sweep_dir, index, root / "results" / "art")
     return runs
 
 
@@ -127,7 +136,7 @@ def test_mlflow_contents_match_the_files(sweep):
     assert artifacts == {f"sweep/{n}.yaml" for n in ("config", "space", "search", "provenance")}
     local = Path(client.download_artifacts(parent.info.run_id, "sweep", str(root / "dl")))
     facts = yaml.safe_load((local / "provenance.yaml").read_text())
-    assert len(facts["git"]["commit"]) == 40
+    assert len(facts["snakesweep"]["git"]["commit"]) == 40
     assert facts["packages"]["mlflow"] and facts["packages"]["pandas"] == pd.__version__
     assert yaml.safe_load((local / "space.yaml").read_text()) == config["space"]
     for trial, row in table.iterrows():
@@ -242,11 +251,11 @@ def test_two_instances_of_one_sweep_name_on_a_server_keep_their_own(tmp_path, ml
     def track(sweep_dir: Path, digest: str) -> dict:
         for index in range(2):
             table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-            track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+            track_round(load_sweep(config, sweep_dir.parent), table, index, tmp_path / "unused")
         test = {"trial": "r001-t000", "refit": "checkpoint", "metrics": {"test/acc": 0.5}}
         example = np.zeros((2, 4), dtype="float32")
-        return track_final(config, test, tmp_path / "unused", sweep_dir, [], tiny_classifier(),
-                           example, digest)  # fmt: skip
+        return track_final(load_sweep(config, sweep_dir.parent), test, tmp_path / "unused", [],
+                           tiny_classifier(), example, digest)  # fmt: skip
 
     ann = track(dirs[0], "ann-1")
     ann_runs = instance_runs(client, "fake", instances[0])
@@ -287,13 +296,13 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sweep_files import sweep_config, write_sweep
 from snakesweep.history import read_history
+from snakesweep.sweep import load_sweep
 from snakesweep.tracking import track_round
-root, sweep, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-config = sweep_config(sweep, rounds=2, per_round=2, uri=uri)
-sweep_dir = root / "results" / sweep
+root, name, uri = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+sweep = load_sweep(sweep_config(name, rounds=2, per_round=2, uri=uri), root / "results")
 for index in range(2):
-    table = read_history(sweep_dir / "history" / f"{{index:03d}}.csv")
-    track_round(config, table, index, sweep_dir / "trials", root / "results" / "art")
+    table = read_history(sweep.paths.history(index))
+    track_round(sweep, table, index, root / "results" / "art")
 """
 
 
@@ -336,10 +345,9 @@ def test_tracking_server(tmp_path, mlflow_server):
     config = sweep_config(rounds=2, per_round=2, uri=mlflow_server)
     sweep_dir = write_sweep(tmp_path, rounds=2, per_round=2, failed=())
     for index in range(2):
-        table = read_history(sweep_dir / "history" / f"{index:03d}.csv")
-        track_round(config, table, index, sweep_dir / "trials", tmp_path / "unused")
+        track_round_as_the_rule(config, sweep_dir, index, tmp_path / "unused")
     before = snapshot(mlflow_server, "fake")
-    track_round(config, table, 1, sweep_dir / "trials", tmp_path / "unused")
+    track_round_as_the_rule(config, sweep_dir, 1, tmp_path / "unused")
     assert snapshot(mlflow_server, "fake") == before
     assert sorted(before) == ["parent", "r000-t000", "r000-t001", "r001-t000", "r001-t001"]
     assert "plots/learning_curve.png" in before["r001-t001"]["artifacts"]
@@ -391,10 +399,9 @@ def test_best_model_is_registered_and_predicts(sweep):
     }
     sweep_dir = root / "results" / config["sweep"]
     args = (
-        config,
+        load_sweep(config, sweep_dir.parent),
         test,
         root / "results" / "art",
-        sweep_dir,
         [summary],
         model,
         example,
@@ -455,7 +462,7 @@ def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_
     finished_ms = (trial_dir / "metrics.json").stat().st_mtime * 1000
     assert all(point.timestamp < finished_ms for point in points)
     table = read_trials([trial_dir / "metrics.json"])
-    runs = track_round(config, table, 0, trial_dir.parent, tmp_path / "unused")
+    runs = track_round(sweep_of(config, tmp_path / "results"), table, 0, tmp_path / "unused")
     assert runs["trial_runs"]["r000-t000"] == live.info.run_id
     assert len(client.get_metric_history(live.info.run_id, "val/loss")) == 3
     assert (

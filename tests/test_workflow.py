@@ -101,6 +101,11 @@ def test_mlflow_mirrors_the_files(finished):
         assert run.data.metrics["final/objective"] == pytest.approx(table.loc[trial, "objective"])
         epochs = client.get_metric_history(run.info.run_id, "val/loss")
         assert [metric.step for metric in epochs] == [0, 1]
+        # the learning curve the track rule drew beside the results, logged with the run
+        curve = Path("plots", "trials", f"{table.loc[trial, 'round']:03d}", trial)
+        assert (workdir / "results" / "tiny" / curve / "learning_curve.png").stat().st_size
+        logged = client.list_artifacts(run.info.run_id, "plots")
+        assert [artifact.path for artifact in logged] == ["plots/learning_curve.png"]
 
 
 def test_report_plots_summary_and_html(finished):

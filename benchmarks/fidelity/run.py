@@ -27,6 +27,7 @@ import yaml  # noqa: E402
 from snakesweep.config import load_config  # noqa: E402
 from snakesweep.history import append_round, empty_history, trial_row  # noqa: E402
 from snakesweep.rounds import make_round  # noqa: E402
+from snakesweep.sweep import sweep_of  # noqa: E402
 from snakesweep.trial import run_trial  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -54,12 +55,13 @@ def sweep_config(problem: str, method: str, seed: int, max_epochs: int) -> dict:
 def run_sweep(problem: str, method: str, seed: int, max_epochs: int, budget: int, out) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(sweep_config(problem, method, seed, max_epochs), Path(tmp))
+        sweep = sweep_of(config, tmp)
         history = empty_history()
         spent = 0.0
         round_index = 0
         start = time.perf_counter()
         while spent < budget:
-            content = make_round(config, history, round_index, time.perf_counter() - start)
+            content = make_round(sweep, history, round_index, time.perf_counter() - start)
             if not content["trials"]:
                 break
             records = []

@@ -8,18 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from snakesweep.outputs import write_atomic
+from snakesweep.paths import SweepPaths
 from snakesweep.report import analysis, plots
 from snakesweep.report.summary import markdown_table, markdown_to_html, summary_markdown
+from snakesweep.sweep import Sweep
 
 TOP_CURVES = 5
-# name of the PNG under plots/ -> what it shows (used by the rule's outputs and by tests)
-PLOTS = (
-    "optimisation_history",
-    "parallel_coordinates",
-    "importance",
-    "partial_dependence",
-    "learning_curves",
-)
 
 
 def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFrame]:
@@ -34,6 +28,20 @@ def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFram
     return histories
 
 
+def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame) -> dict[str, Path]:
+    """The learning curve of each trial of a round, small (logged with its MLflow run), in the
+    round's folder of curves; none for a trial of fewer than two epochs (e.g. a tabular one)."""
+    files.trial_curves(round_index).mkdir(parents=True, exist_ok=True)
+    trials = list(table.loc[table["round"] == round_index, "trial"])
+    return {
+        trial: plots.plot_learning_curves(
+            {trial: history}, files.trial_curve(trial), f"Learning curves of {trial}", dpi=60
+        )
+        for trial, history in read_histories(files.trials_dir, trials).items()
+        if len(history) >= 2
+    }
+
+
 def read_test_metrics(path: Path | None) -> dict | None:
     """test.json of the evaluation step (flat or under a `metrics` key), or None."""
     if path is None or not Path(path).exists():
@@ -42,20 +50,20 @@ def read_test_metrics(path: Path | None) -> dict | None:
     return record.get("metrics", record) if isinstance(record, dict) else None
 
 
-def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[str, Path]) -> None:
-    """Draw each plot named in `out` (keys from PLOTS) from the trials table."""
-    metric = config["objective"]["metric"]
-    direction = config["objective"]["direction"]
-    seed = int(config.get("seed", 0))
-    dims = analysis.tuned_dims(config["space"], table)
-    sweep = config["sweep"]
+def write_plots(table: pd.DataFrame, sweep: Sweep, out: dict[str, Path]) -> None:
+    """Draw each plot named in `out` (keys from REPORT_PLOTS and the plot rules') from the
+    trials table."""
+    metric = sweep.objective.metric
+    direction = sweep.objective.direction
+    seed = sweep.seed
+    dims = analysis.tuned_dims(sweep.config["space"], table)
     if "optimisation_history" in out:
         plots.plot_history(
             table,
             metric,
             direction,
             out["optimisation_history"],
-            title=f"Optimisation history of sweep {sweep}",
+            title=f"Optimisation history of sweep {sweep.name}",
         )
     if "parallel_coordinates" in out:
         plots.plot_parallel_coordinates(table, dims, metric, direction, out["parallel_coordinates"])
@@ -68,7 +76,7 @@ def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[st
     if "learning_curves" in out:
         top = list(analysis.ranked(table, direction)["trial"].head(TOP_CURVES))
         plots.plot_learning_curves(
-            read_histories(sweep_dir / "trials", top),
+            read_histories(sweep.paths.trials_dir, top),
             out["learning_curves"],
             title=f"Learning curves of the top {len(top)} trials",
         )
@@ -80,8 +88,7 @@ def write_plots(table: pd.DataFrame, config: dict, sweep_dir: Path, out: dict[st
 
 def write_summary(
     table: pd.DataFrame,
-    config: dict,
-    sweep_dir: Path,
+    sweep: Sweep,
     path: Path,
     test_json: Path | None = None,
     plot_paths: list[Path] | None = None,
@@ -90,20 +97,20 @@ def write_summary(
     """summary.md, and the same as an HTML page when `html_path` is given."""
     text = summary_markdown(
         table,
-        config,
+        sweep,
         read_test_metrics(test_json),
-        sweep_dir / "benchmarks",
+        sweep.paths.benchmarks_dir,
         [str(p) for p in plot_paths or []],
     )
     from snakesweep.report.fidelity import fidelity_markdown
 
-    section = fidelity_markdown(config, sweep_dir, table)
+    section = fidelity_markdown(sweep, table)
     if section:
         text = text.rstrip("\n") + "\n\n" + section
     write_atomic(path, text)
     if html_path is not None:
         Path(html_path).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(html_path, markdown_to_html(text, f"Sweep {config['sweep']}"))
+        write_atomic(html_path, markdown_to_html(text, f"Sweep {sweep.name}"))
 
 
 def trials_page(table: pd.DataFrame, sweep: str) -> str:

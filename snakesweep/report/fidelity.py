@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from snakesweep.fidelity import epochs_saved, epochs_table, fidelity_of
+from snakesweep.fidelity import epochs_saved, epochs_table
+from snakesweep.paths import SweepPaths
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 
-def read_rounds(sweep_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((sweep_dir / "rounds").glob("*.json"))]
+def read_rounds(files: SweepPaths) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(files.rounds_dir.glob("*.json"))]
 
 
 def rung_table(epochs: pd.DataFrame, table: pd.DataFrame, direction: str) -> pd.DataFrame:
@@ -50,17 +55,17 @@ def rung_table(epochs: pd.DataFrame, table: pd.DataFrame, direction: str) -> pd.
     return pd.DataFrame(rows)
 
 
-def fidelity_markdown(config: dict, sweep_dir: Path, table: pd.DataFrame) -> str:
+def fidelity_markdown(sweep: Sweep, table: pd.DataFrame) -> str:
     """The report's "Rungs and brackets" section ('' for a sweep without fidelities)."""
     from snakesweep.report.summary import markdown_table
 
-    fid = fidelity_of(config)
+    fid = sweep.fidelity
     if fid is None:
         return ""
-    epochs = epochs_table(read_rounds(sweep_dir), table)
+    epochs = epochs_table(read_rounds(sweep.paths), table)
     if epochs.empty:
         return ""
-    direction = config["objective"]["direction"]
+    direction = sweep.objective.direction
     lines = [
         "## Rungs and brackets",
         "",
@@ -83,13 +88,13 @@ def fidelity_markdown(config: dict, sweep_dir: Path, table: pd.DataFrame) -> str
     return "\n".join(lines)
 
 
-def plot_rungs(config: dict, sweep_dir: Path, table: pd.DataFrame, path: Path | str) -> Path:
+def plot_rungs(sweep: Sweep, table: pd.DataFrame, path: Path | str) -> Path:
     """Objective against fidelity, one line per configuration across the rungs it reached."""
     from snakesweep.report.plots import _message, _objective_label, _pyplot, _save
 
-    epochs = epochs_table(read_rounds(sweep_dir), table)
-    metric, direction = config["objective"]["metric"], config["objective"]["direction"]
-    if epochs.empty or fidelity_of(config) is None:
+    epochs = epochs_table(read_rounds(sweep.paths), table)
+    metric, direction = sweep.objective.metric, sweep.objective.direction
+    if epochs.empty or sweep.fidelity is None:
         return _message(path, "Rungs", "Not a multi-fidelity sweep.")
     objective = table.set_index("trial")["objective"] if len(table) else pd.Series(dtype=float)
     epochs["objective"] = pd.to_numeric(epochs["trial"].map(objective), errors="coerce")
@@ -118,7 +123,7 @@ def plot_rungs(config: dict, sweep_dir: Path, table: pd.DataFrame, path: Path | 
     levels = sorted(pd.to_numeric(epochs["fidelity"], errors="coerce").dropna().unique())
     ax.set_xticks(levels, [f"{v:g}" for v in levels])
     ax.minorticks_off()
-    ax.set_xlabel(f"fidelity ({fidelity_of(config).kind})")
+    ax.set_xlabel(f"fidelity ({sweep.fidelity.kind})")
     ax.set_ylabel(_objective_label(metric, direction))
     ax.set_title("Rungs: each line is one configuration promoted across rungs")
     return _save(fig, path)

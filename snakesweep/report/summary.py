@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from snakesweep.report import analysis
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 
 def _cell(value: Any) -> str:
@@ -67,11 +70,11 @@ def top_table(table: pd.DataFrame, params: list[str], direction: str, n: int = 1
     return frame
 
 
-def no_test_reason(config: dict) -> str:
+def no_test_reason(sweep: Sweep) -> str:
     """Why a summary has no test metrics."""
-    if config.get("task") == "tabular":
+    if sweep.task == "tabular":
         return "none (a tabular sweep looks its metrics up in a table; nothing to test)"
-    if not (config.get("evaluate") or {}).get("test_set", True):
+    if not sweep.evaluate["test_set"]:
         return "none (evaluate.test_set is false)"
     return "not available (the evaluation step has not run)"
 
@@ -96,27 +99,25 @@ def one_at_a_time_tables(table: pd.DataFrame, dims: list, metric: str) -> list[s
 
 def summary_markdown(
     table: pd.DataFrame,
-    config: dict,
+    sweep: Sweep,
     test_metrics: dict | None = None,
     benchmarks_dir: Path | None = None,
     plots: list[str] | None = None,
 ) -> str:
     """The whole summary.md text."""
-    sweep = config["sweep"]
-    metric = config["objective"]["metric"]
-    direction = config["objective"]["direction"]
-    strategy = (
-        config["search"]["strategy"] if isinstance(config["search"], dict) else (config["search"])
-    )
-    dims = analysis.tuned_dims(config["space"], table)
+    metric = sweep.objective.metric
+    direction = sweep.objective.direction
+    strategy = sweep.search.strategy
+    space = sweep.config["space"]
+    dims = analysis.tuned_dims(space, table)
     params = [d.name for d in dims]
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
     rounds = int(table["round"].max()) + 1 if not table.empty else 0
     lines = [
-        f"# Sweep `{sweep}`",
+        f"# Sweep `{sweep.name}`",
         "",
         f"- Objective: **{metric}** ({direction})",
-        f"- Strategy: {strategy}, seed {config['seed']}",
+        f"- Strategy: {strategy}, seed {sweep.seed}",
         f"- Trials: {len(table)} in {rounds} rounds — "
         + ", ".join(f"{count} {status}" for status, count in sorted(counts.items())),
         "",
@@ -132,7 +133,7 @@ def summary_markdown(
             f"{metric} = **{float(best['objective']):.4g}**",
             "",
         ]
-        fixed = {k: v for k, v in config["space"].items() if not isinstance(v, dict)}
+        fixed = {k: v for k, v in space.items() if not isinstance(v, dict)}
         rows = [(name, best[name]) for name in params if name in best and pd.notna(best[name])]
         rows += [(name, f"{value} (fixed)") for name, value in fixed.items()]
         lines += [markdown_table(pd.DataFrame(rows, columns=["parameter", "value"])), ""]
@@ -148,7 +149,7 @@ def summary_markdown(
                 metric_rows.append(("test (held out, once)", name, value))
         lines += [markdown_table(pd.DataFrame(metric_rows, columns=["set", "metric", "value"])), ""]
         if not test_metrics:
-            lines += [f"Test metrics: {no_test_reason(config)}.", ""]
+            lines += [f"Test metrics: {no_test_reason(sweep)}.", ""]
         lines += [
             f"## Top {min(10, len(ranked))} trials",
             "",

@@ -1,6 +1,6 @@
 """Search strategies behind one interface.
 
-`plan_round(config, history, round_index, seed)` plans a round of the workflow for every
+`plan_round(sweep, history, round_index, seed)` plans a round of the workflow for every
 strategy; `propose(search, space, history, n, seed, direction)` is the plain n-configurations
 API it uses (multi-fidelity strategies plan rungs and use it for a bracket's new configurations).
 Every strategy is rebuilt from the finished trials each round and keeps no state of its own,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,6 +35,9 @@ from snakesweep.strategies._base import (
     observations,
     rng_for,
 )
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 __all__ = [
     "STRATEGIES",
@@ -211,12 +214,6 @@ def warm_start_table(paths: list[str], space: Space) -> pd.DataFrame:
     return table[keep].reset_index(drop=True)
 
 
-def search_files(search: str | Mapping[str, Any] | None) -> list[str]:
-    """The files a strategy reads (warm-start tables, a replay list): propose's inputs."""
-    _, opts = search_options(search)
-    return [*opts["warm_start"], *([str(opts["file"])] if opts.get("file") else [])]
-
-
 def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> None:
     """Validate the `search:` config against the space; raise ConfigError naming the key."""
     space = parse_space(space_mapping)
@@ -281,7 +278,7 @@ def propose(
 
 
 def plan_round(
-    config: Mapping[str, Any],
+    sweep: Sweep,
     history: pd.DataFrame,
     round_index: int,
     seed: int,
@@ -289,16 +286,16 @@ def plan_round(
 ) -> list[dict[str, Any]]:
     """One round's entries, for every strategy: `params` each; multi-fidelity strategies add a
     `fidelity` record, and a promoted trial its parent's `seed`. What the workflow calls."""
-    strat, opts = search_options(config["search"])
+    strat = _strategy(sweep.search.strategy)
     if strat.plan is not None:
-        return strat.plan(strat, opts, config, history, round_index, seed)
+        return strat.plan(strat, dict(sweep.search.options), sweep, history, round_index, seed)
     proposals = propose(
-        config["search"],
-        config["space"],
+        sweep.search.options,
+        sweep.space,
         history,
-        config["budget"]["trials_per_round"],
+        sweep.budget["trials_per_round"],
         seed,
-        config["objective"]["direction"],
+        sweep.objective.direction,
         info=info,
     )
     return [{"params": params} for params in proposals]

@@ -10,8 +10,7 @@ fidelity that has enough of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,11 +20,10 @@ from snakesweep.fidelity import (
     OPTIONS,
     Fidelity,
     fidelity_column,
-    fidelity_of,
     promote,
     rung_of_round,
 )
-from snakesweep.space import Space, parse_space
+from snakesweep.space import Space
 from snakesweep.strategies import bayes
 from snakesweep.strategies._base import (
     Observations,
@@ -37,6 +35,9 @@ from snakesweep.strategies._base import (
     random_points,
     rng_for,
 )
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 SH_OPTIONS: dict[str, Any] = dict(OPTIONS)
 HYPERBAND_OPTIONS: dict[str, Any] = dict(OPTIONS)
@@ -102,7 +103,7 @@ def model_points(
 def plan_round(
     strategy: Any,
     options: dict[str, Any],
-    config: Mapping[str, Any],
+    sweep: Sweep,
     history: pd.DataFrame,
     round_index: int,
     seed: int,
@@ -113,12 +114,12 @@ def plan_round(
     parent, resume_from) and, for promotions, the parent's `seed`. `strategy` is the registered
     strategy, whose `propose` draws a bracket's new configurations.
     """
-    fid = fidelity_of(config)
+    fid = sweep.fidelity
     if fid is None:
-        raise ValueError(f"{config['search']['strategy']!r} is not a multi-fidelity strategy")
-    direction = config["objective"]["direction"]
-    space = parse_space(config["space"])
-    trials_per_round = config["budget"]["trials_per_round"]
+        raise ValueError(f"{sweep.search.strategy!r} is not a multi-fidelity strategy")
+    direction = sweep.objective.direction
+    space = sweep.space
+    trials_per_round = sweep.budget["trials_per_round"]
     place = rung_of_round(fid, trials_per_round, round_index)
     record = {
         "kind": fid.kind,

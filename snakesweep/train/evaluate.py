@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from snakesweep.outputs import read_json, write_json
+from snakesweep.paths import SweepPaths
 
 
 # --- which trials -------------------------------------------------------------------------
@@ -24,12 +25,13 @@ def ranked_trials(table_path: Path, direction: str) -> list[dict[str, Any]]:
     from snakesweep.history import read_history
 
     table = read_history(table_path)
+    files = SweepPaths(Path(table_path).parent)  # trials.csv is the sweep's own
     objective = pd.to_numeric(table["objective"], errors="coerce")
     ok = table[(table["status"] == "ok") & np.isfinite(objective)]
     records = []
     for trial in ok["trial"]:
-        trial_dir = Path(table_path).parent / "trials" / str(trial)
-        record = read_json(trial_dir / "metrics.json")
+        trial_dir = files.trial_dir(str(trial))
+        record = read_json(files.metrics(str(trial)))
         record["dir"] = str(trial_dir)
         records.append(record)
     sign = 1.0 if direction == "minimize" else -1.0
