@@ -77,8 +77,9 @@ LATER_MODULES = (
 )
 
 
-class _Stop(Exception):
-    """SIGTERM or SIGINT: the run is over."""
+class _Stop(BaseException):
+    """SIGTERM or SIGINT: the run is over. A BaseException, like KeyboardInterrupt, so that a
+    library's `except Exception` around an optional import cannot swallow it."""
 
 
 def socket_path(workdir: Path, owner: int) -> Path:
@@ -305,7 +306,10 @@ def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S
     """
     _die_with_parent(signal.SIGTERM)
 
+    stop_requested = []  # also seen when a library's bare `except:` swallowed the _Stop
+
     def request_stop(*_) -> None:
+        stop_requested.append(True)
         raise _Stop
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -321,9 +325,10 @@ def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S
     try:
         for name in first:
             preload(name)
-        importlib.import_module("snakesweep.trial").warm_up(config)
+        if not stop_requested:
+            importlib.import_module("snakesweep.trial").warm_up(config)
         idle_since = time.monotonic()
-        while alive(owner):
+        while alive(owner) and not stop_requested:
             ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
             if ready:
                 jobs.add(_accept(listener))

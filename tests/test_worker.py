@@ -161,6 +161,21 @@ def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tm
         worker.wait(timeout=30)
 
 
+@pytest.mark.parametrize("after_s", [0.3, 0.7, 1.2, 2.0])
+def test_the_worker_stops_at_once_when_told_while_it_imports(tmp_path, after_s):
+    """SIGTERM in the middle of the worker's imports (some libraries catch every exception
+    around their optional imports) still stops it."""
+    config = {"task": "tabular", "tabular": {"table": "hpobench/car"}}
+    worker = start_worker(tmp_path, os.getpid(), config)
+    time.sleep(after_s)
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    finally:
+        worker.kill()
+    assert not socket_path(tmp_path, os.getpid()).exists()
+
+
 def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
     worker = start_worker(tmp_path, os.getpid())
     (tmp_path / "job.py").write_text(JOB_SCRIPT)
