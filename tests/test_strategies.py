@@ -461,3 +461,43 @@ def test_a_grid_too_large_to_enumerate_is_refused_at_once():
         check_search({"strategy": "grid", "points": 60}, space)
     assert e.value.key == "search.points" and "12,960,000 configurations" in str(e.value)
     check_search({"strategy": "grid", "points": 10}, space)  # 10,000: fine
+
+
+def test_bayes_batch_starts_with_the_models_best_guess():
+    # The first point of a batch of 4 minimises the GP's mean (its best guess); the others,
+    # and a batch of 1, maximise expected improvement, which explores.
+    from snakesweep.strategies.bayes import Encoder, _Model
+
+    space = {
+        "x": {"type": "float", "low": 0.0, "high": 1.0},
+        "y": {"type": "float", "low": 0.0, "high": 1.0},
+    }
+
+    def f(p):
+        return (p["x"] - 0.3) ** 2 + (p["y"] - 0.7) ** 2 + 0.1 * math.sin(12 * p["x"])
+
+    s = parse_space(space)
+    enc = Encoder(s)
+    grid = np.array(np.meshgrid(*[np.linspace(0, 1, 201)] * 2)).reshape(2, -1).T
+    options = {"strategy": "bayes", "initial_points": 5, "y_transform": "none"}
+    gaps = []
+    for seed in range(4):
+        trials = propose("random", space, None, 20, seed=seed)
+        hist = pd.DataFrame([{**p, "objective": f(p), "status": "ok"} for p in trials])
+        model = _Model(
+            "GP",
+            enc.features(np.vstack([s.to_unit(p) for p in trials])),
+            hist["objective"].to_numpy(),
+            seed,
+        )
+        best = model.predict(grid)[0].min()
+
+        def mean(p, model=model):
+            return float(model.predict(enc.features(s.to_unit(p)[None, :]))[0][0])
+
+        batch = propose(options, space, hist, 4, seed=seed)
+        single = propose(options, space, hist, 1, seed=seed)[0]
+        assert mean(batch[0]) <= best + 1e-3, seed
+        assert min(mean(p) for p in batch[1:]) > mean(batch[0]), seed
+        gaps.append(mean(single) - mean(batch[0]))
+    assert max(gaps) > 0.01, gaps  # expected improvement alone goes elsewhere

@@ -13,7 +13,9 @@ trials every round.
   spiky model), or skopt's RF / ET / GBRT regressors; the acquisition (log-EI, log-PI, LCB
   or a gp_hedge portfolio) is maximised over global quasi-random candidates plus local
   perturbations of the best points, refined in shrinking steps.
-- A batch is chosen one point at a time by constant liar (`cl_min`, `cl_mean`, `cl_max`).
+- A batch is chosen one point at a time by constant liar (`cl_min`, `cl_mean`, `cl_max`). In a
+  batch of 4 or more with the GP below the trust-region regime, the first point is the GP
+  mean's minimum (the model's best guess; EI alone keeps exploring until the last round).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ NOISE_BOUNDS = (1e-6, 1e-1)  # white noise, in units of the standardised objecti
 # Candidates concentrated in a TuRBO-like box around the best trial, from this many tuned
 # parameters on.
 TRUST_REGION_MIN_DIM = 8
+EXPLOIT_MIN_BATCH = 4  # from this batch size on, one point of each batch exploits
 TR_INIT = 0.8  # starting side of the trust region, in unit-cube widths
 TR_COORDS = 20.0  # a trust-region candidate moves about this many coordinates off the centre
 PERTURB_COORDS = 5.0  # a local candidate moves about this many coordinates of its centre
@@ -275,8 +278,10 @@ def log_h(z: np.ndarray) -> np.ndarray:
 def acquisition(
     kind: str, mu: np.ndarray, sd: np.ndarray, best: float, xi: float, kappa: float
 ) -> np.ndarray:
-    """Higher is better, for minimisation."""
+    """Higher is better, for minimisation (`mean`: the model's mean alone)."""
     sd = np.maximum(sd, 1e-9)
+    if kind == "mean":
+        return -mu
     if kind == "LCB":
         return -(mu - kappa * sd)
     z = (best - xi - mu) / sd
@@ -610,7 +615,10 @@ def _propose(
             global_u = np.vstack([global_u[: n_cand // 4], trust])
         best_y = float(np.min(yb))
         picks = []
-        for acq in acqs:
+        # The first point of a batch of EXPLOIT_MIN_BATCH or more (GP, below the trust-region
+        # regime) minimises the model's mean: its best guess, refined where EI explores.
+        greedy = not chosen and n >= EXPLOIT_MIN_BATCH and not use_trust and estimator == "GP"
+        for acq in ["mean"] if greedy else acqs:
 
             def score(C, acq=acq, model=model, best_y=best_y):
                 mu, sd = model.predict(enc.features(C))
