@@ -299,14 +299,13 @@ def slots_of(sweep: Sweep, cores: int, gpus: int) -> int:
     and GPU slots for GPU trials."""
     from snakesweep.cluster import gpus_per_trial, trial_threads, trials_per_gpu
 
-    config = sweep.config
-    threads = trial_threads(config)
+    threads = trial_threads(sweep)
     if threads == 0:
-        return int(config["budget"]["trials_per_round"])
+        return int(sweep.budget["trials_per_round"])
     slots = max(1, cores // threads)
-    per_trial = gpus_per_trial(config)
+    per_trial = gpus_per_trial(sweep)
     if per_trial:
-        slots = min(slots, max(1, gpus * trials_per_gpu(config) // per_trial))
+        slots = min(slots, max(1, gpus * trials_per_gpu(sweep) // per_trial))
     return slots
 
 
@@ -329,7 +328,6 @@ def estimate(
     `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
-    config = sweep.config
     slots = slots_of(sweep, cores, gpus)
     # The finished rounds ran with the resources their run recorded, not those asked about now.
     run = run_of(sweep.paths)
@@ -338,8 +336,8 @@ def estimate(
     jobs_per_trial = max(1, folds)
     costs = state.costs
     known = costs.basis is not None
-    threads = max(1, train_threads(config))
-    gpu_share = gpus_per_trial(config) / trials_per_gpu(config)
+    threads = max(1, train_threads(sweep))
+    gpu_share = gpus_per_trial(sweep) / trials_per_gpu(sweep)
     remaining = {"mid": 0.0, "low": 0.0, "high": 0.0}
     busy_s = 0.0  # train-job seconds still to run (CPU- and GPU-hours)
     round_overhead = statistics.median(state.round_overhead_s) if state.round_overhead_s else 0.0
@@ -530,7 +528,7 @@ def calibrate(sweep: Sweep) -> dict[str, Any]:
         proposal["fidelity"] = {"kind": "epochs", "value": 1}
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        record = run_trial(proposal, 0, dict(sweep.config), Path(scratch) / proposal["trial"])
+        record = run_trial(proposal, 0, sweep, Path(scratch) / proposal["trial"])
         job_s = time.perf_counter() - start
     calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
