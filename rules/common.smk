@@ -83,7 +83,9 @@ ROUNDS = THE_SWEEP.rounds
 FOLDS = THE_SWEEP.folds
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
 TRIAL_GPU_SLOTS = int(THE_SWEEP.on_gpu)
-EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(THE_SWEEP)]
+EVALUATION_EXTRAS = [
+    f"results/{{sweep}}/{name}" for name in evaluation_outputs(THE_SWEEP)
+]
 # The best configuration and the ensemble are tested after the search, unless switched off;
 # a tabular sweep looks its metrics up in a table: there is no model to test.
 # A user's training function (train.function) leaves no model file to test either.
