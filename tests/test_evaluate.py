@@ -112,7 +112,7 @@ def test_evaluate_best_matches_sklearn_on_saved_predictions(sweep):
     with open(sweep / "confusion_matrix.csv") as fh:
         cm = np.array([[int(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
     assert cm.sum() == len(y) and np.trace(cm) == int((pred == y).sum())
-    assert (sweep / "confusion_matrix.png").stat().st_size > 1000
+    assert not (sweep / "confusion_matrix.png").exists()  # the plot_confusion_matrix rule's
     assert "macro avg" in (sweep / "classification_report.csv").read_text()
 
 

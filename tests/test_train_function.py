@@ -11,8 +11,8 @@ import pytest
 from conftest import FIXTURES, REPO, run_snakemake, write_config
 
 from snakesweep.config import load_config
-from snakesweep.sweep import load_sweep
 from snakesweep.errors import ConfigError
+from snakesweep.sweep import load_sweep
 from snakesweep.trial import run_trial
 
 sys.path.insert(0, str(FIXTURES))

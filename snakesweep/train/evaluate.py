@@ -151,7 +151,7 @@ def write_predictions(
 def write_classification_outputs(
     out_dir: Path, y: np.ndarray, output: np.ndarray, class_names: list[str]
 ) -> None:
-    """confusion_matrix.csv/.png and classification_report.csv (per class)."""
+    """confusion_matrix.csv and classification_report.csv (per class)."""
     from sklearn.metrics import classification_report, confusion_matrix
 
     labels = list(range(len(class_names)))
@@ -169,15 +169,13 @@ def write_classification_outputs(
 
 
 def _write_classification_files(out_dir: Path, matrix: pd.DataFrame, report_rows: list) -> None:
-    """confusion_matrix.csv/.png and classification_report.csv from a matrix and report rows."""
-    from snakesweep.report.plots import plot_confusion_matrix
-
+    """confusion_matrix.csv and classification_report.csv from a matrix and report rows (the
+    `plot_confusion_matrix` rule draws plots/confusion_matrix.png from the csv)."""
     matrix.rename_axis("true\\pred").to_csv(out_dir / "confusion_matrix.csv")
     with open(out_dir / "classification_report.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["class", "precision", "recall", "f1", "support"])
         writer.writerows(report_rows)
-    plot_confusion_matrix(matrix, out_dir / "confusion_matrix.png")
 
 
 def _write_without_a_trial(predictions: Path, classification_dir: Path | None = None) -> None:
@@ -244,8 +242,8 @@ def evaluate_best(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str, An
     """Refit (or reuse the checkpoint of) the best trial of the sweep's table (trials.csv) and
     evaluate it once on the test set.
 
-    Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv/.png
-    and classification_report.csv into `out_dir`.
+    Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv and
+    classification_report.csv into `out_dir`.
     """
     from snakesweep.train.fit import fit
 
@@ -344,5 +342,5 @@ def evaluation_outputs(sweep: Sweep) -> list[str]:
     from snakesweep.train.data import task_of
 
     if task_of(sweep.data) == "classification":
-        return ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.csv"]
+        return ["confusion_matrix.csv", "classification_report.csv"]
     return []
