@@ -114,6 +114,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def proposed_trials(files: SweepPaths) -> list[str]:
+    """The trials of the sweep's rounds files so far (rounds/000.json, 001.json, ...), in order:
+    a trial folder no round proposes (e.g. of a round dropped by lowering budget.rounds) is
+    not the sweep's."""
+    trials: list[str] = []
+    index = 0
+    while (proposals := _read_json(files.rounds(index))) is not None:
+        trials += [proposal["trial"] for proposal in proposals.get("trials", [])]
+        index += 1
+    return trials
+
+
 def _benchmark_s(path: Path) -> float | None:
     """Wall seconds of a job from its Snakemake benchmark file (the `s` column)."""
     try:
@@ -538,11 +550,13 @@ def calibrate(sweep: Sweep) -> dict[str, Any]:
 
 # --- status ------------------------------------------------------------------------------------
 def best_so_far(sweep: Sweep) -> tuple[str, float] | None:
-    """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
+    """(trial, objective) of the best finished trial of the rounds proposed so far (finished
+    and running alike), from their metrics.json files."""
     from snakesweep.history import best_trial, read_trials
 
-    # every trial with a metrics.json so far, of finished and running rounds alike
-    table = read_trials(sorted(sweep.paths.trials_dir.glob("*/metrics.json")))
+    files = sweep.paths
+    finished = [files.metrics(t) for t in proposed_trials(files) if files.metrics(t).exists()]
+    table = read_trials(finished)
     best = best_trial(table, sweep.objective.direction) if len(table) else None
     return None if best is None else (str(best["trial"]), float(best["objective"]))
 
