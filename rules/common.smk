@@ -83,7 +83,9 @@ ROUNDS = THE_SWEEP.rounds
 FOLDS = THE_SWEEP.folds
 # A GPU trial takes one of the --resources gpu_slots=<GPUs x train.trials_per_gpu> slots.
 TRIAL_GPU_SLOTS = int(THE_SWEEP.on_gpu)
-EVALUATION_EXTRAS = [f"results/{{sweep}}/{name}" for name in evaluation_outputs(config)]
+EVALUATION_EXTRAS = [
+    f"results/{{sweep}}/{name}" for name in evaluation_outputs(THE_SWEEP)
+]
 # The best configuration and the ensemble are tested after the search, unless switched off;
 # a tabular sweep looks its metrics up in a table: there is no model to test.
 # A user's training function (train.function) leaves no model file to test either.
@@ -241,7 +243,7 @@ def report_outputs(sweep):
     classification, one-at-a-time sensitivity when that strategy ran, the rungs of a
     multi-fidelity sweep."""
     plots = list(REPORT_PLOTS)
-    if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(config):
+    if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(THE_SWEEP):
         plots.append("confusion_matrix")
     if THE_SWEEP.search.strategy == "one_at_a_time":
         plots.append("sensitivity")
@@ -314,7 +316,7 @@ def start_run():
     else:  # a cluster: --jobs trials at once, each with its own cores and GPUs
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
-        gpus = jobs * gpus_per_trial(config)
+        gpus = jobs * gpus_per_trial(THE_SWEEP)
     print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
 
 

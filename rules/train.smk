@@ -13,10 +13,10 @@ from snakesweep.cluster import (
 )
 
 try:
-    TRAIN_THREADS = train_threads(config)
-    TRIAL_THREADS = trial_threads(config)
-    TRAIN_RESOURCES = train_resources(config)
-    TRIALS_PER_JOB = trials_per_gpu(config)
+    TRAIN_THREADS = train_threads(THE_SWEEP)
+    TRIAL_THREADS = trial_threads(THE_SWEEP)
+    TRAIN_RESOURCES = train_resources(THE_SWEEP)
+    TRIALS_PER_JOB = trials_per_gpu(THE_SWEEP)
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
@@ -37,7 +37,7 @@ rule train:
     group:
         TRIAL_GROUP
     # A lookup in a table (task: tabular) is never sent to a cluster and claims no core.
-    localrule: is_lookup(config)
+    localrule: is_lookup(THE_SWEEP)
     conda:
         "../envs/train.yaml"
     threads: TRIAL_THREADS

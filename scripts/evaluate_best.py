@@ -4,18 +4,17 @@ per-class report, predictions)."""
 import logging
 from pathlib import Path
 
-from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.sweep import sweep_of
     from snakesweep.train.evaluate import evaluate_best
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    result = evaluate_best(
-        smk.config, Path(smk.input.table), SweepPaths.of(smk.wildcards.sweep).root
-    )
+    sweep = sweep_of(smk.config)
+    result = evaluate_best(sweep, Path(smk.input.table), sweep.paths.root)
     logging.info("test metrics of %s: %s", result.get("trial"), result.get("metrics"))
 
 

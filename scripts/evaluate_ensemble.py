@@ -3,18 +3,17 @@
 import logging
 from pathlib import Path
 
-from snakesweep.paths import SweepPaths
 from snakesweep.worker import run_job
 
 
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.sweep import sweep_of
     from snakesweep.train.evaluate import evaluate_ensemble
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    result = evaluate_ensemble(
-        smk.config, Path(smk.input.table), SweepPaths.of(smk.wildcards.sweep).root
-    )
+    sweep = sweep_of(smk.config)
+    result = evaluate_ensemble(sweep, Path(smk.input.table), sweep.paths.root)
     logging.info("ensemble of %d: %s", len(result.get("members", [])), result.get("metrics"))
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 from snakesweep.worker import run_job
 
 
-def load_best(config: dict, test: dict):
-    """The evaluated best model, taking raw inputs, and a few test inputs as its example
-    (imports torch)."""
+def load_best(sweep, test: dict):
+    """The evaluated best model of the Sweep `sweep`, taking raw inputs, and a few test inputs
+    as its example (imports torch)."""
     from snakesweep.train.evaluate import TestSet, load_model
     from snakesweep.train.module import RawInputModel
 
-    split = TestSet(config, test["params"])
-    model = RawInputModel(load_model(config, Path(test["checkpoint"])), split.x_mean, split.x_std)
+    split = TestSet(sweep, test["params"])
+    model = RawInputModel(load_model(sweep, Path(test["checkpoint"])), split.x_mean, split.x_std)
     return model.eval(), split.raw_inputs()[:5]
 
 
@@ -25,6 +25,7 @@ def main(smk) -> None:
     from snakesweep.tracking import files_digest, track_final
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    sweep = sweep_of(smk.config)
     # Without a test-set evaluation (tabular, evaluate.test_set false) the parent run gets the
     # report only.
     evaluated = hasattr(smk.input, "test")
@@ -33,10 +34,10 @@ def main(smk) -> None:
     model = example = None
     digest = ""
     if test.get("checkpoint") and Path(test["checkpoint"]).exists():
-        model, example = load_best(smk.config, test)
+        model, example = load_best(sweep, test)
         digest = files_digest([Path(test["checkpoint"]), stamp_path])
     result = track_final(
-        sweep_of(smk.config),
+        sweep,
         test,
         Path(smk.params.artifact_root),
         [Path(path) for path in smk.input.report],

@@ -6,9 +6,12 @@ here: they come from the profile or the command line (see profiles/slurm/config.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snakesweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 # Lightning accelerators that need a GPU allocated to the trial.
 GPU_ACCELERATORS = frozenset({"gpu", "cuda"})
@@ -25,16 +28,11 @@ TIMEOUT_MARGIN = 0.05
 TIMEOUT_MARGIN_MIN_S = 60
 
 
-def _train(config: dict[str, Any]) -> dict[str, Any]:
-    return config.get("train") or {}
-
-
-def gpus_per_trial(config: dict[str, Any]) -> int:
+def gpus_per_trial(sweep: Sweep) -> int:
     """GPUs one trial uses: 0 on CPU, else the number of Lightning devices."""
-    train = _train(config)
-    if str(train.get("accelerator", "cpu")).lower() not in GPU_ACCELERATORS:
+    if str(sweep.train["accelerator"]).lower() not in GPU_ACCELERATORS:
         return 0
-    devices = train.get("devices", 1)
+    devices = sweep.train["devices"]
     if isinstance(devices, bool):
         raise ConfigError("train.devices", "must be a number of GPUs or a list of GPU indices")
     if isinstance(devices, int) and devices > 0:
@@ -52,10 +50,10 @@ def gpus_per_trial(config: dict[str, Any]) -> int:
     )
 
 
-def trials_per_gpu(config: dict[str, Any]) -> int:
+def trials_per_gpu(sweep: Sweep) -> int:
     """How many trials share one GPU allocation (1 = no packing; always 1 on CPU)."""
-    k = int(_train(config).get("trials_per_gpu", 1))
-    gpus = gpus_per_trial(config)
+    k = int(sweep.train["trials_per_gpu"])
+    gpus = gpus_per_trial(sweep)
     if k > 1 and gpus > 1:
         raise ConfigError(
             "train.trials_per_gpu",
@@ -65,7 +63,7 @@ def trials_per_gpu(config: dict[str, Any]) -> int:
     return k if gpus else 1
 
 
-def train_resources(config: dict[str, Any]) -> dict[str, Any]:
+def train_resources(sweep: Sweep) -> dict[str, Any]:
     """Snakemake resources of one train job that don't depend on the attempt.
 
     A GPU trial asks for `gpu: n` (the SLURM plugin turns it into `--gpus=n`). Packed trials
@@ -73,27 +71,27 @@ def train_resources(config: dict[str, Any]) -> dict[str, Any]:
     the trials of a group job but keeps one copy of a string shared by all of them, so a
     group of k trials gets one GPU and k times the cores and memory.
     """
-    gpus = gpus_per_trial(config)
+    gpus = gpus_per_trial(sweep)
     if not gpus:
         return {}
-    if trials_per_gpu(config) > 1:
+    if trials_per_gpu(sweep) > 1:
         return {"gres": "gpu:1"}
     return {"gpu": gpus}
 
 
-def train_threads(config: dict[str, Any]) -> int:
-    return int(_train(config).get("threads", 1))
+def train_threads(sweep: Sweep) -> int:
+    return int(sweep.train.get("threads", 1))  # the schema leaves threads unset: one
 
 
-def is_lookup(config: dict[str, Any]) -> bool:
+def is_lookup(sweep: Sweep) -> bool:
     """A trial is a lookup in a published table (`task: tabular`): milliseconds, no training."""
-    return config.get("task") == "tabular"
+    return sweep.task == "tabular"
 
 
-def trial_threads(config: dict[str, Any]) -> int:
+def trial_threads(sweep: Sweep) -> int:
     """Cores a trial's job claims: `train.threads`, none for a lookup (so all of a round's
     lookups run at once, whatever `--cores`)."""
-    return 0 if is_lookup(config) else train_threads(config)
+    return 0 if is_lookup(sweep) else train_threads(sweep)
 
 
 def mem_mb(threads: int, attempt: int) -> int:
@@ -104,13 +102,11 @@ def runtime_min(attempt: int) -> int:
     return RUNTIME_MIN * 2 ** (attempt - 1)
 
 
-def trial_time_limit_s(
-    config: dict[str, Any], runtime: float | None, scheduled: bool
-) -> float | None:
+def trial_time_limit_s(sweep: Sweep, runtime: float | None, scheduled: bool) -> float | None:
     """Seconds a trial may train: limits.trial_time_s, and under a scheduler (`scheduled`) at
     most the job's `runtime` (minutes) less a margin, so that a trial past its job's time ends
     as `timeout` and its round is recorded instead of the scheduler killing the job."""
-    limit = (config.get("limits") or {}).get("trial_time_s")
+    limit = sweep.limits["trial_time_s"]
     if not scheduled or not runtime:
         return limit
     runtime_s = float(runtime) * 60

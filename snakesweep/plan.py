@@ -114,6 +114,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def proposed_trials(files: SweepPaths) -> list[str]:
+    """The trials of the sweep's rounds files so far (rounds/000.json, 001.json, ...), in order:
+    a trial folder no round proposes (e.g. of a round dropped by lowering budget.rounds) is
+    not the sweep's."""
+    trials: list[str] = []
+    index = 0
+    while (proposals := _read_json(files.rounds(index))) is not None:
+        trials += [proposal["trial"] for proposal in proposals.get("trials", [])]
+        index += 1
+    return trials
+
+
 def _benchmark_s(path: Path) -> float | None:
     """Wall seconds of a job from its Snakemake benchmark file (the `s` column)."""
     try:
@@ -299,14 +311,13 @@ def slots_of(sweep: Sweep, cores: int, gpus: int) -> int:
     and GPU slots for GPU trials."""
     from snakesweep.cluster import gpus_per_trial, trial_threads, trials_per_gpu
 
-    config = sweep.config
-    threads = trial_threads(config)
+    threads = trial_threads(sweep)
     if threads == 0:
-        return int(config["budget"]["trials_per_round"])
+        return int(sweep.budget["trials_per_round"])
     slots = max(1, cores // threads)
-    per_trial = gpus_per_trial(config)
+    per_trial = gpus_per_trial(sweep)
     if per_trial:
-        slots = min(slots, max(1, gpus * trials_per_gpu(config) // per_trial))
+        slots = min(slots, max(1, gpus * trials_per_gpu(sweep) // per_trial))
     return slots
 
 
@@ -329,7 +340,6 @@ def estimate(
     `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
-    config = sweep.config
     slots = slots_of(sweep, cores, gpus)
     # The finished rounds ran with the resources their run recorded, not those asked about now.
     run = run_of(sweep.paths)
@@ -338,8 +348,8 @@ def estimate(
     jobs_per_trial = max(1, folds)
     costs = state.costs
     known = costs.basis is not None
-    threads = max(1, train_threads(config))
-    gpu_share = gpus_per_trial(config) / trials_per_gpu(config)
+    threads = max(1, train_threads(sweep))
+    gpu_share = gpus_per_trial(sweep) / trials_per_gpu(sweep)
     remaining = {"mid": 0.0, "low": 0.0, "high": 0.0}
     busy_s = 0.0  # train-job seconds still to run (CPU- and GPU-hours)
     round_overhead = statistics.median(state.round_overhead_s) if state.round_overhead_s else 0.0
@@ -530,7 +540,7 @@ def calibrate(sweep: Sweep) -> dict[str, Any]:
         proposal["fidelity"] = {"kind": "epochs", "value": 1}
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        record = run_trial(proposal, 0, dict(sweep.config), Path(scratch) / proposal["trial"])
+        record = run_trial(proposal, 0, sweep, Path(scratch) / proposal["trial"])
         job_s = time.perf_counter() - start
     calibration = {"record": record, "job_s": round(job_s, 3), "planned": list(_planned(proposal))}
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
@@ -540,11 +550,13 @@ def calibrate(sweep: Sweep) -> dict[str, Any]:
 
 # --- status ------------------------------------------------------------------------------------
 def best_so_far(sweep: Sweep) -> tuple[str, float] | None:
-    """(trial, objective) of the best finished trial, from the trials' metrics.json files."""
+    """(trial, objective) of the best finished trial of the rounds proposed so far (finished
+    and running alike), from their metrics.json files."""
     from snakesweep.history import best_trial, read_trials
 
-    # every trial with a metrics.json so far, of finished and running rounds alike
-    table = read_trials(sorted(sweep.paths.trials_dir.glob("*/metrics.json")))
+    files = sweep.paths
+    finished = [files.metrics(t) for t in proposed_trials(files) if files.metrics(t).exists()]
+    table = read_trials(finished)
     best = best_trial(table, sweep.objective.direction) if len(table) else None
     return None if best is None else (str(best["trial"]), float(best["objective"]))
 

@@ -5,10 +5,11 @@ can't express) and returns a `Sweep`: the space parsed, the search strategy with
 the fidelity and pruning settings, and the sweep's files (`paths`). Every default is the
 schema's, filled in once by load_config; what reads the Sweep applies none again.
 
-The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the report,
-tracking and plan/status read the Sweep. `config` is the validated dict that Snakemake hands to
-each job (smk.config), and what the trainer (train/, trial.py, tabular.py) and cluster.py still
-take; `sweep_of` turns it into the same Sweep without validating again.
+The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the trainer
+(train/, trial.py, tabular.py, cluster.py), the report, tracking and plan/status read the Sweep.
+`config` is the validated dict that Snakemake hands to each job (smk.config); `sweep_of` turns
+it into the same Sweep without validating again. Only the validation (config.py, train/check.py,
+tabular.check_tabular) and the warm worker's start read the dict itself.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Sweep:
     evaluate: Mapping[str, Any]
     tracking: Mapping[str, Any]
     model: Mapping[str, Any]
+    limits: Mapping[str, Any]
+    tabular: Mapping[str, Any]
     paths: SweepPaths
     config: Mapping[str, Any]  # the validated config, as the jobs receive it
 
@@ -107,10 +110,12 @@ def sweep_of(config: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
         fidelity=fidelity_of(config),
         pruning=pruning_of(config),
         train=_frozen(config["train"]),
-        data=_frozen(config.get("data")),
+        data=_frozen(config["data"]),
         evaluate=_frozen(config["evaluate"]),
         tracking=_frozen(config["tracking"]),
-        model=_frozen(config.get("model")),
+        model=_frozen(config["model"]),
+        limits=_frozen(config["limits"]),
+        tabular=_frozen(config["tabular"]),
         paths=SweepPaths.of(config["sweep"], results),
         config=_frozen(config),
     )

@@ -15,11 +15,14 @@ import functools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from snakesweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 BENCHMARKS = ("hpobench", "hpolib")
 # Table metric -> snakesweep metric name (stage/metric).
@@ -158,13 +161,13 @@ def load_table(name: str) -> Table:
 
 
 def run_tabular_trial(
-    params: dict[str, Any], config: dict[str, Any], trial_dir: Path, seed: int
+    params: dict[str, Any], sweep: Sweep, trial_dir: Path, seed: int
 ) -> dict[str, Any]:
     """Stand-in for `fit_trial` when `task: tabular`: same files, metrics from the table.
 
     Writes `trial_dir/history.csv` (one row, epoch 0) and returns the final metrics.
     """
-    table = load_table(tabular_name(config))
+    table = load_table(sweep.tabular["table"])
     metrics = table.lookup(params)
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -178,6 +181,7 @@ def run_tabular_trial(
 
 
 def tabular_name(config: dict[str, Any]) -> str:
+    """The table a config dict names, checked (validation; the warm worker's start)."""
     tab = config.get("tabular") or {}
     name = tab.get("table") if isinstance(tab, dict) else None
     check_table(name)

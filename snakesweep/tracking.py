@@ -476,12 +476,12 @@ def track_trial(
     return run_id
 
 
-def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dict], None] | None:
+def live_trial_run(sweep: Sweep, trial_dir: Path, params: dict) -> Callable[[dict], None] | None:
     """With a tracking server, the trial's run as it starts, and a function that logs one epoch's
     history row to it; None with a local store (its writers take turns, once per round).
 
     Tracking never fails a trial: a server that cannot be reached is a warning in the log."""
-    uri = (config.get("tracking") or {}).get("uri", "")
+    uri = sweep.tracking["uri"]
     if not is_remote(uri):
         return None
     from mlflow.entities import Metric, Param
@@ -489,7 +489,7 @@ def live_trial_run(config: dict, trial_dir: Path, params: dict) -> Callable[[dic
     trial = trial_dir.name
     try:
         client = _client(uri)
-        experiment = experiment_id(client, config["sweep"], None)
+        experiment = experiment_id(client, sweep.name, None)
         instance = instance_of(SweepPaths.of_trial_dir(trial_dir).root)
         tags = {TRIAL_TAG: trial, LIVE_TAG: "1", INSTANCE_TAG: instance}
         parents = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")

@@ -31,8 +31,12 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from snakesweep.outputs import write_json
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -223,16 +227,17 @@ def fidelity_args(proposal: dict, trial_dir: Path) -> dict | None:
 
 
 def warm_up(config: dict) -> None:
-    """Load what every trial of the sweep `config` loads first, so that processes forked
-    afterwards (the warm worker's jobs) find it loaded: the published table of `task: tabular`
-    (a trial otherwise spends ~0.5 s unpickling it for one lookup)."""
+    """Load what every trial of the sweep `config` (the dict the warm worker starts with) loads
+    first, so that processes forked afterwards (the warm worker's jobs) find it loaded: the
+    published table of `task: tabular` (a trial otherwise spends ~0.5 s unpickling it for one
+    lookup)."""
     if config.get("task") == "tabular":
         from snakesweep.tabular import load_table, tabular_name
 
         load_table(tabular_name(config))
 
 
-def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | None = None) -> dict:
+def train_outcome(proposal: dict, sweep: Sweep, trial_dir: Path, fold: int | None = None) -> dict:
     """Train in this process: status, error, objective and metrics (exceptions are recorded).
 
     A trial the pruning rule stopped is `pruned`, its objective the best value it reached.
@@ -249,23 +254,23 @@ def train_outcome(proposal: dict, config: dict, trial_dir: Path, fold: int | Non
         if fidelity:
             by_fold["fidelity"] = fidelity
         try:
-            if config.get("task") == "tabular":
-                metrics = run_tabular_trial(proposal["params"], config, trial_dir, proposal["seed"])
-            elif (config.get("train") or {}).get("function"):
+            if sweep.task == "tabular":
+                metrics = run_tabular_trial(proposal["params"], sweep, trial_dir, proposal["seed"])
+            elif sweep.train.get("function"):
                 from snakesweep.train.function import run_function
 
                 metrics = run_function(
-                    config["train"]["function"], proposal["params"], trial_dir, proposal["seed"]
+                    sweep.train["function"], proposal["params"], trial_dir, proposal["seed"]
                 )
             else:
                 metrics = fit_trial(
-                    proposal["params"], config, trial_dir, proposal["seed"], **by_fold
+                    proposal["params"], sweep, trial_dir, proposal["seed"], **by_fold
                 )
         except TrialPruned as pruned:
             metrics = pruned.metrics
             outcome.update(status="pruned", error=str(pruned))
         outcome["metrics"] = metrics
-        objective = objective_of(metrics, config["objective"]["metric"])
+        objective = objective_of(metrics, sweep.objective.metric)
         if not math.isfinite(objective):
             raise DivergedError(f"objective is {objective}")
         outcome["objective"] = objective
@@ -316,7 +321,7 @@ def clear_trial_dir(trial_dir: Path) -> None:
 def run_trial(
     proposal: dict,
     round_index: int,
-    config: dict,
+    sweep: Sweep,
     trial_dir: Path,
     time_limit_s: float | None = None,
     isolate: bool = True,
@@ -332,16 +337,16 @@ def run_trial(
     clear_trial_dir(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     if time_limit_s is None:
-        time_limit_s = (config.get("limits") or {}).get("trial_time_s")
+        time_limit_s = sweep.limits["trial_time_s"]
     start = time.perf_counter()
     if isolate:
         outcome = supervise(
-            lambda: train_outcome(proposal, config, trial_dir, fold),
+            lambda: train_outcome(proposal, sweep, trial_dir, fold),
             trial_dir / RESULT_FILE,
             time_limit_s,
         )
     else:
-        outcome = train_outcome(proposal, config, trial_dir, fold)
+        outcome = train_outcome(proposal, sweep, trial_dir, fold)
     if outcome["status"] in ("failed", "machine"):
         fault = outcome["error"] if outcome["status"] == "machine" else disk_fault(trial_dir)
         if fault:
@@ -383,6 +388,7 @@ def run_trial_job(smk, fold: int | None = None) -> None:
     from snakesweep.cluster import trial_time_limit_s
     from snakesweep.outputs import read_json
     from snakesweep.paths import round_of_trial
+    from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     # torch reads this when first imported: a trial uses only the cores Snakemake gave it.
@@ -400,14 +406,13 @@ def run_trial_job(smk, fold: int | None = None) -> None:
     if proposal is None:
         raise KeyError(f"{trial} is not in {smk.input.proposals}")
     # Under SLURM a trial stops before its job's runtime ends: recorded as `timeout`, not lost.
-    limit = trial_time_limit_s(
-        smk.config, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ
-    )
+    sweep = sweep_of(smk.config)
+    limit = trial_time_limit_s(sweep, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ)
     try:
         run_trial(
             proposal,
             round_of_trial(trial),
-            smk.config,
+            sweep,
             Path(smk.output.metrics).parent,
             time_limit_s=limit,
             fold=fold,

@@ -39,6 +39,15 @@ TINY_SWEEP = {
 }
 
 
+def sweep_for(config: dict, results: Path = REPO / "tests" / "no_results"):
+    """The validated Sweep of a trainer test's config sections: a sweep name and a searched
+    `lr` are added where the config has none (the trainer takes a Sweep, never a dict)."""
+    from snakesweep.sweep import load_sweep
+
+    space = {"lr": {"type": "float", "low": 1.0e-3, "high": 0.1}}
+    return load_sweep({"sweep": "test", "space": space, **config}, results)
+
+
 def write_config(workdir: Path, config: dict, name: str = "sweep.yaml") -> Path:
     path = workdir / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import sweep_for
 
 from snakesweep.cluster import (
     gpus_per_trial,
@@ -15,8 +16,8 @@ from snakesweep.cluster import (
 from snakesweep.errors import ConfigError
 
 
-def cfg(**train) -> dict:
-    return {"train": train}
+def cfg(**train):
+    return sweep_for({"train": train})
 
 
 def test_cpu_trials_ask_for_no_gpu_and_are_never_packed():
@@ -60,12 +61,17 @@ def test_time_and_memory_grow_with_each_retry():
 def test_trial_time_limit_leaves_the_job_time_to_record_a_timeout():
     from snakesweep.cluster import trial_time_limit_s
 
-    limited = {"limits": {"trial_time_s": 600}}
-    assert trial_time_limit_s({}, 60, scheduled=False) is None  # no scheduler: no derived limit
+    limited, unlimited = sweep_for({"limits": {"trial_time_s": 600}}), sweep_for({})
+    assert (
+        trial_time_limit_s(unlimited, 60, scheduled=False) is None
+    )  # no scheduler: no derived limit
     assert trial_time_limit_s(limited, 60, scheduled=False) == 600
-    assert trial_time_limit_s({}, 60, scheduled=True) == 3600 - 180  # 5% margin
-    assert trial_time_limit_s({}, 10, scheduled=True) == 600 - 60  # at least a minute
-    assert trial_time_limit_s({}, 1, scheduled=True) == 30  # a tiny runtime: half of it
+    assert trial_time_limit_s(unlimited, 60, scheduled=True) == 3600 - 180  # 5% margin
+    assert trial_time_limit_s(unlimited, 10, scheduled=True) == 600 - 60  # at least a minute
+    assert trial_time_limit_s(unlimited, 1, scheduled=True) == 30  # a tiny runtime: half of it
     assert trial_time_limit_s(limited, 60, scheduled=True) == 600
-    assert trial_time_limit_s({"limits": {"trial_time_s": 9000}}, 120, scheduled=True) == 6840
-    assert trial_time_limit_s({}, None, scheduled=True) is None
+    assert (
+        trial_time_limit_s(sweep_for({"limits": {"trial_time_s": 9000}}), 120, scheduled=True)
+        == 6840
+    )
+    assert trial_time_limit_s(unlimited, None, scheduled=True) is None

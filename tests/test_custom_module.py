@@ -8,6 +8,7 @@ import lightning.pytorch as L
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import sweep_for
 from sweep_files import write_table
 from torch import nn
 
@@ -92,7 +93,7 @@ CONFIG = {
 
 def test_class_path_module_gets_trial_params(tmp_path):
     params = {"lr": 0.05, "hidden_units": 5, "batch_size": 16, "max_epochs": 2}
-    metrics = fit_trial(params, CONFIG, tmp_path, seed=0)
+    metrics = fit_trial(params, sweep_for(CONFIG), tmp_path, seed=0)
     assert metrics["epochs"] == 2 and metrics["val/loss"] < 1.5
     ckpt = torch.load(tmp_path / "model.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["hidden_units"] == 5  # trial param reached init_args
@@ -110,13 +111,13 @@ def test_class_path_sweep_is_evaluated_on_its_test_split(tmp_path):
             "params": {"lr": lr, "hidden_units": 8, "batch_size": 32, "max_epochs": 2},
         }
         record = run_trial(
-            proposal, 0, CONFIG, tmp_path / "trials" / proposal["trial"], isolate=False
+            proposal, 0, sweep_for(CONFIG), tmp_path / "trials" / proposal["trial"], isolate=False
         )
         assert record["status"] == "ok", record["error"]
-    result = evaluate_best(CONFIG, write_table(tmp_path), tmp_path)
+    result = evaluate_best(sweep_for(CONFIG), write_table(tmp_path), tmp_path)
     assert result["n_test"] == 60 and result["refit"] == "checkpoint"
     assert 0.0 <= result["metrics"]["test/acc"] <= 1.0
-    ensemble = evaluate_ensemble(CONFIG, tmp_path / "trials.csv", tmp_path)
+    ensemble = evaluate_ensemble(sweep_for(CONFIG), tmp_path / "trials.csv", tmp_path)
     assert len(ensemble["members"]) == 2
     assert json.loads((tmp_path / "test.json").read_text())["trial"] == result["trial"]
 

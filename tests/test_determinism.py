@@ -65,8 +65,9 @@ def test_training_twice_gives_identical_metrics_on_cpu(config, tmp_path):
     """Real Lightning in the supervised child, twice, in two directories."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     small = {**config, "data": {**config["data"], "subset": 200}}
-    proposal = make_round(sweep_of(small), pd.DataFrame(), 0, 0.0)["trials"][0]
-    records = [run_trial(proposal, 0, small, tmp_path / name) for name in ("a", "b")]
+    sweep = sweep_of(small)
+    proposal = make_round(sweep, pd.DataFrame(), 0, 0.0)["trials"][0]
+    records = [run_trial(proposal, 0, sweep, tmp_path / name) for name in ("a", "b")]
     assert records[0]["status"] == "ok", records[0]["error"]
     tables = [read_trials([tmp_path / name / "metrics.json"]) for name in ("a", "b")]
     timing = [c for c in tables[0].columns if c == "duration_s" or c.startswith("time/")]

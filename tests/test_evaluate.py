@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_snakemake, write_config
+from conftest import run_snakemake, sweep_for, write_config
 from sweep_files import write_table
 
 from snakesweep.train.cv import merge_histories, merge_records
@@ -62,9 +62,9 @@ def test_merge_histories_averages_epochs(tmp_path):
 
 
 def test_folds_train_on_disjoint_validation_parts(tmp_path):
-    config = {**CONFIG, "evaluate": {"folds": 3}}
+    sweep = sweep_for({**CONFIG, "evaluate": {"folds": 3}})
     proposal = {"trial": "r000-t000", "seed": 4, "params": {"max_epochs": 1, "lr": 0.01}}
-    records = [run_trial(proposal, 0, config, tmp_path / f"fold{f}", fold=f) for f in range(3)]
+    records = [run_trial(proposal, 0, sweep, tmp_path / f"fold{f}", fold=f) for f in range(3)]
     assert [r["status"] for r in records] == ["ok"] * 3
     losses = {r["metrics"]["val/loss"] for r in records}
     assert len(losses) == 3  # three different validation folds
@@ -80,7 +80,7 @@ def sweep(tmp_path_factory):
             "seed": i,
             "params": {"max_epochs": 2, "lr": lr, "hidden_units": 16},
         }
-        record = run_trial(proposal, 0, CONFIG, sweep_dir / "trials" / trial)
+        record = run_trial(proposal, 0, sweep_for(CONFIG), sweep_dir / "trials" / trial)
         assert record["status"] == "ok", record["error"]
     write_table(sweep_dir)
     return sweep_dir
@@ -99,7 +99,7 @@ def test_evaluate_best_matches_sklearn_on_saved_predictions(sweep):
 
     from snakesweep.train.evaluate import evaluate_best, ranked_trials
 
-    result = evaluate_best(CONFIG, sweep / "trials.csv", sweep)
+    result = evaluate_best(sweep_for(CONFIG), sweep / "trials.csv", sweep)
     assert result["trial"] == ranked_trials(sweep / "trials.csv", "minimize")[0]["trial"]
     saved = json.loads((sweep / "test.json").read_text())["metrics"]
     y, probs = read_predictions(sweep / "test_predictions.csv")
@@ -112,7 +112,7 @@ def test_evaluate_best_matches_sklearn_on_saved_predictions(sweep):
     with open(sweep / "confusion_matrix.csv") as fh:
         cm = np.array([[int(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
     assert cm.sum() == len(y) and np.trace(cm) == int((pred == y).sum())
-    assert (sweep / "confusion_matrix.png").stat().st_size > 1000
+    assert not (sweep / "confusion_matrix.png").exists()  # the plot_confusion_matrix rule's
     assert "macro avg" in (sweep / "classification_report.csv").read_text()
 
 
@@ -120,7 +120,7 @@ def test_refit_on_train_and_validation(sweep, tmp_path):
     from snakesweep.train.evaluate import evaluate_best
 
     config = {**CONFIG, "evaluate": {"refit": "train_val"}}
-    result = evaluate_best(config, sweep / "trials.csv", tmp_path)
+    result = evaluate_best(sweep_for(config), sweep / "trials.csv", tmp_path)
     assert result["refit"] == "train_val"
     assert (tmp_path / "refit" / "model.ckpt").exists()
     assert 0.0 <= result["metrics"]["test/acc"] <= 1.0
@@ -129,7 +129,7 @@ def test_refit_on_train_and_validation(sweep, tmp_path):
 def test_ensemble_averages_top_k(sweep, tmp_path):
     from snakesweep.train.evaluate import evaluate_ensemble, ranked_trials
 
-    result = evaluate_ensemble(CONFIG, sweep / "trials.csv", tmp_path)
+    result = evaluate_ensemble(sweep_for(CONFIG), sweep / "trials.csv", tmp_path)
     ranked = ranked_trials(sweep / "trials.csv", "minimize")
     assert len(ranked) == 3
     assert [m["trial"] for m in result["members"]] == [r["trial"] for r in ranked[:2]]
@@ -150,35 +150,37 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     )
     from snakesweep.train.module import RawInputModel
 
-    config = {
-        **CONFIG,
-        "data": {"name": "diabetes"},
-        "objective": {"metric": "val/mse", "direction": "minimize"},
-    }
+    sweep = sweep_for(
+        {
+            **CONFIG,
+            "data": {"name": "diabetes"},
+            "objective": {"metric": "val/mse", "direction": "minimize"},
+        }
+    )
     for i in range(2):
         proposal = {"trial": f"r000-t00{i}", "seed": i, "params": {"max_epochs": 2, "lr": 0.01}}
         record = run_trial(
-            proposal, 0, config, tmp_path / "trials" / proposal["trial"], isolate=False
+            proposal, 0, sweep, tmp_path / "trials" / proposal["trial"], isolate=False
         )
         assert record["status"] == "ok", record["error"]
-    result = evaluate_best(config, write_table(tmp_path), tmp_path)
+    result = evaluate_best(sweep, write_table(tmp_path), tmp_path)
     with open(tmp_path / "test_predictions.csv") as fh:
         rows = list(csv.DictReader(fh))
     y = np.array([float(r["y_true"]) for r in rows])
     pred = np.array([float(r["y_pred"]) for r in rows])
     assert result["metrics"]["test/mse"] == pytest.approx(skm.mean_squared_error(y, pred))
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
-    assert evaluation_outputs(config) == []  # no confusion matrix for regression
-    assert "test/mae" in evaluate_ensemble(config, tmp_path / "trials.csv", tmp_path)["metrics"]
+    assert evaluation_outputs(sweep) == []  # no confusion matrix for regression
+    assert "test/mae" in evaluate_ensemble(sweep, tmp_path / "trials.csv", tmp_path)["metrics"]
     # test/loss is on the scale of val/loss (the standardised target), not the mse in units
-    split = TestSet(config, result["params"])
+    split = TestSet(sweep, result["params"])
     assert result["metrics"]["test/loss"] == pytest.approx(
         result["metrics"]["test/mse"] / split.target_std**2
     )
     # the model as registered in MLflow: raw features in, predictions in target units out
     import torch
 
-    model = RawInputModel(load_model(config, Path(result["checkpoint"])), split.x_mean, split.x_std)
+    model = RawInputModel(load_model(sweep, Path(result["checkpoint"])), split.x_mean, split.x_std)
     with torch.no_grad():
         raw_pred = model(torch.as_tensor(split.raw_inputs())).numpy()
     assert np.allclose(raw_pred, pred, rtol=1e-4, atol=1e-3)

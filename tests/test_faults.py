@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake, served_by_worker, write_config
+from conftest import run_snakemake, served_by_worker, sweep_for, write_config
 
 from snakesweep.trial import MachineFault, machine_fault, run_trial, supervise
 
@@ -74,7 +74,7 @@ def test_run_trial_records_every_fault(tmp_path, monkeypatch, fault, status, rea
     """fit_trial replaced by a faulty one in the child (the real one is tested elsewhere)."""
     import snakesweep.train as train
 
-    def faulty_fit(params, config, trial_dir, seed):
+    def faulty_fit(params, sweep, trial_dir, seed):
         if fault == "raise":
             raise RuntimeError("injected fault")
         if fault == "nan":
@@ -83,11 +83,11 @@ def test_run_trial_records_every_fault(tmp_path, monkeypatch, fault, status, rea
 
     monkeypatch.setattr(train, "fit_trial", faulty_fit)
     proposal = {"trial": "r000-t000", "seed": 5, "params": {"lr": 0.1}}
-    config = {"objective": {"metric": "val/loss", "direction": "minimize"}}
+    sweep = sweep_for({"objective": {"metric": "val/loss", "direction": "minimize"}})
     trial_dir = tmp_path / "trials" / "r000-t000"
     trial_dir.mkdir(parents=True)
     (trial_dir / "model.ckpt").write_text("stale, from an interrupted attempt")
-    record = run_trial(proposal, 0, config, trial_dir)
+    record = run_trial(proposal, 0, sweep, trial_dir)
     on_disk = json.loads((trial_dir / "metrics.json").read_text())
     assert on_disk == record
     assert record["status"] == status and reason in record["error"]
@@ -117,15 +117,15 @@ def test_machine_faults_are_told_from_the_trials_own():
 def test_a_machine_fault_is_not_recorded_as_a_trial(tmp_path, monkeypatch, error):
     import snakesweep.train as train
 
-    def failing_fit(params, config, trial_dir, seed):
+    def failing_fit(params, sweep, trial_dir, seed):
         raise error
 
     monkeypatch.setattr(train, "fit_trial", failing_fit)
     proposal = {"trial": "r000-t000", "seed": 5, "params": {"lr": 0.1}}
-    config = {"objective": {"metric": "val/loss", "direction": "minimize"}}
+    sweep = sweep_for({"objective": {"metric": "val/loss", "direction": "minimize"}})
     trial_dir = tmp_path / "trials" / "r000-t000"
     with pytest.raises(MachineFault, match="r000-t000 stopped on a fault of the machine"):
-        run_trial(proposal, 0, config, trial_dir)
+        run_trial(proposal, 0, sweep, trial_dir)
     assert not (trial_dir / "metrics.json").exists()
 
 

@@ -112,14 +112,15 @@ def test_rungs_promote_the_best_and_resume(hyperband):
 def test_resumed_lineage_equals_an_uninterrupted_run(hyperband, tmp_path):
     """Metrics are continuous: 1 + 1 + 2 epochs across three trials (and a kill) give the
     same curve as 4 epochs in one go."""
-    from snakesweep.config import load_config
+    from snakesweep.sweep import load_sweep
     from snakesweep.train import fit_trial
 
     workdir, _, _ = hyperband
     sweep = workdir / "results" / "hb"
     final = json.loads((sweep / "rounds" / "002.json").read_text())["trials"][0]
-    config = load_config(dict(HYPERBAND), results_dir=tmp_path)
-    fit_trial(final["params"], config, tmp_path / "straight", final["seed"])
+    fit_trial(
+        final["params"], load_sweep(dict(HYPERBAND), tmp_path), tmp_path / "straight", final["seed"]
+    )
     straight = pd.read_csv(tmp_path / "straight" / "history.csv")
     resumed = pd.read_csv(sweep / "trials" / final["trial"] / "history.csv")
     pd.testing.assert_frame_equal(resumed, straight, rtol=1e-6)

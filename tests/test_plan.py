@@ -138,6 +138,12 @@ def test_a_running_trial_shows_its_epoch_and_last_metric(tmp_path):
     assert plan["running"] == {
         "r001-t000": {"epoch": 1, "metric": "val/loss", "value": 0.8, "of_epochs": 2.0}
     }
+    # a trial folder no rounds file proposes (a dropped round's) is not the sweep's best
+    stale = json.loads((sweep_dir / "trials" / "r000-t000" / "metrics.json").read_text())
+    (sweep_dir / "trials" / "r007-t000").mkdir()
+    (sweep_dir / "trials" / "r007-t000" / "metrics.json").write_text(
+        json.dumps({**stale, "trial": "r007-t000", "round": 7, "objective": 0.1})
+    )
     text = status_text(sweep, plan)
     assert "round 2/2 running" in text and "r001-t000: epoch 1/2, val/loss 0.8" in text
     assert "best so far 0.5 (r000-t000)" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import sweep_for
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import parse_space
@@ -34,7 +35,9 @@ def test_table_space_snaps_to_cells_and_reports_means(tmp_path):
     }
     check_tabular(config)
     params = propose("random", space, None, 1, seed=0)[0]
-    metrics = run_tabular_trial(params, config, tmp_path / "t", seed=0)
+    metrics = run_tabular_trial(
+        params, sweep_for({**config, "task": "tabular"}), tmp_path / "t", seed=0
+    )
     assert metrics["epochs"] == 1 and 0.0 <= metrics["val/error"] <= 1.0
     assert (tmp_path / "t" / "history.csv").read_text().startswith("epoch,")
     assert json.loads((tmp_path / "t" / "tabular.json").read_text())["table"] == "hpobench/car"

@@ -451,7 +451,7 @@ def test_a_trial_logs_its_epochs_to_the_server_while_it_trains(tmp_path, mlflow_
     proposal = {"trial": "r000-t000", "seed": 3, "params": {"lr": 0.01, "hidden_units": 8,
                 "activation": "relu", "optimizer": "adam", "max_epochs": 3, "n_layers": 1,
                 "batch_size": 64}}  # fmt: skip
-    record = run_trial(proposal, 0, config, trial_dir)
+    record = run_trial(proposal, 0, sweep_of(config), trial_dir)
     assert record["status"] == "ok"
     client = client_for(mlflow_server)
     experiment = client.get_experiment_by_name("tiny").experiment_id

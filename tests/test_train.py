@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import sweep_for
 
 from snakesweep.errors import ConfigError
 from snakesweep.train import DivergedError, check_training, fit_trial
@@ -27,6 +28,10 @@ def config(**sections):
     return out
 
 
+def sweep(**sections):
+    return sweep_for(config(**sections))
+
+
 def read_history(path):
     with open(path) as fh:
         return list(csv.DictReader(fh))
@@ -34,7 +39,7 @@ def read_history(path):
 
 def test_fit_trial_writes_history_checkpoint_and_metrics(tmp_path):
     params = {"lr": 0.01, "max_epochs": 2, "hidden_units": 16, "n_layers": 1, "batch_size": 32}
-    metrics = fit_trial(params, config(), tmp_path, seed=3)
+    metrics = fit_trial(params, sweep(), tmp_path, seed=3)
     rows = read_history(tmp_path / "history.csv")
     assert [r["epoch"] for r in rows] == ["0", "1"]
     assert {"train/loss", "val/loss", "val/acc", "val/f1"} <= set(rows[0])
@@ -52,9 +57,9 @@ def test_fit_trial_writes_history_checkpoint_and_metrics(tmp_path):
 
 def test_same_seed_same_result_other_seed_differs(tmp_path):
     params = {"lr": 0.01, "max_epochs": 1, "hidden_units": 16, "dropout": 0.2}
-    a = fit_trial(params, config(), tmp_path / "a", seed=5)
-    b = fit_trial(params, config(), tmp_path / "b", seed=5)
-    c = fit_trial(params, config(), tmp_path / "c", seed=6)
+    a = fit_trial(params, sweep(), tmp_path / "a", seed=5)
+    b = fit_trial(params, sweep(), tmp_path / "b", seed=5)
+    c = fit_trial(params, sweep(), tmp_path / "c", seed=6)
     assert a["val/loss"] == b["val/loss"]
     assert a["val/loss"] != c["val/loss"]
 
@@ -69,7 +74,7 @@ def test_divergence_raises(tmp_path):
         "activation": "relu",
     }
     with pytest.raises(DivergedError):
-        fit_trial(params, config(), tmp_path, seed=0)
+        fit_trial(params, sweep(), tmp_path, seed=0)
     assert (tmp_path / "history.csv").exists()
 
 
@@ -85,13 +90,13 @@ def test_other_models_train_one_epoch(tmp_path, model, data):
     params = {"max_epochs": 1, "hidden_units": 8, "channels": 4, "conv_layers": 1, "n_layers": 1}
     cfg = config(model={"name": model})
     cfg["data"] = data
-    metrics = fit_trial(params, cfg, tmp_path, seed=0)
+    metrics = fit_trial(params, sweep_for(cfg), tmp_path, seed=0)
     assert math.isfinite(metrics["val/loss"])
 
 
 def test_regression_reports_mse_mae_r2(tmp_path):
     cfg = config(data={"name": "diabetes", "subset": None})
-    metrics = fit_trial({"max_epochs": 2, "lr": 0.01}, cfg, tmp_path, seed=0)
+    metrics = fit_trial({"max_epochs": 2, "lr": 0.01}, sweep_for(cfg), tmp_path, seed=0)
     assert {"val/mse", "val/mae", "val/r2"} <= set(metrics)
     assert metrics["val/mse"] > 100  # in the target's own units, not standardised
 
@@ -208,7 +213,7 @@ def test_schedule_and_clipping_reach_training(tmp_path):
         "grad_clip": 0.5,
         "optimizer": "sgd",
     }
-    fit_trial(params, config(), tmp_path, seed=0)
+    fit_trial(params, sweep(), tmp_path, seed=0)
     lrs = [float(r["lr"]) for r in read_history(tmp_path / "history.csv")]
     assert lrs == pytest.approx([0.1, 0.05, 0.025])
 
@@ -220,7 +225,7 @@ def test_early_stopping_stops(tmp_path):
         "early_stopping_patience": 1,
         "early_stopping_min_delta": 1.0,
     }
-    metrics = fit_trial(params, config(), tmp_path, seed=0)
+    metrics = fit_trial(params, sweep(), tmp_path, seed=0)
     assert metrics["epochs"] == 2
 
 
@@ -251,10 +256,10 @@ def test_split_is_seeded_stratified_and_disjoint():
 
 
 def test_split_sizes_and_refit_merges_validation():
-    s = make_split(config())
+    s = make_split(sweep())
     assert abs(len(s.x_test) - 60) <= 5 and abs(len(s.x_val) - 60) <= 5
     assert len(s.x_train) + len(s.x_val) + len(s.x_test) == 300
-    refit = make_split(config(), refit=True)
+    refit = make_split(sweep(), refit=True)
     assert len(refit.x_train) == len(s.x_train) + len(s.x_val)
     assert np.array_equal(refit.y_test, s.y_test)
 
@@ -320,10 +325,10 @@ def test_transfer_learning_starts_from_checkpoint_and_freezes(tmp_path):
     import torch
 
     params = {"max_epochs": 1, "hidden_units": 16, "n_layers": 2, "lr": 0.01}
-    fit_trial(params, config(), tmp_path / "a", seed=0)
+    fit_trial(params, sweep(), tmp_path / "a", seed=0)
     source = torch.load(tmp_path / "a" / "model.ckpt", weights_only=False)["state_dict"]
     cfg = config(model={"name": "mlp", "init_checkpoint": str(tmp_path / "a" / "model.ckpt")})
-    fit_trial({**params, "freeze_layers": 1, "lr": 0.1}, cfg, tmp_path / "b", seed=1)
+    fit_trial({**params, "freeze_layers": 1, "lr": 0.1}, sweep_for(cfg), tmp_path / "b", seed=1)
     target = torch.load(tmp_path / "b" / "model.ckpt", weights_only=False)["state_dict"]
     frozen = "net.blocks.0.1.weight"  # block 0 = Flatten, Linear, activation
     assert torch.equal(source[frozen], target[frozen])
@@ -332,7 +337,7 @@ def test_transfer_learning_starts_from_checkpoint_and_freezes(tmp_path):
 
 def test_mixup_and_l1_train(tmp_path):
     metrics = fit_trial(
-        {"max_epochs": 1, "mixup_alpha": 0.4, "l1": 1e-4, "hidden_units": 8}, config(), tmp_path, 0
+        {"max_epochs": 1, "mixup_alpha": 0.4, "l1": 1e-4, "hidden_units": 8}, sweep(), tmp_path, 0
     )
     assert math.isfinite(metrics["train/loss"])
 
@@ -341,7 +346,7 @@ def test_mixup_and_l1_train(tmp_path):
     "name,n_features,n_classes", [("iris", 4, 3), ("wine", 13, 3), ("breast_cancer", 30, 2)]
 )
 def test_bundled_tabular_sets(name, n_features, n_classes):
-    s = make_split(config(data={"name": name, "subset": None}))
+    s = make_split(sweep(data={"name": name, "subset": None}))
     assert s.input_shape == (n_features,) and s.n_classes == n_classes
     assert abs(float(s.x_train.mean())) < 1e-5  # standardised with training statistics
 
@@ -349,7 +354,7 @@ def test_bundled_tabular_sets(name, n_features, n_classes):
 def test_npz_file(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(50, 3)), y=rng.integers(0, 2, 50))
-    s = make_split(config(data={"name": "npz", "path": str(tmp_path / "d.npz"), "subset": None}))
+    s = make_split(sweep(data={"name": "npz", "path": str(tmp_path / "d.npz"), "subset": None}))
     assert s.input_shape == (3,) and s.n_classes == 2
     with pytest.raises(ConfigError, match="data.y_key"):
         check_training(

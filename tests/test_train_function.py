@@ -12,6 +12,7 @@ from conftest import FIXTURES, REPO, run_snakemake, write_config
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
+from snakesweep.sweep import load_sweep
 from snakesweep.trial import run_trial
 
 sys.path.insert(0, str(FIXTURES))
@@ -27,8 +28,8 @@ SWEEP = {
 }
 
 
-def config(function: str = "user_functions:noisy_quadratic", **changes) -> dict:
-    return load_config({**SWEEP, "train": {"function": function}, **changes})
+def sweep(function: str = "user_functions:noisy_quadratic", **changes):
+    return load_sweep({**SWEEP, "train": {"function": function}, **changes})
 
 
 def proposal(x: float = 0.5, seed: int = 7) -> dict:
@@ -36,7 +37,7 @@ def proposal(x: float = 0.5, seed: int = 7) -> dict:
 
 
 def test_the_function_gets_params_folder_and_seed_and_its_history_is_kept(tmp_path):
-    record = run_trial(proposal(), 0, config(), tmp_path / "a")
+    record = run_trial(proposal(), 0, sweep(), tmp_path / "a")
     assert record["status"] == "ok"
     assert record["objective"] == record["metrics"]["val/loss"]
     assert (tmp_path / "a" / "notes.txt").read_text() == "seed 7\n"
@@ -47,9 +48,9 @@ def test_the_function_gets_params_folder_and_seed_and_its_history_is_kept(tmp_pa
 
 
 def test_same_seed_same_result_other_seed_other_result(tmp_path):
-    first = run_trial(proposal(seed=7), 0, config(), tmp_path / "a")["objective"]
-    again = run_trial(proposal(seed=7), 0, config(), tmp_path / "b")["objective"]
-    other = run_trial(proposal(seed=8), 0, config(), tmp_path / "c")["objective"]
+    first = run_trial(proposal(seed=7), 0, sweep(), tmp_path / "a")["objective"]
+    again = run_trial(proposal(seed=7), 0, sweep(), tmp_path / "b")["objective"]
+    other = run_trial(proposal(seed=8), 0, sweep(), tmp_path / "c")["objective"]
     assert first == again and first != other
 
 
@@ -62,7 +63,7 @@ def test_same_seed_same_result_other_seed_other_result(tmp_path):
     ],
 )
 def test_a_failing_function_is_a_failed_trial(tmp_path, function, reason):
-    record = run_trial(proposal(), 0, config(f"user_functions:{function}"), tmp_path / "t")
+    record = run_trial(proposal(), 0, sweep(f"user_functions:{function}"), tmp_path / "t")
     assert record["status"] == "failed" and reason in record["error"]
     assert json.loads((tmp_path / "t" / "metrics.json").read_text())["status"] == "failed"
 
@@ -79,7 +80,7 @@ def test_a_failing_function_is_a_failed_trial(tmp_path, function, reason):
 )
 def test_a_bad_function_setting_is_one_error_naming_the_key(function, changes, key):
     with pytest.raises(ConfigError) as error:
-        config(function, **changes)
+        sweep(function, **changes)
     assert str(error.value).startswith(key)
 
 

@@ -39,7 +39,7 @@ def test_cross_validation_sweep_with_test_evaluation(tmp_path):
     assert test["refit"] == "train_val" and "test/f1" in test["metrics"]
     ensemble = json.loads((sweep / "ensemble.json").read_text())
     assert len(ensemble["members"]) == 2
-    assert (sweep / "confusion_matrix.png").exists()
+    assert (sweep / "plots" / "confusion_matrix.png").exists()
 
 
 def test_class_path_sweep(tmp_path, monkeypatch):

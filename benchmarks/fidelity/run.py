@@ -69,7 +69,7 @@ def run_sweep(problem: str, method: str, seed: int, max_epochs: int, budget: int
                 if spent >= budget:
                     break
                 trial_dir = Path(tmp) / "trials" / proposal["trial"]
-                record = run_trial(proposal, round_index, config, trial_dir, isolate=False)
+                record = run_trial(proposal, round_index, sweep, trial_dir, isolate=False)
                 metrics = record["metrics"]
                 epochs = float(metrics.get("epochs", 0)) - float(metrics.get("start_epoch", 0))
                 spent += epochs

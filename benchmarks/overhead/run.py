@@ -127,14 +127,15 @@ def _optuna_worker(storage_path: str, study: str, n_trials: int, job: dict) -> N
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    from snakesweep.sweep import sweep_of
     from snakesweep.tabular import run_tabular_trial
     from snakesweep.train import fit_trial
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(storage_path))
-    config, space, out = job["config"], job["space"], Path(job["out"])
-    metric = config["objective"]["metric"]
+    sweep, space, out = sweep_of(job["config"]), job["space"], Path(job["out"])
+    metric = sweep.objective.metric
 
     def objective(trial) -> float:
         if "params" in trial.user_attrs:  # an enqueued configuration of the sweep
@@ -142,10 +143,10 @@ def _optuna_worker(storage_path: str, study: str, n_trials: int, job: dict) -> N
         else:
             params, seed = suggest(trial, space), trial.number
         trial_dir = out / f"t{trial.number:04d}"
-        if config.get("task") == "tabular":
-            metrics = run_tabular_trial(params, config, trial_dir, seed)
+        if sweep.task == "tabular":
+            metrics = run_tabular_trial(params, sweep, trial_dir, seed)
         else:
-            metrics = fit_trial(params, config, trial_dir, seed)
+            metrics = fit_trial(params, sweep, trial_dir, seed)
         return float(metrics[metric])
 
     loaded = optuna.load_study(study_name=study, storage=storage)

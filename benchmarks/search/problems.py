@@ -107,16 +107,16 @@ def digits_mlp(budget: int = 24) -> Problem:
 
     import yaml
 
-    from snakesweep.config import load_config
+    from snakesweep.sweep import load_sweep
     from snakesweep.train import DivergedError, fit_trial
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/config.yaml").read_text())
-    config = load_config(raw, results_dir=Path(tempfile.mkdtemp()))
+    sweep = load_sweep(raw, Path(tempfile.mkdtemp()))
 
     def f(p):
         with tempfile.TemporaryDirectory() as trial_dir:
             try:
-                metrics = fit_trial(p, config, Path(trial_dir), seed=0)
+                metrics = fit_trial(p, sweep, Path(trial_dir), seed=0)
             except DivergedError:  # e.g. lr near 0.3 with sgd: scored at chance level
                 return 0.9
         return 1.0 - metrics["val/acc"]

@@ -28,10 +28,13 @@ import json, sys, time
 w0, c0 = time.perf_counter(), time.process_time()
 import lightning.pytorch, torch  # what every trial job imports
 w1, c1 = time.perf_counter(), time.process_time()
+from snakesweep.sweep import load_sweep
 from snakesweep.train import fit_trial
 data, model, params = json.loads(sys.argv[1])
+sweep = load_sweep({"sweep": "startup", "seed": 0, "data": data, "model": model,
+                    "space": {"lr": {"type": "float", "low": 1e-3, "high": 1e-2}}}, sys.argv[2])
 m = fit_trial({"lr": 3e-3, "hidden_units": 64, "batch_size": 64, **params},
-              {"seed": 0, "data": data, "model": model}, sys.argv[2], seed=1)
+              sweep, sys.argv[2], seed=1)
 w2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({"import_wall_s": w1 - w0, "import_cpu_s": c1 - c0,
                   "setup_wall_s": m["time/setup_s"], "fit_wall_s": m["time/fit_s"],

@@ -1,14 +1,17 @@
 """Training of one trial with PyTorch Lightning.
 
-`fit_trial` is the trial job's entry point; `check_training` validates the training part of a
-config at parse time. Importing this package does not import torch or lightning: only
-`fit_trial` does, when it runs.
+`fit_trial` is the trial job's entry point (it takes the typed Sweep); `check_training`
+validates the training part of a config dict at parse time. Importing this package does not
+import torch or lightning: only `fit_trial` does, when it runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 
 class DivergedError(RuntimeError):
@@ -26,14 +29,14 @@ class TrialPruned(RuntimeError):  # noqa: N818 (a status, not a failure)
 
 def fit_trial(
     params: dict[str, Any],
-    config: dict[str, Any],
+    sweep: Sweep,
     trial_dir: Path | str,
     seed: int,
     fold: int | None = None,
     fidelity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train one trial; write history.csv, model.ckpt and last.ckpt to `trial_dir`; return its
-    metrics.
+    """Train one trial of `sweep` (snakesweep.sweep.load_sweep of a config); write history.csv,
+    model.ckpt and last.ckpt to `trial_dir`; return its metrics.
 
     `fold` (0-based) trains on the other folds of `evaluate.folds` and validates on this one.
     `fidelity` (multi-fidelity search, pruning): `epochs` to stop at, `resume_from` (an earlier
@@ -41,7 +44,7 @@ def fit_trial(
     """
     from snakesweep.train.fit import fit
 
-    return fit(params, config, Path(trial_dir), seed, fold=fold, fidelity=fidelity)
+    return fit(params, sweep, Path(trial_dir), seed, fold=fold, fidelity=fidelity)
 
 
 def check_training(config: dict[str, Any], space: Any = None) -> None:

@@ -23,6 +23,15 @@ from snakesweep.train.options import (
     is_hyperparameter,
 )
 
+# The schema's defaults of the `data:` section, for a config checked before load_config filled
+# them in (check_training on a raw config).
+DATA_DEFAULTS: dict[str, Any] = {
+    "name": "digits",
+    "val_fraction": 0.2,
+    "test_fraction": 0.2,
+    "standardize": True,
+    "subset": None,
+}
 CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
 REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
 #: Hyperparameters that the trainer itself uses even for a user's LightningModule.
@@ -82,23 +91,12 @@ def _check_function(config: dict[str, Any]) -> None:
         raise ConfigError("pruning.rule", "is not available with train.function", "use none")
 
 
-def task_of(config: dict[str, Any]) -> str | None:
-    """classification | regression of the configured data (a user's DataModule: data.task)."""
-    data = config.get("data") or {}
-    if data.get("class_path"):
-        return data.get("task")
-    name = data.get("name", "digits")
-    if name in ("csv", "npz"):
-        return data.get("task", "classification")
-    return SKLEARN_SETS.get(name, "classification")
-
-
 def _check_data(config: dict[str, Any]) -> str | None:
     data = config.get("data") or {}
     if data.get("class_path"):
         _check_class(data["class_path"], "data.class_path", "LightningDataModule")
         return None
-    cfg = data_config(config)
+    cfg = data_config({**DATA_DEFAULTS, **data}, config.get("seed") or 0)
     name = cfg["name"]
     if name not in BUILTIN:
         raise ConfigError(

@@ -11,13 +11,17 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from snakesweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 SKLEARN_SETS = {
     "digits": "classification",
@@ -29,13 +33,6 @@ SKLEARN_SETS = {
 BUILTIN = (*SKLEARN_SETS, "mnist", "sequence", "csv", "npz")
 TASKS = ("classification", "regression")
 
-DATA_DEFAULTS: dict[str, Any] = {
-    "name": "digits",
-    "val_fraction": 0.2,
-    "test_fraction": 0.2,
-    "standardize": True,
-    "subset": None,
-}
 SEQUENCE_DEFAULTS: dict[str, Any] = {"n_samples": 1200, "length": 24, "n_classes": 3, "noise": 0.6}
 
 
@@ -85,12 +82,17 @@ class Split:
         return tuple(int(s) for s in self.x_train.shape[1:])
 
 
-def data_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The `data:` section with defaults; `split_seed` defaults to the sweep seed."""
-    cfg = dict(DATA_DEFAULTS)
-    cfg.update(config.get("data") or {})
-    cfg.setdefault("split_seed", int(config.get("seed", 0) or 0))
-    return cfg
+def task_of(data: Mapping[str, Any]) -> str:
+    """classification | regression of a sweep's `data:` section: data.task for a user's
+    DataModule or a csv/npz file, else the bundled set's."""
+    if data.get("class_path") or data["name"] in ("csv", "npz"):
+        return data["task"]
+    return SKLEARN_SETS.get(data["name"], "classification")
+
+
+def data_config(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The `data:` section with its `split_seed`, which defaults to the sweep's `seed`."""
+    return {"split_seed": int(seed), **data}
 
 
 def load_arrays(cfg: dict[str, Any]) -> Arrays:
@@ -371,16 +373,16 @@ def split_indices(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), test_idx
 
 
-def make_split(config: dict[str, Any], fold: int | None = None, refit: bool = False) -> Split:
-    """Load the configured data and split it. `refit` merges validation into training."""
-    cfg = data_config(config)
+def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Split:
+    """Load the sweep's data and split it. `refit` merges validation into training."""
+    cfg = data_config(sweep.data, sweep.seed)
     arrays = load_arrays(cfg)
     seed = int(cfg["split_seed"])
     x, y = arrays.x, arrays.y
     if cfg.get("subset"):
         keep = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[: int(cfg["subset"])])
         x, y = x[keep], y[keep]
-    folds = (config.get("evaluate") or {}).get("folds") if fold is not None else None
+    folds = sweep.folds if fold is not None else None
     tr, va, te = split_indices(
         y, arrays.task, float(cfg["val_fraction"]), float(cfg["test_fraction"]), seed, fold, folds
     )

@@ -7,14 +7,18 @@ saved predictions, so anyone can recompute them from test_predictions.csv.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from snakesweep.outputs import read_json, write_json
 from snakesweep.paths import SweepPaths
+
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
 
 
 # --- which trials -------------------------------------------------------------------------
@@ -92,13 +96,13 @@ def test_metrics(
 
 
 # --- models -------------------------------------------------------------------------------
-def load_model(config: dict[str, Any], ckpt: Path) -> Any:
+def load_model(sweep: Sweep, ckpt: Path) -> Any:
     import torch
 
     from snakesweep.train.fit import import_class
     from snakesweep.train.module import SweepModule
 
-    mcfg = config.get("model") or {}
+    mcfg = sweep.model
     cls = (
         import_class(mcfg["class_path"], "model.class_path")
         if mcfg.get("class_path")
@@ -147,7 +151,7 @@ def write_predictions(
 def write_classification_outputs(
     out_dir: Path, y: np.ndarray, output: np.ndarray, class_names: list[str]
 ) -> None:
-    """confusion_matrix.csv/.png and classification_report.csv (per class)."""
+    """confusion_matrix.csv and classification_report.csv (per class)."""
     from sklearn.metrics import classification_report, confusion_matrix
 
     labels = list(range(len(class_names)))
@@ -165,15 +169,13 @@ def write_classification_outputs(
 
 
 def _write_classification_files(out_dir: Path, matrix: pd.DataFrame, report_rows: list) -> None:
-    """confusion_matrix.csv/.png and classification_report.csv from a matrix and report rows."""
-    from snakesweep.report.plots import plot_confusion_matrix
-
+    """confusion_matrix.csv and classification_report.csv from a matrix and report rows (the
+    `plot_confusion_matrix` rule draws plots/confusion_matrix.png from the csv)."""
     matrix.rename_axis("true\\pred").to_csv(out_dir / "confusion_matrix.csv")
     with open(out_dir / "classification_report.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["class", "precision", "recall", "f1", "support"])
         writer.writerows(report_rows)
-    plot_confusion_matrix(matrix, out_dir / "confusion_matrix.png")
 
 
 def _write_without_a_trial(predictions: Path, classification_dir: Path | None = None) -> None:
@@ -189,26 +191,26 @@ def _write_without_a_trial(predictions: Path, classification_dir: Path | None = 
 class TestSet:
     """The held-out test part: arrays, task and class names (built-in data or a DataModule)."""
 
-    def __init__(self, config: dict[str, Any], params: dict[str, Any]) -> None:
-        dcfg = config.get("data") or {}
+    def __init__(self, sweep: Sweep, params: dict[str, Any]) -> None:
+        dcfg = sweep.data
         if dcfg.get("class_path"):
             self._from_datamodule(dcfg, params)
             return
         from snakesweep.train.data import make_split
 
-        split = make_split(config)
+        split = make_split(sweep)
         self.x, self.y, self.task = split.x_test, split.y_test, split.task
         self.class_names, self.n_classes = split.class_names, split.n_classes
         self.target_std = split.target_std
         self.x_mean, self.x_std = split.x_mean, split.x_std
 
-    def _from_datamodule(self, dcfg: dict[str, Any], params: dict[str, Any]) -> None:
+    def _from_datamodule(self, dcfg: Mapping[str, Any], params: dict[str, Any]) -> None:
         import torch
 
         from snakesweep.train.fit import import_class, init_kwargs
 
         cls = import_class(dcfg["class_path"], "data.class_path")
-        dm = cls(**init_kwargs(cls, dcfg.get("init_args") or {}, params))
+        dm = cls(**init_kwargs(cls, dcfg.get("init_args"), params))
         dm.prepare_data()
         dm.setup("test")
         xs, ys = [], []
@@ -217,7 +219,7 @@ class TestSet:
             ys.append(torch.as_tensor(batch[1]))
         self.x = torch.cat(xs).numpy()
         self.y = torch.cat(ys).numpy()
-        self.task = dcfg.get("task", "classification")
+        self.task = dcfg["task"]
         self.target_std, self.x_mean, self.x_std = 1.0, None, None  # the DataModule's own scale
         self.n_classes = int(self.y.max()) + 1 if self.task == "classification" else 0
         self.class_names = [str(c) for c in range(self.n_classes)]
@@ -236,30 +238,28 @@ class TestSet:
 
 
 # --- the two evaluations ------------------------------------------------------------------
-def evaluate_best(config: dict[str, Any], table_path: Path, out_dir: Path) -> dict[str, Any]:
+def evaluate_best(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str, Any]:
     """Refit (or reuse the checkpoint of) the best trial of the sweep's table (trials.csv) and
     evaluate it once on the test set.
 
-    Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv/.png
-    and classification_report.csv into `out_dir`.
+    Writes test.json, test_predictions.csv and, for classification, confusion_matrix.csv and
+    classification_report.csv into `out_dir`.
     """
     from snakesweep.train.fit import fit
 
-    evaluate = config.get("evaluate") or {}
-    direction = (config.get("objective") or {}).get("direction", "minimize")
-    ranked = ranked_trials(table_path, direction)
+    ranked = ranked_trials(table_path, sweep.objective.direction)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not ranked:
         result = {"trial": None, "error": "no trial finished ok"}
         write_json(out_dir / "test.json", result)
-        classified = "confusion_matrix.csv" in evaluation_outputs(config)
+        classified = "confusion_matrix.csv" in evaluation_outputs(sweep)
         _write_without_a_trial(out_dir / "test_predictions.csv", out_dir if classified else None)
         return result
     best = ranked[0]
-    split = TestSet(config, best["params"])
-    mode = evaluate.get("refit", "checkpoint")
+    split = TestSet(sweep, best["params"])
+    mode = sweep.evaluate["refit"]
     ckpts = checkpoints_of(best)
-    user_data = bool((config.get("data") or {}).get("class_path"))
+    user_data = bool(sweep.data.get("class_path"))
     if user_data and ckpts:
         mode = "checkpoint"  # a user's DataModule has no train+validation union to refit on
     if mode == "train_val" or len(ckpts) != 1:
@@ -267,11 +267,11 @@ def evaluate_best(config: dict[str, Any], table_path: Path, out_dir: Path) -> di
         epochs = int(round(float(best["metrics"].get("best_epoch", 0)))) + 1
         params = {**best["params"], "max_epochs": epochs, "early_stopping_patience": 0}
         refit_dir = out_dir / "refit"
-        fit(params, config, refit_dir, int(best["seed"]), refit=True)
+        fit(params, sweep, refit_dir, int(best["seed"]), refit=True)
         ckpt, mode = refit_dir / "model.ckpt", "train_val"
     else:
         ckpt = ckpts[0]
-    model = load_model(config, ckpt)
+    model = load_model(sweep, ckpt)
     output = predict(model, split.x, split.task)
     split.fit_classes(output)
     write_predictions(
@@ -292,23 +292,22 @@ def evaluate_best(config: dict[str, Any], table_path: Path, out_dir: Path) -> di
     return result
 
 
-def evaluate_ensemble(config: dict[str, Any], table_path: Path, out_dir: Path) -> dict[str, Any]:
+def evaluate_ensemble(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str, Any]:
     """Average the probabilities (or predictions) of the top-k trials of the sweep's table
     (trials.csv) on the test set."""
-    k = int((config.get("evaluate") or {}).get("top_k", 3))
-    direction = (config.get("objective") or {}).get("direction", "minimize")
-    members = ranked_trials(table_path, direction)[:k]
+    k = int(sweep.evaluate["top_k"])
+    members = ranked_trials(table_path, sweep.objective.direction)[:k]
     out_dir.mkdir(parents=True, exist_ok=True)
     if not members:
         result = {"k": k, "members": [], "error": "no trial finished ok"}
         write_json(out_dir / "ensemble.json", result)
         _write_without_a_trial(out_dir / "ensemble_predictions.csv")
         return result
-    split = TestSet(config, members[0]["params"])
+    split = TestSet(sweep, members[0]["params"])
     outputs, member_info = [], []
     for record in members:
         member_out = [
-            predict(load_model(config, c), split.x, split.task) for c in checkpoints_of(record)
+            predict(load_model(sweep, c), split.x, split.task) for c in checkpoints_of(record)
         ]
         if not member_out:
             raise FileNotFoundError(f"trial {record['trial']} has no checkpoint")
@@ -338,10 +337,10 @@ def evaluate_ensemble(config: dict[str, Any], table_path: Path, out_dir: Path) -
     return result
 
 
-def evaluation_outputs(config: dict[str, Any]) -> list[str]:
+def evaluation_outputs(sweep: Sweep) -> list[str]:
     """The files evaluate_best writes besides test.json (depends on the task; no torch)."""
-    from snakesweep.train.check import task_of
+    from snakesweep.train.data import task_of
 
-    if (task_of(config) or "classification") == "classification":
-        return ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.csv"]
+    if task_of(sweep.data) == "classification":
+        return ["confusion_matrix.csv", "classification_report.csv"]
     return []

@@ -8,29 +8,24 @@ import inspect
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snakesweep.errors import ConfigError
 from snakesweep.train.options import resolve
 
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "accelerator": "cpu",
-    "devices": 1,
-    "precision": "32-true",
-    "threads": None,  # default: OMP_NUM_THREADS (the rule's threads), else 1
-    "trials_per_gpu": 1,
-}
+if TYPE_CHECKING:
+    from snakesweep.sweep import Sweep
+
 VAL_BATCH = 4096
 GPU_LOCK_DIR = ".snakesweep/gpu_slots"  # relative to the working directory
 
 
-def objective_of(config: dict[str, Any]) -> tuple[str, str]:
-    """(metric, "min"|"max") of the sweep's objective."""
-    obj = config.get("objective") or {}
-    metric = obj.get("metric", "val/loss")
-    mode = "max" if obj.get("direction", "minimize") == "maximize" else "min"
-    return metric, mode
+def objective_of(sweep: Sweep) -> tuple[str, str]:
+    """(metric, "min"|"max") of the sweep's objective, as Lightning's callbacks take it."""
+    mode = "max" if sweep.objective.direction == "maximize" else "min"
+    return sweep.objective.metric, mode
 
 
 def import_class(path: str, key: str) -> type:
@@ -52,7 +47,9 @@ def import_class(path: str, key: str) -> type:
     return cls
 
 
-def init_kwargs(cls: type, init_args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def init_kwargs(
+    cls: type, init_args: Mapping[str, Any] | None, params: dict[str, Any]
+) -> dict[str, Any]:
     """`init_args` overlaid with those trial `params` the constructor accepts."""
     sig = inspect.signature(cls.__init__)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
@@ -63,7 +60,7 @@ def init_kwargs(cls: type, init_args: dict[str, Any], params: dict[str, Any]) ->
 
 def fit(
     params: dict[str, Any],
-    config: dict[str, Any],
+    sweep: Sweep,
     trial_dir: Path,
     seed: int,
     fold: int | None = None,
@@ -77,15 +74,14 @@ def fit(
     history.csv this trial continues), `data_fraction` of the training split, `prune` spec."""
     from snakesweep.train.devices import acquire_gpu_slot, release
 
-    tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
-    slot = acquire_gpu_slot(tcfg, Path(GPU_LOCK_DIR))  # before torch sees CUDA
+    slot = acquire_gpu_slot(sweep.train, Path(GPU_LOCK_DIR))  # before torch sees CUDA
     try:
-        return _fit(params, config, trial_dir, seed, fold, refit, fidelity)
+        return _fit(params, sweep, trial_dir, seed, fold, refit, fidelity)
     finally:
         release(slot)
 
 
-def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any]:
+def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any]:
     """fit() once it holds its GPU slot (same arguments)."""
     t_start = time.perf_counter()
     fid = fidelity or {}
@@ -100,13 +96,13 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
     log_to_file()
     trial_dir.mkdir(parents=True, exist_ok=True)
     hp = resolve(params)
-    tcfg = {**TRAIN_DEFAULTS, **(config.get("train") or {})}
-    threads = tcfg["threads"] or int(os.environ.get("OMP_NUM_THREADS") or 1)
+    tcfg = sweep.train
+    # train.threads, else the rule's threads (OMP_NUM_THREADS)
+    threads = tcfg.get("threads") or int(os.environ.get("OMP_NUM_THREADS") or 1)
     torch.set_num_threads(max(1, int(threads)))
     L.seed_everything(int(seed), workers=True, verbose=False)
-    metric, mode = objective_of(config)
-    mcfg = config.get("model") or {}
-    dcfg = config.get("data") or {}
+    metric, mode = objective_of(sweep)
+    mcfg, dcfg = sweep.model, sweep.data
 
     # --- data ---
     datamodule = None
@@ -118,11 +114,11 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
             raise ConfigError(
                 "data.class_path", f"{dcfg['class_path']} is not a LightningDataModule"
             )
-        datamodule = dm_cls(**init_kwargs(dm_cls, dcfg.get("init_args") or {}, params))
+        datamodule = dm_cls(**init_kwargs(dm_cls, dcfg.get("init_args"), params))
     else:
-        split = make_split(config, fold=fold, refit=refit)
+        split = make_split(sweep, fold=fold, refit=refit)
         if fid.get("data_fraction") is not None:
-            subsample_train(split, float(fid["data_fraction"]), int(config.get("seed", 0) or 0))
+            subsample_train(split, float(fid["data_fraction"]), sweep.seed)
         train_loader = TensorLoader(
             split.x_train, split.y_train, int(hp["batch_size"]), shuffle=True, seed=seed
         )
@@ -137,7 +133,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
         cls = import_class(mcfg["class_path"], "model.class_path")
         if not issubclass(cls, L.LightningModule):
             raise ConfigError("model.class_path", f"{mcfg['class_path']} is not a LightningModule")
-        model = cls(**init_kwargs(cls, mcfg.get("init_args") or {}, params))
+        model = cls(**init_kwargs(cls, mcfg.get("init_args"), params))
     else:
         if split is None:
             raise ConfigError(
@@ -167,7 +163,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
     if fold is None and not refit:  # a trial (not a fold, not the test-set refit)
         from snakesweep.tracking import live_trial_run
 
-        live = live_trial_run(config, trial_dir, params)
+        live = live_trial_run(sweep, trial_dir, params)
     history = History(trial_dir / "history.csv", on_epoch=live)
     if fid.get("resume_from"):
         resume_ckpt, history.rows = prepare_resume(Path(fid["resume_from"]), trial_dir)
@@ -190,7 +186,7 @@ def _fit(params, config, trial_dir, seed, fold, refit, fidelity) -> dict[str, An
             )
         )
         if int(hp["early_stopping_patience"]) > 0:
-            es = (config.get("train") or {}).get("early_stopping") or {}
+            es = tcfg.get("early_stopping") or {}  # optional, no default
             callbacks.append(
                 EarlyStopping(
                     monitor=es.get("monitor", metric),
