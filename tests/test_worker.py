@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_SWEEP, run_snakemake, served_by_worker, write_config
+from conftest import REPO, TINY_SWEEP, comparable, run_snakemake, served_by_worker, write_config
 
 from snakesweep.config import identity
 from snakesweep.worker import ENV_OWNER, ENV_SOCKET, alive, socket_path
@@ -179,11 +179,6 @@ def test_the_switch_is_not_part_of_the_sweep_identity(tiny_config):
     on = {**tiny_config, "warm_worker": True}
     off = {**tiny_config, "warm_worker": False}
     assert identity(on) == identity(off)
-
-
-def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    timing = [c for c in table.columns if c == "duration_s" or c.startswith("time/")]
-    return table.drop(columns=timing)
 
 
 @pytest.mark.slow
