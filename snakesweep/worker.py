@@ -188,6 +188,13 @@ def _job_process(request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        # Logging as in a new process: an import in the worker configured the root logger
+        # (mlflow.pytorch calls logging.basicConfig), which made the job's own
+        # logging.basicConfig(filename=<its log>) do nothing: its log stayed empty.
+        import logging
+
+        logging.root.handlers.clear()
+        logging.root.setLevel(logging.WARNING)
         smk = request["smk"]
         torch = sys.modules.get("torch")
         if torch is not None:

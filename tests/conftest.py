@@ -96,6 +96,12 @@ def served_by_worker(workdir: Path, script: str) -> int:
     return log.read_text().count(f" {script} ") if log.exists() else 0
 
 
+def comparable(table):
+    """A trials table without its wall-clock columns (what two runs cannot share)."""
+    timing = [c for c in table.columns if c == "duration_s" or c.startswith("time/")]
+    return table.drop(columns=timing)
+
+
 @pytest.fixture
 def tiny_config() -> dict:
     return yaml.safe_load(yaml.safe_dump(TINY_SWEEP))

@@ -1,5 +1,9 @@
-"""SIGKILL of snakemake and all its jobs at several points, then the same command again: the sweep
-finishes, no finished trial is retrained, and the final table equals an uninterrupted run's.
+"""SIGKILL of snakemake and all its jobs, the warm worker included, at several points, then the
+same command again: the sweep finishes, no finished trial is retrained, and the final table
+equals an uninterrupted run's. A trial is held in the middle of training at a gate
+(user_functions.waits_at_a_gate), a track job by the MLflow store's writer lock, taken by the
+test; other jobs are killed when their process is seen (it lives at least as long as Python and
+Snakemake's script preamble take to start, a few tenths of a second).
 Also: the same config and seed in a fresh directory, with 1 or 2 cores, give the same table.
 """
 
@@ -8,28 +12,40 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import (
     TINY_SWEEP,
+    comparable,
     run_snakemake,
-    served_by_worker,
     snakemake_command,
     snakemake_env,
     write_config,
 )
 
 from snakesweep.locks import finished_record
+from snakesweep.tracking import store_lock
 
-RESUME_SWEEP = copy.deepcopy(TINY_SWEEP)
-RESUME_SWEEP["data"] = {"name": "digits", "subset": 300}
+# Trials train with a test function (tests/fixtures/user_functions.py) that can be held mid-trial.
+RESUME_SWEEP = {
+    "sweep": "tiny",
+    "seed": 1,
+    "objective": {"metric": "val/loss", "direction": "minimize"},
+    "budget": {"rounds": 2, "trials_per_round": 2},
+    "search": {"strategy": "bayes"},
+    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    "train": {"function": "user_functions:waits_at_a_gate"},
+}
 SWEEP_DIR = Path("results") / "tiny"
+GATES = Path("gates")
 
 
 def finished_trials(workdir: Path) -> dict[str, tuple[float, str]]:
@@ -42,29 +58,93 @@ def finished_trials(workdir: Path) -> dict[str, tuple[float, str]]:
     return done
 
 
-def exists(*parts: str) -> Callable[[Path], bool]:
-    return lambda workdir: (workdir / SWEEP_DIR.joinpath(*parts)).exists()
+def exists(*parts: str) -> Callable[[Path, int], bool]:
+    return lambda workdir, run: (workdir / SWEEP_DIR.joinpath(*parts)).exists()
 
 
-def log_without_output(log: str, output: str) -> Callable[[Path], bool]:
-    """A job has started (its log exists) and not finished (its output does not)."""
-    return lambda workdir: (workdir / log).exists() and not (workdir / SWEEP_DIR / output).exists()
+def trial_held(trial: str) -> Callable[[Path, int], bool]:
+    """The trial waits at its gate, in the middle of training."""
+    return lambda workdir, run: (workdir / GATES / f"{trial}.running").exists()
+
+
+def trial_finished(trial: str) -> Callable[[Path, int], bool]:
+    return lambda workdir, run: finished_record(workdir / SWEEP_DIR / "trials" / trial)
+
+
+def job_running(script: str) -> Callable[[Path, int], bool]:
+    """A job of scripts/<script> runs: a process of the run (its session) runs that script."""
+    return lambda workdir, run: any(script in " ".join(command) for command in commands(run))
+
+
+def commands(session: int) -> list[list[str]]:
+    """The command lines of the processes in a session."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if proc.name.isdigit() and os.getsid(int(proc.name)) == session:
+                found.append((proc / "cmdline").read_bytes().decode().split("\0"))
+    return found
+
+
+def in_warm_worker(pid: int) -> bool:
+    """Whether process `pid` descends from a warm worker (python -m snakesweep.worker)."""
+    while pid > 1:
+        proc = Path("/proc", str(pid))
+        if "snakesweep.worker" in (proc / "cmdline").read_bytes().decode().split("\0"):
+            return True
+        pid = int((proc / "stat").read_text().rpartition(")")[2].split()[1])
+    return False
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where a run is killed: what shows that it got there (every condition, given the run's
+    directory and session), the trials held at a gate meanwhile, and whether the MLflow store
+    is locked meanwhile (by the test, as another writer would: track jobs wait for it)."""
+
+    conditions: tuple[Callable[[Path, int], bool], ...]
+    gates: tuple[str, ...] = ()
+    store_locked: bool = False
+
+    def reached(self, workdir: Path, session: int) -> bool:
+        return all(condition(workdir, session) for condition in self.conditions)
+
+
+@contextlib.contextmanager
+def held(workdir: Path, point: KillPoint) -> Iterator[None]:
+    """In the block, the trials of `point` wait at their gates and the store is locked if asked."""
+    (workdir / GATES).mkdir()
+    for trial in point.gates:
+        (workdir / GATES / trial).touch()
+    with contextlib.ExitStack() as stack:
+        if point.store_locked:
+            stack.enter_context(store_lock(f"sqlite:///{workdir}/results/mlflow.db"))
+        yield
+    shutil.rmtree(workdir / GATES)
 
 
 KILL_POINTS = {
-    "round 0 training": lambda w: any((w / SWEEP_DIR / "trials").glob("r000-*/metrics.json")),
-    "between rounds": exists("history", "000.csv"),
-    "propose": log_without_output("logs/propose/tiny/001.log", "rounds/001.json"),
-    "round 1 training": lambda w: any((w / SWEEP_DIR / "trials").glob("r001-*")),
-    "aggregate or track": lambda w: (
-        log_without_output("logs/track/tiny/001.log", "tracking/001.json")(w)
-        or log_without_output("logs/aggregate/tiny.log", "trials.csv")(w)
+    # r000-t000 finished, r000-t001 in the middle of training.
+    "round 0 training": KillPoint(
+        (trial_finished("r000-t000"), trial_held("r000-t001")), gates=("r000-t001",)
     ),
+    # Round 0 recorded, the next round being proposed.
+    "propose": KillPoint((exists("history", "000.csv"), job_running("propose_round"))),
+    "round 1 training": KillPoint(
+        (exists("tracking", "000.json"), trial_finished("r001-t000"), trial_held("r001-t001")),
+        gates=("r001-t001",),
+    ),
+    # The last round recorded and the final table being written.
+    "aggregate": KillPoint((exists("history", "001.csv"), job_running("aggregate_sweep"))),
+    # The final table written, the first round being tracked (its job waits for the store).
+    "track": KillPoint((exists("trials.csv"), job_running("track_round")), store_locked=True),
 }
 
 
-def run_until(workdir: Path, configfile: Path, when: Callable[[Path], bool], *args: str) -> None:
-    """Start the sweep and SIGKILL snakemake with every job when `when(workdir)` turns true."""
+@contextlib.contextmanager
+def running_sweep(workdir: Path, configfile: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """The sweep runs in its own session; at the end of the block snakemake and every process
+    of the run (jobs, warm worker, trials) get SIGKILL."""
     process = subprocess.Popen(
         snakemake_command(workdir, configfile, *args),
         cwd=workdir,
@@ -73,39 +153,37 @@ def run_until(workdir: Path, configfile: Path, when: Callable[[Path], bool], *ar
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 600
     try:
-        while not when(workdir):
-            if process.poll() is not None:
-                pytest.fail("the sweep ended before the kill point")
-            if time.monotonic() > deadline:
-                pytest.fail("the kill point was not reached in 600 s")
-            time.sleep(0.01)
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
-def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """The trials table without wall-clock columns."""
-    timing = [c for c in table.columns if c == "duration_s" or c.startswith("time/")]
-    return table.drop(columns=timing)
+def wait_for(process: subprocess.Popen, workdir: Path, point: KillPoint) -> None:
+    deadline = time.monotonic() + 600
+    while not point.reached(workdir, process.pid):
+        if process.poll() is not None:
+            pytest.fail(f"the sweep ended (exit {process.returncode}) before the kill point")
+        if time.monotonic() > deadline:
+            pytest.fail("the kill point was not reached in 600 s")
+        time.sleep(0.01)
 
 
-def kill_and_resume(workdir: Path, point: str) -> tuple[dict, dict, str]:
-    configfile = write_config(workdir, RESUME_SWEEP)
-    run_until(workdir, configfile, KILL_POINTS[point])
+def kill_and_resume(workdir: Path, point: KillPoint, sweep: dict) -> dict:
+    """Run the sweep until `point`, kill it, run the same command again; return the trials that
+    had finished before the kill. Trials held at the kill ran in the warm worker when it is on."""
+    configfile = write_config(workdir, sweep)
+    with held(workdir, point), running_sweep(workdir, configfile) as process:
+        wait_for(process, workdir, point)
+        for trial in point.gates:
+            pid = int((workdir / GATES / f"{trial}.running").read_text())
+            assert in_warm_worker(pid) == sweep.get("warm_worker", True)
     before = finished_trials(workdir)
     result = run_snakemake(workdir, configfile)
-    after = finished_trials(workdir)
-    return before, after, result.stderr
-
-
-def assert_none_retrained(before: dict, after: dict) -> None:
-    retrained = [trial for trial in before if after.get(trial) != before[trial]]
-    assert retrained == []
-    assert sorted(after) == ["r000-t000", "r000-t001", "r001-t000", "r001-t001"]
+    assert "removed the stale lock" in result.stderr
+    return before
 
 
 def test_kill_during_the_first_propose_then_resume(tmp_path):
@@ -113,12 +191,8 @@ def test_kill_during_the_first_propose_then_resume(tmp_path):
     without --unlock, and proposes what an uninterrupted run proposes."""
     target = str(SWEEP_DIR / "rounds" / "000.json")
     configfile = write_config(tmp_path, RESUME_SWEEP)
-    run_until(
-        tmp_path,
-        configfile,
-        log_without_output("logs/propose/tiny/000.log", "rounds/000.json"),
-        target,
-    )
+    with running_sweep(tmp_path, configfile, target) as process:
+        wait_for(process, tmp_path, KillPoint((job_running("propose_round"),)))
     assert not (tmp_path / target).exists()
     result = run_snakemake(tmp_path, configfile, target)
     assert "removed the stale lock" in result.stderr
@@ -128,40 +202,59 @@ def test_kill_during_the_first_propose_then_resume(tmp_path):
     assert (tmp_path / target).read_text() == (fresh / target).read_text()
 
 
-@pytest.mark.slow
-def test_kill_during_round_1_then_resume(tmp_path):
-    """Kill while round 1 trains in the warm worker, run the same command again (~2.5 min on 2
-    busy cores)."""
-    before, after, stderr = kill_and_resume(tmp_path, "round 1 training")
-    # Round 0 in the killed run, round 1 again in the resumed one: all through the worker.
-    assert served_by_worker(tmp_path, "train_trial") >= 4
-    assert sorted(before)[:2] == ["r000-t000", "r000-t001"]
-    assert_none_retrained(before, after)
-    assert "removed the stale lock" in stderr
-    table = pd.read_csv(tmp_path / SWEEP_DIR / "trials.csv")
-    assert list(table["status"]) == ["ok"] * 4
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> pd.DataFrame:
-    """The reference: one uninterrupted run with a single core."""
+    """The reference: one uninterrupted run with a single core (and the warm worker)."""
     workdir = tmp_path_factory.mktemp("reference")
     run_snakemake(workdir, write_config(workdir, RESUME_SWEEP), "--cores", "1")
     return pd.read_csv(workdir / SWEEP_DIR / "trials.csv")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_resume_after_a_kill_gives_the_uninterrupted_table(tmp_path, uninterrupted, point):
-    before, after, _ = kill_and_resume(tmp_path, point)
-    assert_none_retrained(before, after)
-    resumed = pd.read_csv(tmp_path / SWEEP_DIR / "trials.csv")
+def assert_resumed_as_uninterrupted(workdir: Path, before: dict, uninterrupted: pd.DataFrame):
+    """No trial that had finished before the kill was trained again, and the final table is the
+    uninterrupted run's (but for timings)."""
+    after = finished_trials(workdir)
+    assert [trial for trial in before if after.get(trial) != before[trial]] == []
+    assert sorted(after) == ["r000-t000", "r000-t001", "r001-t000", "r001-t001"]
+    resumed = pd.read_csv(workdir / SWEEP_DIR / "trials.csv")
     pd.testing.assert_frame_equal(comparable(resumed), comparable(uninterrupted), check_exact=True)
 
 
 @pytest.mark.slow
-def test_fresh_directory_and_two_cores_give_the_same_table(tmp_path, uninterrupted):
-    """Determinism: same config and seed elsewhere, 2 cores instead of 1: identical results."""
-    run_snakemake(tmp_path, write_config(tmp_path, RESUME_SWEEP), "--cores", "2")
-    again = pd.read_csv(tmp_path / SWEEP_DIR / "trials.csv")
-    pd.testing.assert_frame_equal(comparable(again), comparable(uninterrupted), check_exact=True)
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_resume_after_a_kill_gives_the_uninterrupted_table(tmp_path, uninterrupted, point):
+    before = kill_and_resume(tmp_path, KILL_POINTS[point], RESUME_SWEEP)
+    assert_resumed_as_uninterrupted(tmp_path, before, uninterrupted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warm_worker", [True, False], ids=["warm worker", "no worker"])
+def test_kill_in_the_middle_of_a_trial_then_resume(tmp_path, uninterrupted, warm_worker):
+    """r001-t001 killed in the middle of training, in the warm worker or (switched off) in its
+    job's own process, just after r001-t000 finished: the same command trains r001-t001 again,
+    nothing else, and gives the uninterrupted run's table."""
+    sweep = RESUME_SWEEP | {"warm_worker": warm_worker}
+    before = kill_and_resume(tmp_path, KILL_POINTS["round 1 training"], sweep)
+    assert sorted(before) == ["r000-t000", "r000-t001", "r001-t000"]
+    assert_resumed_as_uninterrupted(tmp_path, before, uninterrupted)
+    # Retrained by the resumed run: in its warm worker when that is on.
+    log = tmp_path / "logs" / "worker.log"
+    retrained_in_worker = log.exists() and "trial=r001-t001 exit 0" in log.read_text()
+    assert retrained_in_worker == warm_worker
+
+
+# Determinism of real (Lightning) training: the same table in any directory, with any cores.
+LIGHTNING_SWEEP = copy.deepcopy(TINY_SWEEP)
+LIGHTNING_SWEEP["data"] = {"name": "digits", "subset": 300}
+
+
+@pytest.mark.slow
+def test_fresh_directory_and_two_cores_give_the_same_table(tmp_path):
+    """Same config and seed in two directories, 1 core and 2 cores: identical results."""
+    tables = []
+    for cores in ("1", "2"):
+        workdir = tmp_path / cores
+        workdir.mkdir()
+        run_snakemake(workdir, write_config(workdir, LIGHTNING_SWEEP), "--cores", cores)
+        tables.append(comparable(pd.read_csv(workdir / SWEEP_DIR / "trials.csv")))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)

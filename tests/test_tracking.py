@@ -80,6 +80,25 @@ def snapshot(uri: str, sweep: str) -> dict:
     return result
 
 
+def in_a_new_process(expression: str, **values) -> object:
+    """The value of `expression` computed by a new Python process (as the next job or `mlflow ui`
+    would), with test_tracking as `t`, Path and `values` in scope; values and result in JSON.
+    This process's MLflow keeps a connection per store URI that would still read and write a
+    store file that was deleted."""
+    code = (
+        "import json, sys; from pathlib import Path; import test_tracking as t; "
+        f"globals().update(json.loads(sys.argv[1])); print(json.dumps({expression}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(values, default=str)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def empty_store(tmp_path_factory) -> Path:
     """An initialised, empty sqlite store: creating its tables takes seconds, copying it doesn't."""
@@ -202,14 +221,15 @@ def test_retrained_trial_replaces_its_run_and_the_best_so_far(sweep):
 
 
 def test_deleted_store_is_rebuilt_the_same(sweep):
+    """Tracked again by a new process, as by the next track jobs."""
     root, config = sweep
     uri = config["tracking"]["uri"]
     track_all(root, config)
-    before = snapshot(uri, "fake")
+    before = in_a_new_process("t.snapshot(uri, 'fake')", uri=uri)
     artifacts = set((root / "results" / "art" / "fake").iterdir())
     (root / "results" / "mlflow.db").unlink()
-    track_all(root, config)
-    assert snapshot(uri, "fake") == before
+    in_a_new_process("len(t.track_all(Path(root), config))", root=root, config=config)
+    assert in_a_new_process("t.snapshot(uri, 'fake')", uri=uri) == before
     # the old runs' artifacts are kept (another store may reference them) beside the new ones
     assert artifacts <= set((root / "results" / "art" / "fake").iterdir())
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, TINY_SWEEP, run_snakemake, served_by_worker, write_config
+from conftest import REPO, TINY_SWEEP, comparable, run_snakemake, served_by_worker, write_config
 
 from snakesweep.config import identity
 from snakesweep.worker import ENV_OWNER, ENV_SOCKET, alive, socket_path
@@ -37,6 +37,23 @@ def main(smk):
 if __name__ == "__main__":
     run_job(main, types.SimpleNamespace(
         threads=1, pidfile=sys.argv[1], sleep=float(sys.argv[2]), exit=int(sys.argv[3])))
+"""
+
+
+# A job that logs as the workflow's scripts do, asked again until the worker imported mlflow.pytorch
+# (which calls logging.basicConfig on import).
+LOGGING_JOB = """
+import logging, sys, types
+from snakesweep.worker import run_job
+
+def main(smk):
+    if "mlflow.pytorch" not in sys.modules:
+        sys.exit(75)
+    logging.basicConfig(filename=smk.log, level=logging.INFO)
+    logging.info("the job's own line")
+
+if __name__ == "__main__":
+    run_job(main, types.SimpleNamespace(threads=1, log=sys.argv[1]))
 """
 
 
@@ -104,6 +121,14 @@ def test_a_job_runs_in_the_worker_with_its_output_and_exit_status(worker):
     ran_in = int((workdir / "status.pid").read_text())
     assert ran_in != client.pid and f"job ran in {ran_in} threads 1" in out
     assert process.poll() is None
+
+
+def test_a_job_logs_to_its_own_file_whatever_the_worker_imported(worker):
+    workdir, env, _ = worker
+    (workdir / "logging_job.py").write_text(LOGGING_JOB)
+    command = [sys.executable, "logging_job.py", "logging_job.log"]
+    assert wait_for(lambda: subprocess.run(command, cwd=workdir, env=env).returncode == 0, 300)
+    assert "the job's own line" in (workdir / "logging_job.log").read_text()
 
 
 def test_a_killed_client_takes_its_job_down(worker):
@@ -208,11 +233,6 @@ def test_the_switch_is_not_part_of_the_sweep_identity(tiny_config):
     on = {**tiny_config, "warm_worker": True}
     off = {**tiny_config, "warm_worker": False}
     assert identity(on) == identity(off)
-
-
-def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    timing = [c for c in table.columns if c == "duration_s" or c.startswith("time/")]
-    return table.drop(columns=timing)
 
 
 @pytest.mark.slow

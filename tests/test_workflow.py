@@ -162,14 +162,14 @@ def test_best_model_is_registered_and_predicts(finished):
 
 @pytest.mark.slow
 def test_deleted_mlflow_store_is_rebuilt_by_forcerun_track(finished):
-    from test_tracking import snapshot
+    from test_tracking import in_a_new_process
 
     workdir, configfile, _ = finished
     uri = f"sqlite:///{workdir}/results/mlflow.db"
-    before = snapshot(uri, "tiny")
+    before = in_a_new_process("t.snapshot(uri, 'tiny')", uri=uri)
     (workdir / "results" / "mlflow.db").unlink()
     run_snakemake(workdir, configfile, "--forcerun", "track")
-    after = snapshot(uri, "tiny")
+    after = in_a_new_process("t.snapshot(uri, 'tiny')", uri=uri)
     assert after.keys() == before.keys()
     for key, run in before.items():
         if key == "parent":  # the parent also holds the registered model and report files
