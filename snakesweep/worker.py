@@ -188,6 +188,9 @@ def _job_process(request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        # A job in the worker never hands work to the worker again (a script without its
+        # `if "snakemake" in globals()` guard would otherwise fork jobs without end).
+        os.environ.pop(ENV_SOCKET, None)
         # Logging as in a new process: an import in the worker configured the root logger
         # (mlflow.pytorch calls logging.basicConfig), which made the job's own
         # logging.basicConfig(filename=<its log>) do nothing: its log stayed empty.

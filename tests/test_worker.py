@@ -201,6 +201,27 @@ def test_the_worker_stops_at_once_when_told_while_it_imports(tmp_path, after_s):
     assert not socket_path(tmp_path, os.getpid()).exists()
 
 
+def test_a_script_without_its_guard_is_one_job_not_a_fork_storm(worker):
+    """A job script that calls run_job at import (no `if "snakemake" in globals()`) is loaded
+    again by the worker's child: that call runs in the child instead of handing work on."""
+    workdir, env, process = worker
+    (workdir / "unguarded.py").write_text(
+        "import os, types\n"
+        "from snakesweep.worker import run_job\n"
+        "def main(smk):\n"
+        "    print('ran in', os.getpid(), flush=True)\n"
+        "run_job(main, types.SimpleNamespace(threads=1))\n"
+    )
+    client = subprocess.Popen(
+        [sys.executable, "unguarded.py"], cwd=workdir, env=env, stdout=subprocess.PIPE, text=True
+    )
+    out, _ = client.communicate(timeout=120)
+    assert client.returncode == 0
+    pids = {line.split()[-1] for line in out.splitlines()}
+    assert len(pids) == 1 and str(client.pid) not in pids  # in one child of the worker
+    assert process.poll() is None
+
+
 def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
     worker = start_worker(tmp_path, os.getpid())
     (tmp_path / "job.py").write_text(JOB_SCRIPT)
