@@ -140,8 +140,21 @@ def _create_sqlite_store(tracking_uri: str) -> None:
     partial.unlink(missing_ok=True)
     template = _empty_store()
     if template is not None:
+        import sqlalchemy
+        from mlflow.exceptions import MlflowException
+
         shutil.copyfile(template, partial)
-    _open_stores(partial)  # verifies the copy's schema, adds MLflow's Default experiment
+        try:
+            _open_stores(partial)  # verifies the copy's schema, adds MLflow's Default experiment
+        except (sqlalchemy.exc.SQLAlchemyError, MlflowException) as error:
+            log.warning("damaged empty MLflow database %s (%s): replaced", template, error)
+            template.unlink(missing_ok=True)
+            partial.unlink()
+            # another name: MLflow keeps an engine per database URI, still on the damaged copy
+            partial = partial.with_name(f"{partial.name}.fresh")
+            template = None
+    if template is None:
+        _open_stores(partial)
     os.replace(partial, path)
 
 
@@ -163,7 +176,10 @@ def _empty_store() -> Path | None:
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snakesweep"
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snakesweep"
+    except RuntimeError:  # no home folder (some batch jobs and containers)
+        return None
     template = cache / f"mlflow-{mlflow.__version__}-empty.db"
     if template.exists():
         return template

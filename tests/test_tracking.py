@@ -532,3 +532,17 @@ def mlflow_version() -> str:
     import mlflow
 
     return mlflow.__version__
+
+
+def test_a_damaged_empty_store_in_the_cache_is_replaced(tmp_path, monkeypatch):
+    from snakesweep.tracking import _client
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = tmp_path / "cache" / "snakesweep" / f"mlflow-{mlflow_version()}-empty.db"
+    template.parent.mkdir(parents=True)
+    template.write_bytes(b"not a database")
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    _client(uri).create_experiment("sweep")
+    assert sorted(e.name for e in client_for(uri).search_experiments()) == ["Default", "sweep"]
+    assert not template.exists() or template.read_bytes() != b"not a database"
