@@ -17,9 +17,11 @@ def main(smk) -> None:
     from snakesweep.tracking import track_round
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    # Tracking runs beside the next round's trials: on a machine short of cores they go first.
-    os.nice(10)
     sweep = sweep_of(smk.config)
+    if sweep.task == "train":
+        # Tracking runs beside the next round's training: on a machine short of cores the
+        # training goes first. Lookups in a table leave it the CPU to keep pace with the rounds.
+        os.nice(10)
     table = read_history(smk.input.history)
     round_index = int(smk.wildcards.round)
     curves = write_trial_curves(sweep.paths, round_index, table)
