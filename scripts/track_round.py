@@ -10,6 +10,7 @@ from snakesweep.worker import run_job
 
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
+    from snakesweep.cluster import is_lookup
     from snakesweep.history import read_history
     from snakesweep.outputs import write_json
     from snakesweep.report.build import write_trial_curves
@@ -18,7 +19,7 @@ def main(smk) -> None:
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     sweep = sweep_of(smk.config)
-    if sweep.task == "train":
+    if not is_lookup(sweep):
         # Tracking runs beside the next round's training: on a machine short of cores the
         # training goes first. Lookups in a table leave it the CPU to keep pace with the rounds.
         os.nice(10)
