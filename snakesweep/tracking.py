@@ -147,11 +147,17 @@ def _create_sqlite_store(tracking_uri: str) -> None:
         try:
             _open_stores(partial)  # verifies the copy's schema, adds MLflow's Default experiment
         except (sqlalchemy.exc.SQLAlchemyError, MlflowException) as error:
-            log.warning("damaged empty MLflow database %s (%s): replaced", template, error)
+            log.warning(
+                "damaged empty MLflow database %s (%s): removed (the next new store makes it "
+                "again); this store is migrated in place",
+                template,
+                error,
+            )
             template.unlink(missing_ok=True)
             partial.unlink()
             # another name: MLflow keeps an engine per database URI, still on the damaged copy
             partial = partial.with_name(f"{partial.name}.fresh")
+            partial.unlink(missing_ok=True)
             template = None
     if template is None:
         _open_stores(partial)
