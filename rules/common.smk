@@ -239,10 +239,11 @@ def get_report_inputs(wildcards):
 
 
 def report_outputs(sweep):
-    """summary.md and the plots: always the report rule's, the confusion matrix for
+    """summary.md and the plots: always the report rule's and the partial dependence (the
+    slowest plot, its own job so that it is drawn beside the report), the confusion matrix for
     classification, one-at-a-time sensitivity when that strategy ran, the rungs of a
     multi-fidelity sweep."""
-    plots = list(REPORT_PLOTS)
+    plots = [*REPORT_PLOTS, "partial_dependence"]
     if EVALUATED and "confusion_matrix.csv" in evaluation_outputs(THE_SWEEP):
         plots.append("confusion_matrix")
     if THE_SWEEP.search.strategy == "one_at_a_time":

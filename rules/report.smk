@@ -30,6 +30,7 @@ rule track:
         "../envs/report.yaml"
     params:
         artifact_root="results/mlartifacts",
+    threads: 0
     script:
         "../scripts/track_round.py"
 
@@ -63,12 +64,6 @@ rule report:
             category="Parameters",
             labels={"figure": "importance"},
         ),
-        partial_dependence=report(
-            "results/{sweep}/plots/partial_dependence.png",
-            caption="../report/partial_dependence.rst",
-            category="Parameters",
-            labels={"figure": "partial dependence"},
-        ),
         learning_curves=report(
             "results/{sweep}/plots/learning_curves.png",
             caption="../report/learning_curves.rst",
@@ -90,6 +85,27 @@ rule report:
         "../envs/report.yaml"
     script:
         "../scripts/report_sweep.py"
+
+
+rule plot_partial_dependence:
+    input:
+        table="results/{sweep}/trials.csv",
+    output:
+        report(
+            "results/{sweep}/plots/partial_dependence.png",
+            caption="../report/partial_dependence.rst",
+            category="Parameters",
+            labels={"figure": "partial dependence"},
+        ),
+    log:
+        "logs/plot_partial_dependence/{sweep}.log",
+    benchmark:
+        "results/{sweep}/benchmarks/plot_partial_dependence.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/plot_partial_dependence.py"
 
 
 rule plot_confusion_matrix:

@@ -26,7 +26,8 @@ def main(smk) -> None:
         sweep,
         Path(smk.output.summary),
         test_json,
-        list(plots.values()),
+        # The partial dependence is drawn by its own job, beside this one.
+        [*plots.values(), sweep.paths.plot("partial_dependence")],
         Path(smk.output.summary_html),
     )
     write_atomic(smk.output.table, trials_page(table, sweep.name))

@@ -19,7 +19,6 @@ REPORT_PLOTS = (
     "optimisation_history",
     "parallel_coordinates",
     "importance",
-    "partial_dependence",
     "learning_curves",
 )
 

@@ -385,7 +385,7 @@ def run_trial_job(smk, fold: int | None = None) -> None:
     so that Snakemake retries it."""
     import socket
 
-    from snakesweep.cluster import trial_time_limit_s
+    from snakesweep.cluster import is_lookup, trial_time_limit_s
     from snakesweep.outputs import read_json
     from snakesweep.paths import round_of_trial
     from snakesweep.sweep import sweep_of
@@ -415,6 +415,8 @@ def run_trial_job(smk, fold: int | None = None) -> None:
             sweep,
             Path(smk.output.metrics).parent,
             time_limit_s=limit,
+            # A lookup in a table cannot crash or hang the job: no training process to watch.
+            isolate=not is_lookup(sweep),
             fold=fold,
         )
     except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback

@@ -45,6 +45,7 @@ IDLE_EXIT_S = 120.0
 # in the socket's backlog), so that no trial imports torch alongside the worker; the rest is
 # imported one module at a time between jobs, in the order the run needs it.
 TRIAL_MODULES = (
+    "snakemake.script",  # what unpickling a job's `snakemake` object imports
     "pandas",
     "snakesweep.config",
     "snakesweep.rounds",
@@ -57,6 +58,7 @@ TRIAL_MODULES = (
 )
 TRAINING_MODULES = ("torch", "lightning", "snakesweep.train.fit")  # what a trial that trains needs
 LATER_MODULES = (
+    "skopt.learning",  # a model-based proposal's regressors
     "pyarrow.pandas_compat",
     "mlflow",
     "mlflow.tracking",
@@ -292,6 +294,11 @@ def preload(name: str) -> None:
         import sqlalchemy.orm
 
         sqlalchemy.orm.configure_mappers()  # what each job's first query would do
+    if name == "mlflow.models":
+        # What logging a model does first: map every installed distribution (~0.7 s).
+        from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
+
+        warn_dependency_requirement_mismatches(["mlflow"])
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         raise RuntimeError(f"importing {name} initialised CUDA; forked jobs could not use it")

@@ -41,6 +41,8 @@ EXPECTED = {
     **{("report", name): FILES.plot(name) for name in REPORT_PLOTS},
     ("plot_confusion_matrix", "matrix"): FILES.evaluation("confusion_matrix.csv"),
     ("plot_confusion_matrix", "output 0"): FILES.plot("confusion_matrix"),
+    ("plot_partial_dependence", "table"): FILES.trials_csv,
+    ("plot_partial_dependence", "output 0"): FILES.plot("partial_dependence"),
     ("plot_sensitivity", "table"): FILES.trials_csv,
     ("plot_sensitivity", "output 0"): FILES.plot("sensitivity"),
     ("plot_rungs", "table"): FILES.trials_csv,

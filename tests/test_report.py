@@ -38,7 +38,8 @@ def sweep(tmp_path_factory):
 
 def test_every_plot_is_a_png(sweep):
     sweep_dir, table, loaded = sweep
-    out = {name: SweepPaths(sweep_dir).plot(name) for name in REPORT_PLOTS}
+    names = (*REPORT_PLOTS, "partial_dependence")
+    out = {name: SweepPaths(sweep_dir).plot(name) for name in names}
     write_plots(table, loaded, out)
     for name, path in out.items():
         width, height = png_size(path)
