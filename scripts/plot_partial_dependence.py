@@ -15,9 +15,7 @@ def main(smk) -> None:
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     sweep = sweep_of(smk.config)
-    write_plots(
-        read_history(smk.input.table), sweep, {"partial_dependence": Path(smk.output[0])}
-    )
+    write_plots(read_history(smk.input.table), sweep, {"partial_dependence": Path(smk.output[0])})
 
 
 if "snakemake" in globals():
