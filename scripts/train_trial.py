@@ -11,4 +11,4 @@ def main(smk) -> None:
 
 
 if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+    run_job(main, snakemake, trains=True)  # noqa: F821

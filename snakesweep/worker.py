@@ -7,7 +7,8 @@ stdout and stderr, and exits with the job's status. The forked child takes the j
 directory, environment (CUDA_VISIBLE_DEVICES included) and threads, then runs the script's
 `main(smk)`: the same code an in-process job runs, without paying for the imports. When no
 worker answers (switched off, not started, gone, or inside a SLURM job) the job runs in its own
-process exactly as before.
+process exactly as before; so do the run's first jobs while the worker still imports, except
+trials, which wait for it.
 
 No orphans: the worker exits when the Snakemake process that started it is gone (parent-death
 signal and polling), when idle, and when told at the end of the run; a job whose client
@@ -37,6 +38,7 @@ from pathlib import Path
 
 ENV_SOCKET = "SNAKESWEEP_WORKER"  # the socket of the run's worker, set by the workflow
 ENV_OWNER = "SNAKESWEEP_WORKER_OWNER"  # pid of the Snakemake process that owns the worker
+ENV_PID = "SNAKESWEEP_WORKER_PID"  # pid of the worker: its socket appears once it has imported
 STARTED = b"S"  # the worker forked the job's process
 HEADER = struct.Struct("!Q")  # length of the pickled request
 STATUS = struct.Struct("!i")  # the job's exit status
@@ -136,10 +138,22 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes:
     return data
 
 
-def _in_worker(script: str, smk) -> int | None:
+def _ready(path: str, wait: bool) -> bool:
+    """Whether the worker listens on `path`. A worker that is still importing has no socket yet:
+    with `wait` the job waits for it (a trial would otherwise import torch a second time, beside
+    the worker), without it the job runs at once in its own process."""
+    pid = int(os.environ.get(ENV_PID) or 0)
+    while not os.path.exists(path):
+        if not (wait and pid and alive(pid)):
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _in_worker(script: str, smk, wait: bool) -> int | None:
     """The job's exit status from the worker, or None when no worker ran it to its end."""
     path = os.environ.get(ENV_SOCKET)
-    if not path or os.environ.get("SLURM_JOB_ID"):
+    if not path or os.environ.get("SLURM_JOB_ID") or not _ready(path, wait):
         return None
     conn = _connect(path)
     if conn is None:
@@ -168,9 +182,13 @@ def _in_worker(script: str, smk) -> int | None:
     return None
 
 
-def run_job(main: Callable, smk) -> None:
-    """Run a script's `main(smk)` in the run's warm worker, or in this process if none answers."""
-    status = _in_worker(main.__globals__["__file__"], smk)
+def run_job(main: Callable, smk, trains: bool = False) -> None:
+    """Run a script's `main(smk)` in the run's warm worker, or in this process if none answers.
+
+    A job that `trains` waits for a worker that is still importing torch; any other job runs in
+    its own process until the worker is ready (the first jobs of a run: no wait for torch).
+    """
+    status = _in_worker(main.__globals__["__file__"], smk, trains)
     if status is None:
         main(smk)
     elif status != 0:
@@ -334,16 +352,21 @@ def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(os.path.relpath(path))
-    listener.listen(128)
     os.environ.setdefault("MPLBACKEND", "Agg")
     jobs: set[int] = set()
     first, pending = modules_to_preload(config)
+    # The socket appears (renamed into place) once the worker listens with a trial's modules
+    # imported; until then jobs that do not train run in their own processes.
+    starting = path.with_name(f".{path.name}")
     try:
         for name in first:
             preload(name)
         if not stop_requested:
             importlib.import_module("snakesweep.trial").warm_up(config)
+        starting.unlink(missing_ok=True)
+        listener.bind(os.path.relpath(starting))
+        listener.listen(128)
+        os.replace(starting, path)
         idle_since = time.monotonic()
         while alive(owner) and not stop_requested:
             ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
@@ -364,6 +387,7 @@ def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S
     finally:
         listener.close()
         path.unlink(missing_ok=True)
+        starting.unlink(missing_ok=True)
         for pid in jobs:  # their job processes die with them (parent-death signal)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -372,11 +396,9 @@ def serve(path: Path, owner: int, config: dict, idle_exit_s: float = IDLE_EXIT_S
 # -- the workflow's side ---------------------------------------------------------------------
 
 
-def start(
-    workdir: Path, owner: int, log_path: Path, config: dict, wait_s: float = 5.0
-) -> subprocess.Popen:
-    """Start the worker of Snakemake process `owner` for the sweep `config`; return once it
-    listens (or after `wait_s`)."""
+def start(workdir: Path, owner: int, log_path: Path, config: dict) -> subprocess.Popen:
+    """Start the worker of Snakemake process `owner` for the sweep `config` (it listens once it
+    has imported; jobs started before then know it by its pid)."""
     path = socket_path(workdir, owner)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -389,17 +411,16 @@ def start(
         )
     with process.stdin:
         process.stdin.write(json.dumps(config, default=str).encode())
-    deadline = time.monotonic() + wait_s
-    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
     os.environ[ENV_SOCKET] = str(path)
     os.environ[ENV_OWNER] = str(owner)
+    os.environ[ENV_PID] = str(process.pid)
     return process
 
 
 def stop(process: subprocess.Popen | None) -> None:
     """Stop the worker at the end of the run (its running jobs, if any, with it)."""
     os.environ.pop(ENV_SOCKET, None)
+    os.environ.pop(ENV_PID, None)
     if process is None or process.poll() is not None:
         return
     process.terminate()

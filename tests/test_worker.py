@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO, TINY_SWEEP, comparable, run_snakemake, served_by_worker, write_config
 
 from snakesweep.config import identity
-from snakesweep.worker import ENV_OWNER, ENV_SOCKET, alive, socket_path
+from snakesweep.worker import ENV_OWNER, ENV_PID, ENV_SOCKET, alive, socket_path
 
 # A job script as Snakemake runs it: main(smk) behind run_job. `smk` is a plain namespace.
 JOB_SCRIPT = """
@@ -36,7 +36,8 @@ def main(smk):
 
 if __name__ == "__main__":
     run_job(main, types.SimpleNamespace(
-        threads=1, pidfile=sys.argv[1], sleep=float(sys.argv[2]), exit=int(sys.argv[3])))
+        threads=1, pidfile=sys.argv[1], sleep=float(sys.argv[2]), exit=int(sys.argv[3])),
+        trains=sys.argv[4:] == ["trains"])
 """
 
 
@@ -72,7 +73,10 @@ def started_job(pidfile: Path) -> int:
     return int(pidfile.read_text())
 
 
-def start_worker(workdir: Path, owner: int, config: dict | None = None) -> subprocess.Popen:
+def start_worker(
+    workdir: Path, owner: int, config: dict | None = None, listening: bool = True
+) -> subprocess.Popen:
+    """A real worker; with `listening`, once its socket is there (its imports done)."""
     path = socket_path(workdir, owner)
     worker = subprocess.Popen(
         [sys.executable, "-m", "snakesweep.worker", str(path), str(owner)],
@@ -82,7 +86,7 @@ def start_worker(workdir: Path, owner: int, config: dict | None = None) -> subpr
     )
     with worker.stdin:  # the sweep's config
         worker.stdin.write(json.dumps(config or {}).encode())
-    assert wait_for(path.exists)
+    assert not listening or wait_for(path.exists, 300)
     return worker
 
 
@@ -103,9 +107,10 @@ def worker(tmp_path_factory):
     process.wait(timeout=30)
 
 
-def job(workdir: Path, env: dict, name: str, sleep: float = 0, exit_code: int = 0):
+def job(workdir: Path, env: dict, name: str, sleep: float = 0, exit_code: int = 0, trains=False):
     return subprocess.Popen(
-        [sys.executable, "job.py", f"{name}.pid", str(sleep), str(exit_code)],
+        [sys.executable, "job.py", f"{name}.pid", str(sleep), str(exit_code)]
+        + (["trains"] if trains else []),
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
@@ -191,7 +196,7 @@ def test_the_worker_stops_at_once_when_told_while_it_imports(tmp_path, after_s):
     """SIGTERM in the middle of the worker's imports (some libraries catch every exception
     around their optional imports) still stops it."""
     config = {"task": "tabular", "tabular": {"table": "hpobench/car"}}
-    worker = start_worker(tmp_path, os.getpid(), config)
+    worker = start_worker(tmp_path, os.getpid(), config, listening=False)
     time.sleep(after_s)
     worker.terminate()
     try:
@@ -220,6 +225,43 @@ def test_a_script_without_its_guard_is_one_job_not_a_fork_storm(worker):
     pids = {line.split()[-1] for line in out.splitlines()}
     assert len(pids) == 1 and str(client.pid) not in pids  # in one child of the worker
     assert process.poll() is None
+
+
+def test_while_the_worker_imports_a_trial_waits_for_it_and_other_jobs_run_at_once(tmp_path):
+    """The run's first jobs do not wait for torch to be imported; a trial does (it would import
+    torch a second time beside the worker), and runs in its own process if the worker dies
+    before it listens."""
+    (tmp_path / "job.py").write_text(JOB_SCRIPT)
+    importing = subprocess.Popen(["sleep", "600"])  # a worker that has not listened yet
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
+        ENV_OWNER: str(os.getpid()),
+        ENV_PID: str(importing.pid),
+    }
+    try:
+        light = job(tmp_path, env, "light")
+        out, _ = light.communicate(timeout=60)
+        assert light.returncode == 0 and f"job ran in {light.pid}" in out
+        trial = job(tmp_path, env, "trial", trains=True)
+        time.sleep(1.0)
+        assert trial.poll() is None and not (tmp_path / "trial.pid").exists()  # waiting
+        worker = start_worker(tmp_path, os.getpid())  # the worker now listens on that socket
+        out, _ = trial.communicate(timeout=300)
+        worker.terminate()
+        worker.wait(timeout=30)
+        assert trial.returncode == 0
+        assert int((tmp_path / "trial.pid").read_text()) != trial.pid  # in the worker
+        orphan = job(tmp_path, env, "orphan", trains=True)
+        time.sleep(1.0)
+        assert orphan.poll() is None
+        importing.kill()  # the worker died while importing
+        out, _ = orphan.communicate(timeout=60)
+        assert orphan.returncode == 0 and f"job ran in {orphan.pid}" in out
+    finally:
+        importing.kill()
+        importing.wait()
 
 
 def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
