@@ -456,16 +456,6 @@ class _Model:
         var = np.maximum(m.kernel_.diag(F) - np.einsum("ij,ij->j", v, v), 1e-12)
         return mu * self.std + self.mean, np.sqrt(var) * self.std
 
-    def length_scales(self, d_features: int) -> np.ndarray | None:
-        if self.kind != "GP":
-            return None
-        try:
-            ls = self.m.kernel_.k1.k2.length_scale
-        except AttributeError:
-            return None
-        ls = np.atleast_1d(np.asarray(ls, dtype=float))
-        return ls if len(ls) == d_features else None
-
 
 # ---- acquisition optimisation --------------------------------------------------------------
 def _perturb(
