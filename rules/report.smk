@@ -28,9 +28,9 @@ rule track:
     localrule: True
     conda:
         "../envs/report.yaml"
+    threads: 0
     params:
         artifact_root="results/mlartifacts",
-    threads: 0
     script:
         "../scripts/track_round.py"
 
