@@ -145,9 +145,19 @@ def _ready(path: str, wait: bool) -> bool:
     pid = int(os.environ.get(ENV_PID) or 0)
     while not os.path.exists(path):
         if not (wait and pid and alive(pid)):
+            if wait and pid:
+                _stop_with_the_run()
             return False
         time.sleep(0.02)
     return True
+
+
+def _stop_with_the_run() -> None:
+    """The worker is gone: if the run itself is gone (Snakemake killed), so is this job;
+    otherwise the job runs here (every job rewrites its outputs from its inputs)."""
+    owner = int(os.environ.get(ENV_OWNER) or 0)
+    if owner and not alive(owner):
+        sys.exit("snakesweep: the warm worker stopped with the run; the job did not finish")
 
 
 def _in_worker(script: str, smk, wait: bool) -> int | None:
@@ -174,11 +184,7 @@ def _in_worker(script: str, smk, wait: bool) -> int | None:
             return None
     if len(status) == STATUS.size:
         return STATUS.unpack(status)[0]
-    # The worker went away mid-job. If the run itself is gone, so is this job; otherwise the
-    # job runs again here (every job rewrites its outputs from its inputs).
-    owner = int(os.environ.get(ENV_OWNER) or 0)
-    if owner and not alive(owner):
-        sys.exit("snakesweep: the warm worker stopped with the run; the job did not finish")
+    _stop_with_the_run()  # the worker went away mid-job
     return None
 
 

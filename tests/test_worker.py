@@ -264,6 +264,29 @@ def test_while_the_worker_imports_a_trial_waits_for_it_and_other_jobs_run_at_onc
         importing.wait()
 
 
+def test_a_trial_waiting_for_the_worker_of_a_killed_run_does_not_run(tmp_path):
+    """Snakemake killed (SIGKILL) while the worker imports: the worker dies with it, and a trial
+    that waited for it exits instead of training as an orphan."""
+    (tmp_path / "job.py").write_text(JOB_SCRIPT)
+    owner = subprocess.Popen(["sleep", "600"])  # the Snakemake process of the run
+    importing = subprocess.Popen(["sleep", "600"])  # its worker, not listening yet
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(tmp_path, owner.pid)),
+        ENV_OWNER: str(owner.pid),
+        ENV_PID: str(importing.pid),
+    }
+    trial = job(tmp_path, env, "orphan", trains=True)
+    time.sleep(1.0)
+    for process in (owner, importing):
+        process.kill()
+        process.wait()
+    trial.communicate(timeout=60)
+    assert trial.returncode != 0
+    assert not (tmp_path / "orphan.pid").exists()
+
+
 def test_a_job_whose_worker_dies_runs_again_in_its_own_process(tmp_path):
     worker = start_worker(tmp_path, os.getpid())
     (tmp_path / "job.py").write_text(JOB_SCRIPT)
