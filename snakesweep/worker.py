@@ -43,9 +43,10 @@ STARTED = b"S"  # the worker forked the job's process
 HEADER = struct.Struct("!Q")  # length of the pickled request
 STATUS = struct.Struct("!i")  # the job's exit status
 IDLE_EXIT_S = 120.0
-# What the jobs import. A trial's modules come first, before any job is served (clients wait
-# in the socket's backlog), so that no trial imports torch alongside the worker; the rest is
-# imported one module at a time between jobs, in the order the run needs it.
+# What the jobs import. A trial's modules come first, before the worker listens (trials wait
+# for it, so that none imports torch alongside the worker; other jobs run in their own process
+# meanwhile); the rest is imported one module at a time between jobs, in the order the run
+# needs it.
 TRIAL_MODULES = (
     "snakemake.script",  # what unpickling a job's `snakemake` object imports
     "pandas",
