@@ -277,11 +277,11 @@ def parent_params(sweep: Sweep) -> dict:
     }
 
 
-def _create_parent(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
-    """A new parent run with the sweep's params, tags and set-up artifacts."""
+def _create_parent(client, experiment: str, instance: str, sweep: Sweep, provenance: dict) -> str:
+    """A new parent run with the sweep's params and tags (`provenance`: provenance.facts)."""
     from mlflow.entities import Param
 
-    commit = facts(workflow_dir)["snakesweep"]["git"]["commit"]
+    commit = provenance["snakesweep"]["git"]["commit"]
     tags = {ROLE_TAG: "sweep", INSTANCE_TAG: instance, "mlflow.runName": sweep.name}
     if commit:
         tags["mlflow.source.git.commit"] = commit
@@ -292,13 +292,13 @@ def _create_parent(client, experiment: str, instance: str, sweep: Sweep, workflo
     return run_id
 
 
-def _log_sweep_files(client, run_id: str, sweep: Sweep, workflow_dir: Path) -> None:
+def _log_sweep_files(client, run_id: str, sweep: Sweep, provenance: dict) -> None:
     """config, space, search strategy and provenance as artifacts (overwritten when changed)."""
     config = dict(sweep.config)
     client.log_dict(run_id, redact(config), "sweep/config.yaml")
     client.log_dict(run_id, config["space"], "sweep/space.yaml")
     client.log_dict(run_id, {**config["search"], "seed": sweep.seed}, "sweep/search.yaml")
-    client.log_dict(run_id, facts(workflow_dir), "sweep/provenance.yaml")
+    client.log_dict(run_id, provenance, "sweep/provenance.yaml")
     client.set_tag(run_id, CONFIG_HASH_TAG, digest(config))
 
 
@@ -315,14 +315,15 @@ def parent_run(client, experiment: str, instance: str, sweep: Sweep, workflow_di
     runs = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
     for extra in runs[1:]:
         client.delete_run(extra.info.run_id)
+    if runs and runs[0].data.tags.get(CONFIG_HASH_TAG) == digest(dict(sweep.config)):
+        return runs[0].info.run_id
+    provenance = facts(workflow_dir)  # git and every installed package: read once
     run_id = (
         runs[0].info.run_id
         if runs
-        else _create_parent(client, experiment, instance, sweep, workflow_dir)
+        else _create_parent(client, experiment, instance, sweep, provenance)
     )
-    tags = runs[0].data.tags if runs else {}
-    if tags.get(CONFIG_HASH_TAG) != digest(dict(sweep.config)):
-        _log_sweep_files(client, run_id, sweep, workflow_dir)
+    _log_sweep_files(client, run_id, sweep, provenance)
     return run_id
 
 
@@ -378,8 +379,9 @@ def log_round_series(
 
     if not _series_fit(client, parent, series, upto):
         old = parent
-        parent = _create_parent(client, experiment, instance, sweep, workflow_dir)
-        _log_sweep_files(client, parent, sweep, workflow_dir)
+        provenance = facts(workflow_dir)
+        parent = _create_parent(client, experiment, instance, sweep, provenance)
+        _log_sweep_files(client, parent, sweep, provenance)
         mine = f"tags.`{TRIAL_TAG}` != '' and tags.`{INSTANCE_TAG}` = '{instance}'"
         for run in client.search_runs([experiment], filter_string=mine, max_results=50000):
             client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
