@@ -24,6 +24,7 @@ from snakesweep.outputs import read_json
 from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
 from snakesweep.sweep import load_sweep
 from snakesweep import worker as warm_worker
+from snakesweep.scheduler import cancel_pending_timers
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
 # merged into it (a merge would add the default's parameters to the user's search space).
@@ -344,10 +345,12 @@ def start_warm_worker():
 
 onerror:
     warm_worker.stop(WORKER)
+    cancel_pending_timers()
 
 
 onsuccess:
     warm_worker.stop(WORKER)
+    cancel_pending_timers()
     from snakesweep.console import finished_lines
 
     print("\n".join(finished_lines(THE_SWEEP)))
