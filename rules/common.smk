@@ -137,7 +137,9 @@ def all_trial_metrics(sweep):
 
 
 def get_propose_inputs(wildcards):
-    """Round r's proposals read the history after round r-1 (ancient: kept proposals stay kept)."""
+    """Round r's proposals read the history after round r-1: the table after round r-2 and the
+    metrics of round r-1's trials, not round r-1's table, so that recording a round is not a
+    step between its last trial and the next proposals (ancient: kept proposals stay kept)."""
     files = paths(wildcards)
     inputs = {
         "sweep": ancient(files.sweep_yaml),
@@ -145,8 +147,13 @@ def get_propose_inputs(wildcards):
         "search_files": [ancient(path) for path in THE_SWEEP.search.files],
     }
     index = int(wildcards.round)
+    if index > 1:
+        inputs["history"] = ancient(files.history(index - 2))
     if index > 0:
-        inputs["history"] = ancient(files.history(index - 1))
+        inputs["trials"] = [
+            ancient(files.metrics(trial))
+            for trial in trial_ids(wildcards.sweep, index - 1)
+        ]
         if PRUNING:
             inputs["curves"] = ancient(files.curves(index - 1))
     return inputs

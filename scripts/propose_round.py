@@ -8,7 +8,7 @@ from snakesweep.worker import run_job
 
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
-    from snakesweep.history import read_history, run_time_s
+    from snakesweep.history import history_after_round, run_time_s
     from snakesweep.outputs import write_json
     from snakesweep.pruning import read_curves
     from snakesweep.rounds import make_round
@@ -16,7 +16,7 @@ def main(smk) -> None:
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     round_index = int(smk.wildcards.round)
-    history = read_history(smk.input.get("history"))
+    history = history_after_round(smk.input.get("history"), smk.input.get("trials", []))
     elapsed = run_time_s(history)
     started = time.perf_counter()
     curves = read_curves(smk.input.get("curves"))

@@ -58,13 +58,26 @@ def read_history(path: Path | str | None) -> pd.DataFrame:
     line naming it, never read as "no trials" (that would drop rounds from the sweep)."""
     if path is None:
         return empty_history()
-    text = read_whole(path)
-    # Only an empty cell is missing: a categorical choice spelled "None", "NA" or "nan" stays
-    # the string it was (pandas' default would turn it into NaN and lose the trial's params).
-    table = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    table = _parse(read_whole(path))
     if "trial" not in table.columns:
         raise damaged_error(Path(path), "not a trials table (no `trial` column)")
     return table
+
+
+def _parse(text: str) -> pd.DataFrame:
+    # Only an empty cell is missing: a categorical choice spelled "None", "NA" or "nan" stays
+    # the string it was (pandas' default would turn it into NaN and lose the trial's params).
+    return pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+
+
+def history_after_round(
+    previous: Path | str | None, metrics_paths: Iterable[Path | str]
+) -> pd.DataFrame:
+    """The table after a round (the previous table plus the round's trials) as its file holds
+    it: written out and read back, so the next round's proposals, which build it themselves
+    instead of waiting for the round's file, see exactly the table that the file records."""
+    table = append_round(read_history(previous), read_trials(metrics_paths))
+    return _parse(table.to_csv(index=False))
 
 
 def write_history(table: pd.DataFrame, path: Path | str) -> None:

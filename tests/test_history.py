@@ -7,7 +7,16 @@ import math
 
 import pandas as pd
 
-from snakesweep.history import append_round, best_trial, empty_history, read_trials, round_summary
+from snakesweep.history import (
+    append_round,
+    best_trial,
+    empty_history,
+    history_after_round,
+    read_history,
+    read_trials,
+    round_summary,
+    write_history,
+)
 from snakesweep.paths import round_of_trial, trial_id
 from snakesweep.seeds import derive_seed
 
@@ -130,3 +139,31 @@ def test_run_time_is_each_rounds_longest_trial_summed():
     )  # fmt: skip
     assert run_time_s(table) == 7.5
     assert run_time_s(empty_history()) == 0.0
+
+
+def test_the_next_rounds_table_is_the_one_the_round_file_records(tmp_path):
+    """Proposals build the table after a round themselves (not waiting for the round's file):
+    the same rows, values and types as the file that recording the round writes."""
+    first = write_records(
+        tmp_path,
+        [
+            record("r000-t000", 0.5, lr=0.1, act="None", units=64, momentum=0.9),
+            record("r000-t001", None, "failed", lr=0.2, act="relu", units=32, momentum=None),
+        ],
+    )
+    second = write_records(
+        tmp_path,
+        [record("r001-t000", 0.25, lr=1e-4, act="NA", units=128, momentum=None)],
+    )
+    previous = tmp_path / "000.csv"
+    write_history(append_round(read_history(None), read_trials(first)), previous)
+    recorded = tmp_path / "001.csv"
+    write_history(append_round(read_history(previous), read_trials(second)), recorded)
+
+    built = history_after_round(previous, second)
+
+    pd.testing.assert_frame_equal(built, read_history(recorded))
+    assert list(built["act"]) == ["None", "relu", "NA"]
+    assert math.isnan(built.loc[1, "momentum"]) and built.loc[0, "momentum"] == 0.9
+    first_round = history_after_round(None, first)
+    pd.testing.assert_frame_equal(first_round, read_history(previous))

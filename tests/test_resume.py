@@ -128,8 +128,10 @@ KILL_POINTS = {
     "round 0 training": KillPoint(
         (trial_finished("r000-t000"), trial_held("r000-t001")), gates=("r000-t001",)
     ),
-    # Round 0 recorded, the next round being proposed.
-    "propose": KillPoint((exists("history", "000.csv"), job_running("propose_round"))),
+    # Round 0 trained, the next round being proposed (beside round 0's recording).
+    "propose": KillPoint(
+        (trial_finished("r000-t000"), trial_finished("r000-t001"), job_running("propose_round"))
+    ),
     "round 1 training": KillPoint(
         (exists("tracking", "000.json"), trial_finished("r001-t000"), trial_held("r001-t001")),
         gates=("r001-t001",),
