@@ -209,11 +209,19 @@ def get_curves_inputs(wildcards):
 
 
 def get_aggregate_inputs(wildcards):
-    """The last round's history, and every trial file, so a deleted trial is trained again."""
-    return {
-        "history": paths(wildcards).history(ROUNDS - 1),
+    """Every trial file, so a deleted trial is trained again; the table before the last round,
+    to which aggregate adds the last round's trials itself (as propose does), beside its
+    record_round rather than after it."""
+    files = paths(wildcards)
+    inputs = {
         "metrics": all_trial_metrics(wildcards.sweep),
+        "last_round": [
+            files.metrics(trial) for trial in trial_ids(wildcards.sweep, ROUNDS - 1)
+        ],
     }
+    if ROUNDS > 1:
+        inputs["history"] = files.history(ROUNDS - 2)
+    return inputs
 
 
 def get_track_inputs(wildcards):

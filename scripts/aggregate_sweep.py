@@ -38,12 +38,12 @@ def best_summary(table, sweep) -> dict:
 
 def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
-    from snakesweep.history import read_history, write_history
+    from snakesweep.history import history_after_round, write_history
     from snakesweep.outputs import write_yaml
     from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
-    table = read_history(smk.input.history)
+    table = history_after_round(smk.input.get("history"), smk.input.last_round)
     write_history(table, smk.output.table)
     summary = best_summary(table, sweep_of(smk.config))
     write_yaml(smk.output.best, summary)

@@ -136,8 +136,10 @@ KILL_POINTS = {
         (exists("tracking", "000.json"), trial_finished("r001-t000"), trial_held("r001-t001")),
         gates=("r001-t001",),
     ),
-    # The last round recorded and the final table being written.
-    "aggregate": KillPoint((exists("history", "001.csv"), job_running("aggregate_sweep"))),
+    # The last round trained and the final table being written (beside its recording).
+    "aggregate": KillPoint(
+        (trial_finished("r001-t000"), trial_finished("r001-t001"), job_running("aggregate_sweep"))
+    ),
     # The final table written, the first round being tracked (its job waits for the store).
     "track": KillPoint((exists("trials.csv"), job_running("track_round")), store_locked=True),
 }
