@@ -685,6 +685,10 @@ def register_best_model(
             input_example=example,
             pip_requirements=_pip_requirements(),
             code_paths=_code_paths(sweep),
+            # The module itself, pickled, with the code it needs (code_paths): MLflow's default
+            # graph export (pt2) traces the model first (~1 s of the sweep's last job) and
+            # refuses a user's module that torch.export cannot trace.
+            serialization_format="pickle",
             registered_model_name=name,
         )
     version = client.get_model_version(name, str(info.registered_model_version))
