@@ -139,7 +139,8 @@ def all_trial_metrics(sweep):
 def get_propose_inputs(wildcards):
     """Round r's proposals read the history after round r-1: the table after round r-2 and the
     metrics of round r-1's trials, not round r-1's table, so that recording a round is not a
-    step between its last trial and the next proposals (ancient: kept proposals stay kept)."""
+    step between its last trial and the next proposals (ancient: kept proposals stay kept).
+    """
     files = paths(wildcards)
     inputs = {
         "sweep": ancient(files.sweep_yaml),

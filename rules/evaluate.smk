@@ -67,6 +67,8 @@ rule evaluate_best:
         "logs/evaluate_best/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/evaluate_best.tsv"
+    # First of the jobs after the search: the report and the final tracking wait for it.
+    priority: 1
     conda:
         "../envs/train.yaml"
     threads: TRAIN_THREADS

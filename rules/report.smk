@@ -80,6 +80,8 @@ rule report:
         "logs/report/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/report.tsv"
+    # Before the plots of their own rules: the final tracking waits for the report.
+    priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"

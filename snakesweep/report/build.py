@@ -35,7 +35,11 @@ def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame)
     trials = list(table.loc[table["round"] == round_index, "trial"])
     return {
         trial: plots.plot_learning_curves(
-            {trial: history}, files.trial_curve(trial), f"Learning curves of {trial}", dpi=60
+            {trial: history},
+            files.trial_curve(trial),
+            f"Learning curves of {trial}",
+            dpi=60,
+            fixed_margins=True,
         )
         for trial, history in read_histories(files.trials_dir, trials).items()
         if len(history) >= 2
