@@ -54,7 +54,8 @@ def run_snakesweep(problem, name, opts, seed):
         hist = pd.DataFrame(rows) if rows else None
         n = min(BATCH, problem.budget - len(rows))
         t0 = time.perf_counter()
-        batch = propose({"strategy": name, **opts}, problem.space, hist, n, seed)
+        left = problem.budget - len(rows) - n
+        batch = propose({"strategy": name, **opts}, problem.space, hist, n, seed, remaining=left)
         times.append(time.perf_counter() - t0)
         for p in batch:
             rows.append({**p, "objective": problem.f(p), "status": "ok"})
