@@ -110,14 +110,3 @@ def stop_reason(
                     f"(best {(-best_before if direction == 'maximize' else best_before):.6g})"
                 )
     return None
-
-
-def trials_after(budget: Mapping[str, Any], round_index: int, n_done: int, n: int) -> int:
-    """How many trials the budget allows after round `round_index` (0-based) proposes its n,
-    `n_done` trials having run before it: the rounds left times trials_per_round, at most
-    max_trials less those. An upper bound: max_time_s, target and patience may stop sooner."""
-    b = check_budget(budget)
-    left = (b["rounds"] - round_index - 1) * b["trials_per_round"]
-    if b["max_trials"] is not None:
-        left = min(left, b["max_trials"] - n_done - n)
-    return max(0, left)

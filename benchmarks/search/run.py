@@ -54,8 +54,7 @@ def run_snakesweep(problem, name, opts, seed):
         hist = pd.DataFrame(rows) if rows else None
         n = min(BATCH, problem.budget - len(rows))
         t0 = time.perf_counter()
-        left = problem.budget - len(rows) - n
-        batch = propose({"strategy": name, **opts}, problem.space, hist, n, seed, remaining=left)
+        batch = propose({"strategy": name, **opts}, problem.space, hist, n, seed)
         times.append(time.perf_counter() - t0)
         for p in batch:
             rows.append({**p, "objective": problem.f(p), "status": "ok"})

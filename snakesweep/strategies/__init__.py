@@ -17,7 +17,6 @@ import pandas as pd
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Space, parse_space
-from snakesweep.stopping import trials_after
 from snakesweep.strategies import (
     bayes,
     coarse_to_fine,
@@ -62,8 +61,6 @@ class Strategy:
     dedupe: bool = True
     # Whether propose() takes an `info` dict to report what it did (coarse_to_fine).
     reports: bool = False
-    # Whether propose() takes `remaining`, the trials the sweep runs after this batch (bayes).
-    budgeted: bool = False
     # Plans a whole round itself (multi-fidelity rungs) instead of n new configurations:
     # plan(strategy, options, config, history, round_index, seed) -> round entries.
     plan: Callable[..., list[dict[str, Any]]] | None = None
@@ -84,7 +81,7 @@ _REGISTRY: dict[str, Strategy] = {
         Strategy("sobol", quasirandom.propose_sobol, quasirandom.OPTIONS),
         Strategy("halton", quasirandom.propose_halton, quasirandom.OPTIONS),
         Strategy("lhs", quasirandom.propose_lhs, quasirandom.OPTIONS),
-        Strategy("bayes", bayes.propose, bayes.OPTIONS, bayes.check, budgeted=True),
+        Strategy("bayes", bayes.propose, bayes.OPTIONS, bayes.check),
         Strategy("evolution", evolution.propose, evolution.OPTIONS, evolution.check),
         Strategy(
             "replay", replay.propose, replay.OPTIONS, replay.check, refill=False, dedupe=False
@@ -235,7 +232,6 @@ def propose(
     seed: int,
     direction: str = "minimize",
     info: dict[str, Any] | None = None,
-    remaining: int | None = None,
 ) -> list[dict[str, Any]]:
     """Propose n new configurations (complete parameter dicts) given the finished trials.
 
@@ -243,9 +239,7 @@ def propose(
     Failed trials reach the strategy with the configured penalty; proposals that repeat an
     earlier trial (or each other) are replaced. A finite space or list (grid, replay) that is
     exhausted gives fewer than n. A strategy that narrows the space (coarse_to_fine) reports
-    it in `info` when a dict is given, for the rounds file. `remaining` is how many trials
-    the sweep runs after these n (None: unknown); a strategy that spends its budget
-    differently near the end (bayes) reads it, the others ignore it.
+    it in `info` when a dict is given, for the rounds file.
     """
     if direction not in ("minimize", "maximize"):
         raise ConfigError(
@@ -273,12 +267,10 @@ def propose(
     obs.n_warm = n_warm
     if n_warm and info is not None:
         info["warm_start_trials"] = n_warm
-    extra: dict[str, Any] = {}
     if strat.reports:
-        extra["info"] = info
-    if strat.budgeted:
-        extra["remaining"] = remaining
-    raw = strat.propose(sp, obs, n, int(seed), opts, **extra)
+        raw = strat.propose(sp, obs, n, int(seed), opts, info)  # type: ignore[call-arg]
+    else:
+        raw = strat.propose(sp, obs, n, int(seed), opts)
     proposals = [sp.complete(p) for p in raw]
     if not strat.dedupe:
         return proposals
@@ -297,15 +289,13 @@ def plan_round(
     strat = _strategy(sweep.search.strategy)
     if strat.plan is not None:
         return strat.plan(strat, dict(sweep.search.options), sweep, history, round_index, seed)
-    n = sweep.budget["trials_per_round"]
     proposals = propose(
         sweep.search.options,
         sweep.space,
         history,
-        n,
+        sweep.budget["trials_per_round"],
         seed,
         sweep.objective.direction,
         info=info,
-        remaining=trials_after(sweep.budget, round_index, len(history), n),
     )
     return [{"params": params} for params in proposals]

@@ -555,28 +555,17 @@ def _trust_candidates(
 
 
 def propose(
-    space: Space,
-    obs: Observations,
-    n: int,
-    seed: int,
-    options: dict[str, Any],
-    remaining: int | None = None,
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """n new points; `remaining` is how many trials the sweep runs after them (None: unknown)."""
     from threadpoolctl import threadpool_limits
 
     # The matrices are small: BLAS threads only cost (3-5x slower on 2 shared cores).
     with threadpool_limits(1):
-        return _propose(space, obs, n, seed, options, remaining)
+        return _propose(space, obs, n, seed, options)
 
 
 def _propose(
-    space: Space,
-    obs: Observations,
-    n: int,
-    seed: int,
-    options: dict[str, Any],
-    remaining: int | None,
+    space: Space, obs: Observations, n: int, seed: int, options: dict[str, Any]
 ) -> list[dict[str, Any]]:
     n0 = n_initial(options, space, n)
     ok = int(obs.ok.sum())
