@@ -321,6 +321,28 @@ def get_final_outputs(wildcards):
     ]
 
 
+def forget_outdated_records():
+    """A sweep folder of an earlier snakesweep: its proposals and final table are recorded with
+    the inputs they had then, so that Snakemake would make them, and train their rounds, again
+    (snakesweep/records.py). Forget those records, before any job runs, and ask for the same
+    command again: nothing finished is lost."""
+    from snakemake.io import IOFile
+    from snakesweep.records import outdated_records
+
+    persistence = workflow.persistence
+    outdated = outdated_records(
+        THE_SWEEP.paths, ROUNDS, lambda path: persistence.input(IOFile(str(path)))
+    )
+    for path in outdated:
+        persistence.cleanup_metadata(IOFile(str(path)))
+    if outdated:
+        sys.exit(
+            f"snakesweep: {THE_SWEEP.paths.root} was started by an earlier snakesweep, whose "
+            f"records of {len(outdated)} rounds and tables this one reads differently; they "
+            "are updated (nothing finished is lost): run the same command again."
+        )
+
+
 def start_run():
     """A run (not a dry run) starts: record when and with what resources, for the round line and
     `python -m snakesweep status`, and print the plan's one-line summary."""

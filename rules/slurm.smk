@@ -39,6 +39,7 @@ def pack_trials(k):
 
 
 onstart:
+    forget_outdated_records()
     start_warm_worker()
     start_run()
     record_held_locks()

@@ -9,8 +9,10 @@ Also: the same config and seed in a fresh directory, with 1 or 2 cores, give the
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import json
 import os
 import shutil
 import signal
@@ -262,3 +264,35 @@ def test_fresh_directory_and_two_cores_give_the_same_table(tmp_path):
         run_snakemake(workdir, write_config(workdir, LIGHTNING_SWEEP), "--cores", cores)
         tables.append(comparable(pd.read_csv(workdir / SWEEP_DIR / "trials.csv")))
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+
+
+def test_a_folder_of_an_earlier_snakesweep_resumes_without_proposing_or_training_again(tmp_path):
+    """Earlier, round r's proposals and the final table read the table of round r-1: Snakemake
+    recorded those inputs, and with `rerun-triggers: input` it would propose and train the
+    rounds again. The first run forgets those records and asks for the same command; the second
+    finishes with every trial as it was."""
+    configfile = write_config(tmp_path, RESUME_SWEEP)
+    run_snakemake(tmp_path, configfile)
+    before = finished_trials(tmp_path)
+    proposed = tmp_path / SWEEP_DIR / "rounds" / "001.json"
+    proposed_at = proposed.stat().st_mtime_ns
+    rounds_file = (SWEEP_DIR / "rounds" / "001.json", SWEEP_DIR / "history" / "000.csv")
+    tables = [
+        (SWEEP_DIR / name, SWEEP_DIR / "history" / "001.csv")
+        for name in ("trials.csv", "best.yaml")
+    ]
+    for output, table in [rounds_file, *tables]:
+        # Snakemake's record of the output, as an earlier snakesweep left it.
+        key = base64.urlsafe_b64encode(str(output).encode()).decode()
+        record_path = tmp_path / ".snakemake" / "metadata" / key
+        record = json.loads(record_path.read_text())
+        record["input"] = [str(table), str(SWEEP_DIR / "sweep.yaml")]
+        record_path.write_text(json.dumps(record))
+
+    first = run_snakemake(tmp_path, configfile, check=False)
+    assert first.returncode == 1
+    assert "run the same command again" in first.stderr
+    run_snakemake(tmp_path, configfile)
+
+    assert finished_trials(tmp_path) == before
+    assert proposed.stat().st_mtime_ns == proposed_at
