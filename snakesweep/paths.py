@@ -70,9 +70,13 @@ class SweepPaths:
         """The rounds file that proposed a trial."""
         return self.rounds(round_of_trial(trial))
 
+    @property
+    def history_dir(self) -> Path:
+        return self.root / "history"
+
     def history(self, round_index: int) -> Path:
         """The cumulative trials table after round r."""
-        return self.root / "history" / f"{round_name(round_index)}.csv"
+        return self.history_dir / f"{round_name(round_index)}.csv"
 
     def curves(self, round_index: int) -> Path:
         """Pruning: the learning curves after round r."""

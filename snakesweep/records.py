@@ -14,18 +14,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from snakesweep.paths import SweepPaths
+from snakesweep.paths import SweepPaths, round_of_trial
 
 
 def outdated_records(
     files: SweepPaths, rounds: int, recorded_input: Callable[[Path], list[str] | None]
 ) -> list[Path]:
-    """The kept proposals (rounds 1 on) and final table whose recorded inputs (given by
-    `recorded_input`) name their previous round's table: made by an earlier snakesweep."""
-    made_from = [(files.rounds(index), files.history(index - 1)) for index in range(1, rounds)]
-    made_from += [(path, files.history(rounds - 1)) for path in (files.trials_csv, files.best_yaml)]
-    return [
-        path
-        for path, table in made_from
-        if path.exists() and str(table) in (recorded_input(path) or [])
+    """The kept proposals (rounds 1 on) and final table (trials.csv, best.yaml) recorded as
+    made by an earlier snakesweep, given each output's recorded inputs (`recorded_input`)."""
+    outdated = [
+        files.rounds(index)
+        for index in range(1, rounds)
+        if files.rounds(index).exists()
+        and str(files.history(index - 1)) in (recorded_input(files.rounds(index)) or [])
     ]
+    outdated += [
+        path
+        for path in (files.trials_csv, files.best_yaml)
+        if path.exists() and _made_from_a_round_table(files, recorded_input(path) or [])
+    ]
+    return outdated
+
+
+def _made_from_a_round_table(files: SweepPaths, inputs: list[str]) -> bool:
+    """Whether a final table was made from round k's table alone (history/k.csv, no trial of
+    round k+1), as earlier; now it reads the table before the last round and adds that round's
+    trials. (The number of rounds may have changed since: it is read from the inputs.)"""
+    tables = [int(Path(name).stem) for name in inputs if Path(name).parent == files.history_dir]
+    rounds_of_trials = {
+        round_of_trial(Path(name).parent.name)
+        for name in inputs
+        if Path(name).name == "metrics.json" and Path(name).parent.parent == files.trials_dir
+    }
+    return any(table + 1 not in rounds_of_trials for table in tables)
