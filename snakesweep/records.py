@@ -28,22 +28,23 @@ def outdated_records(
         if files.rounds(index).exists()
         and str(files.history(index - 1)) in (recorded_input(files.rounds(index)) or [])
     ]
+    # With another number of rounds than then, the final table is made again anyway.
     outdated += [
         path
         for path in (files.trials_csv, files.best_yaml)
-        if path.exists() and _made_from_a_round_table(files, recorded_input(path) or [])
+        if path.exists() and _round_table_of(files, recorded_input(path) or []) == rounds - 1
     ]
     return outdated
 
 
-def _made_from_a_round_table(files: SweepPaths, inputs: list[str]) -> bool:
-    """Whether a final table was made from round k's table alone (history/k.csv, no trial of
-    round k+1), as earlier; now it reads the table before the last round and adds that round's
-    trials. (The number of rounds may have changed since: it is read from the inputs.)"""
+def _round_table_of(files: SweepPaths, inputs: list[str]) -> int | None:
+    """k if a final table was made from round k's table alone (history/k.csv, no trial of round
+    k+1), as earlier; now it reads the table before the last round and adds that round's
+    trials, so None. (The number of rounds may have changed since: it is read from the inputs.)"""
     tables = [int(Path(name).stem) for name in inputs if Path(name).parent == files.history_dir]
     rounds_of_trials = {
         round_of_trial(Path(name).parent.name)
         for name in inputs
         if Path(name).name == "metrics.json" and Path(name).parent.parent == files.trials_dir
     }
-    return any(table + 1 not in rounds_of_trials for table in tables)
+    return next((table for table in tables if table + 1 not in rounds_of_trials), None)

@@ -47,6 +47,16 @@ def test_an_earlier_snakesweeps_proposals_and_final_table_are_found(tmp_path):
     assert found == [files.rounds(1), files.rounds(2), files.trials_csv, files.best_yaml]
 
 
+def test_an_earlier_final_table_of_other_rounds_keeps_its_record(tmp_path):
+    """budget.rounds changed since: the final table must be made again, as Snakemake will."""
+    files = folder(tmp_path, 3)
+    assert outdated_records(files, 2, earlier_recorded(files, 3).get) == [files.rounds(1)]
+    assert outdated_records(files, 4, earlier_recorded(files, 3).get) == [
+        files.rounds(1),
+        files.rounds(2),
+    ]
+
+
 def test_this_snakesweeps_records_are_kept_whatever_the_rounds_became(tmp_path):
     """Records made now are never taken for earlier ones: not with the same budget, nor after
     budget.rounds was lowered or raised (the final table must then be made again)."""
