@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
+from snakesweep.cluster import is_lookup
 from snakesweep.paths import SweepPaths
 from snakesweep.provenance import facts
 from snakesweep.redaction import redact
@@ -552,6 +553,15 @@ def _round_timestamps(table: pd.DataFrame, files: SweepPaths) -> dict[int, int]:
             stamp = int(path.stat().st_mtime * 1000)
             stamps[int(round_index)] = max(stamps.get(int(round_index), 0), stamp)
     return stamps
+
+
+def tracking_niceness(sweep: Sweep, round_index: int) -> int:
+    """How much a round's track job yields the CPU (its `os.nice` increment): a round is tracked
+    beside the next round's training, and on a machine short of cores the training goes first.
+    The last round is tracked beside the sweep's last jobs, which wait for it, and a lookup in a
+    table trains nothing: neither yields."""
+    trains_beside = round_index < sweep.rounds - 1 and not is_lookup(sweep)
+    return 10 if trains_beside else 0
 
 
 def track_round(

@@ -24,7 +24,14 @@ from sweep_files import sweep_config, write_sweep, write_trial
 from snakesweep.history import append_round, read_history, read_trials, write_history
 from snakesweep.report.build import write_trial_curves
 from snakesweep.sweep import load_sweep, sweep_of
-from snakesweep.tracking import BEST_METRIC, HASH_TAG, INSTANCE_TAG, TRIAL_TAG, track_round
+from snakesweep.tracking import (
+    BEST_METRIC,
+    HASH_TAG,
+    INSTANCE_TAG,
+    TRIAL_TAG,
+    track_round,
+    tracking_niceness,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS, PER_ROUND = 3, 2
@@ -546,3 +553,18 @@ def test_a_damaged_empty_store_in_the_cache_is_replaced(tmp_path, monkeypatch):
     _client(uri).create_experiment("sweep")
     assert sorted(e.name for e in client_for(uri).search_experiments()) == ["Default", "sweep"]
     assert not template.exists() or template.read_bytes() != b"not a database"
+
+
+def test_only_a_round_tracked_beside_training_yields_the_cpu(tmp_path):
+    """Rounds before the last are tracked beside the next round's training (nice 10); the
+    last, beside the jobs that wait for it, and a sweep of table lookups do not yield."""
+    from conftest import REPO
+
+    def sweep_of_file(name: str):
+        return load_sweep(yaml.safe_load((REPO / "config" / name).read_text()), tmp_path)
+
+    trains = sweep_of_file("config.yaml")
+    niceness = [tracking_niceness(trains, index) for index in range(trains.rounds)]
+    assert niceness == [10] * (trains.rounds - 1) + [0]
+    lookups = sweep_of_file("sweeps/tabular_car.yaml")
+    assert {tracking_niceness(lookups, index) for index in range(lookups.rounds)} == {0}
