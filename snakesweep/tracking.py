@@ -316,14 +316,18 @@ def parent_run(client, experiment: str, instance: str, sweep: Sweep, workflow_di
     runs = _find_runs(client, experiment, instance, ROLE_TAG, "sweep")
     for extra in runs[1:]:
         client.delete_run(extra.info.run_id)
-    if runs and runs[0].data.tags.get(CONFIG_HASH_TAG) == digest(dict(sweep.config)):
-        return runs[0].info.run_id
-    provenance = facts(workflow_dir)  # git and every installed package: read once
-    run_id = (
-        runs[0].info.run_id
-        if runs
-        else _create_parent(client, experiment, instance, sweep, provenance)
-    )
+    if not runs:
+        return _new_parent(client, experiment, instance, sweep, workflow_dir)
+    run_id = runs[0].info.run_id
+    if runs[0].data.tags.get(CONFIG_HASH_TAG) != digest(dict(sweep.config)):
+        _log_sweep_files(client, run_id, sweep, facts(workflow_dir))
+    return run_id
+
+
+def _new_parent(client, experiment: str, instance: str, sweep: Sweep, workflow_dir: Path) -> str:
+    """A new parent run with its params, tags and set-up artifacts."""
+    provenance = facts(workflow_dir)  # git and every installed package: read once for both
+    run_id = _create_parent(client, experiment, instance, sweep, provenance)
     _log_sweep_files(client, run_id, sweep, provenance)
     return run_id
 
@@ -380,9 +384,7 @@ def log_round_series(
 
     if not _series_fit(client, parent, series, upto):
         old = parent
-        provenance = facts(workflow_dir)
-        parent = _create_parent(client, experiment, instance, sweep, provenance)
-        _log_sweep_files(client, parent, sweep, provenance)
+        parent = _new_parent(client, experiment, instance, sweep, workflow_dir)
         mine = f"tags.`{TRIAL_TAG}` != '' and tags.`{INSTANCE_TAG}` = '{instance}'"
         for run in client.search_runs([experiment], filter_string=mine, max_results=50000):
             client.set_tag(run.info.run_id, "mlflow.parentRunId", parent)
