@@ -29,8 +29,8 @@ if FOLDS:
             mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
             runtime=lambda wildcards, attempt: runtime_min(attempt),
             gpu_slots=TRIAL_GPU_SLOTS,
-        script:
-            "../scripts/train_fold.py"
+        shell:
+            f"{TRIAL_COMMAND} --fold {{wildcards.fold}}"
 
     rule merge_folds:
         input:

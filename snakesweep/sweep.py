@@ -7,13 +7,17 @@ schema's, filled in once by load_config; what reads the Sweep applies none again
 
 The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the trainer
 (train/, trial.py, tabular.py, cluster.py), the report, tracking and plan/status read the Sweep.
-`config` is the validated dict that Snakemake hands to each job (smk.config); `sweep_of` turns
-it into the same Sweep without validating again. Only the validation (config.py, train/check.py,
+`config` is the validated dict that Snakemake hands to each job (smk.config, or for a trial's
+shell command the file `write_job_config` made of it); `sweep_of` turns it into the same Sweep
+without validating again. Only the validation (config.py, train/check.py,
 tabular.check_tabular) and the warm worker's start read the dict itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +123,29 @@ def sweep_of(config: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
         paths=SweepPaths.of(config["sweep"], results),
         config=_frozen(config),
     )
+
+
+def write_job_config(
+    config: Mapping[str, Any], directory: Path = Path(".snakesweep/config")
+) -> Path:
+    """The validated config as a file for jobs started by a shell command (a trial).
+
+    Named by its content, so that every process of a run (a cluster job's own Snakemake too)
+    writes or finds the same file, and a run with another config never reads this one.
+    """
+    data = pickle.dumps(dict(config), protocol=4)
+    path = directory / f"{hashlib.sha256(data).hexdigest()[:16]}.pickle"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return path
+
+
+def read_job_config(path: Path) -> dict[str, Any]:
+    """The config `write_job_config` wrote."""
+    return pickle.loads(Path(path).read_bytes())
 
 
 def load_sweep(raw: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:

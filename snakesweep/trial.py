@@ -379,10 +379,20 @@ def run_trial(
     return record
 
 
-def run_trial_job(smk, fold: int | None = None) -> None:
+def run_trial_job(
+    trial: str,
+    proposals: Path,
+    trial_dir: Path,
+    log_path: Path,
+    threads: int,
+    runtime_min: int | None,
+    config: dict,
+    fold: int | None = None,
+) -> None:
     """A `train` (or, with `fold`, `train_fold`) job: set up its log, threads and time limit,
-    train its trial and write metrics.json. A fault of the machine fails the job with one line,
-    so that Snakemake retries it."""
+    train the trial `trial` of the round file `proposals` into `trial_dir` and write its
+    metrics.json. A fault of the machine fails the job with one line, so that Snakemake
+    retries it."""
     import socket
 
     from snakesweep.cluster import is_lookup, trial_time_limit_s
@@ -390,9 +400,9 @@ def run_trial_job(smk, fold: int | None = None) -> None:
     from snakesweep.paths import round_of_trial
     from snakesweep.sweep import sweep_of
 
-    logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+    logging.basicConfig(filename=log_path, level=logging.INFO)
     # torch reads this when first imported: a trial uses only the cores Snakemake gave it.
-    os.environ["OMP_NUM_THREADS"] = str(max(1, smk.threads))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
     # Where the trial ran: host, SLURM job and the GPUs it may use (set by the scheduler).
     log.info(
         "host %s, SLURM job %s, CUDA_VISIBLE_DEVICES=%s",
@@ -400,20 +410,18 @@ def run_trial_job(smk, fold: int | None = None) -> None:
         os.environ.get("SLURM_JOB_ID", "-"),
         os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
     )
-    trial = smk.wildcards.trial
-    proposals = read_json(smk.input.proposals)["trials"]
-    proposal = next((p for p in proposals if p["trial"] == trial), None)
+    proposal = next((p for p in read_json(proposals)["trials"] if p["trial"] == trial), None)
     if proposal is None:
-        raise KeyError(f"{trial} is not in {smk.input.proposals}")
+        raise KeyError(f"{trial} is not in {proposals}")
     # Under SLURM a trial stops before its job's runtime ends: recorded as `timeout`, not lost.
-    sweep = sweep_of(smk.config)
-    limit = trial_time_limit_s(sweep, smk.resources.get("runtime"), "SLURM_JOB_ID" in os.environ)
+    sweep = sweep_of(config)
+    limit = trial_time_limit_s(sweep, runtime_min, "SLURM_JOB_ID" in os.environ)
     try:
         run_trial(
             proposal,
             round_of_trial(trial),
             sweep,
-            Path(smk.output.metrics).parent,
+            Path(trial_dir),
             time_limit_s=limit,
             # A lookup in a table cannot crash or hang the job: no training process to watch.
             isolate=not is_lookup(sweep),

@@ -144,14 +144,21 @@ def _reach(module: str, symbol: str | None, todo: list) -> None:
 
 
 def rule_scripts() -> dict[str, tuple[str, Path]]:
-    """Rule name -> (its conda env file name, its script)."""
+    """Rule name -> (its conda env file name, its script): a `script:`, or the script a
+    `shell:` command constant runs (`NAME_COMMAND = (... 'scripts', 'x.py' ...)`)."""
+    texts = [smk.read_text() for smk in sorted((REPO / "rules").glob("*.smk"))]
+    commands = dict(
+        re.findall(r"^(\w+_COMMAND) = \(.*?'scripts', '([\w.-]+)'", "\n".join(texts), re.M | re.S)
+    )
     rules = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"\n(?=\s*(?:rule|checkpoint) \w+:)", smk.read_text()):
+    for text in texts:
+        for block in re.split(r"\n(?=\s*(?:rule|checkpoint) \w+:)", text):
             rule = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
             env = re.search(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', block)
             script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.-]+)"', block)
-            if rule and script:
+            command = re.search(r"shell:\s*\n\s*f?\"?\{?(\w+_COMMAND)", block)
+            name = script.group(1) if script else commands.get(command and command.group(1))
+            if rule and name:
                 env_name = env.group(1) if env else None
-                rules[rule.group(1)] = (env_name, REPO / "scripts" / script.group(1))
+                rules[rule.group(1)] = (env_name, REPO / "scripts" / name)
     return rules

@@ -9,7 +9,7 @@ from conftest import TINY_SWEEP
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
-from snakesweep.sweep import load_sweep, sweep_of
+from snakesweep.sweep import load_sweep, read_job_config, sweep_of, write_job_config
 
 
 def test_a_loaded_sweep_is_typed_with_defaults_applied(tmp_path):
@@ -43,6 +43,20 @@ def test_a_multi_fidelity_sweep_has_its_schedule_and_a_jobs_config_gives_the_sam
         sweep.fidelity,
         sweep.search,
         sweep.objective,
+    )
+
+
+def test_a_trial_jobs_config_file_is_the_config_and_named_by_it(tmp_path):
+    config = dict(load_sweep(TINY_SWEEP, tmp_path).config)
+    path = write_job_config(config, tmp_path / "config")
+    assert read_job_config(path) == config
+    assert write_job_config(dict(config), tmp_path / "config") == path  # any process, one file
+    other = write_job_config(
+        {**config, "budget": {**config["budget"], "rounds": 9}}, tmp_path / "config"
+    )
+    assert other != path and read_job_config(other)["budget"]["rounds"] == 9
+    assert sorted(p.name for p in (tmp_path / "config").iterdir()) == sorted(
+        [path.name, other.name]
     )
 
 
