@@ -30,7 +30,7 @@ if FOLDS:
             runtime=lambda wildcards, attempt: runtime_min(attempt),
             gpu_slots=TRIAL_GPU_SLOTS,
         shell:
-            f"{TRIAL_COMMAND} --fold {{wildcards.fold}}"
+            TRIAL_COMMAND
 
     rule merge_folds:
         input:

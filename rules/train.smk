@@ -35,8 +35,9 @@ TRIAL_PYTHON = (
 TRIAL_COMMAND = (
     f"{shlex.quote(TRIAL_PYTHON)} -S "
     f"{shlex.quote(os.path.join(workflow.basedir, 'scripts', 'train_trial.py'))} "
+    "{wildcards} "
     f"--config {shlex.quote(str(write_job_config(config)))} "
-    "--trial {wildcards.trial} --proposals {input.proposals:q} --metrics {output.metrics:q} "
+    "--proposals {input.proposals:q} --metrics {output.metrics:q} "
     "--log {log:q} --threads {threads} --runtime-min {resources.runtime}"
 )
 

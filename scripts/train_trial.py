@@ -1,4 +1,4 @@
-"""Train one trial (or, with --fold, one fold of it); metrics.json is always written (status ok |
+"""Train one trial (or one fold of it); metrics.json is always written (status ok |
 failed | diverged | timeout).
 
 The `train` and `train_fold` rules run this file as `python -S scripts/train_trial.py ARGS`:
@@ -18,24 +18,24 @@ def main(argv: list[str]) -> None:
     from snakesweep.trial import run_trial_job
 
     parser = argparse.ArgumentParser(prog="train_trial.py")
-    parser.add_argument("--trial", required=True)
+    parser.add_argument("wildcards", help="as Snakemake writes them: sweep=S,trial=T[,fold=K]")
     parser.add_argument("--proposals", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True, help="the trial's metrics.json")
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--runtime-min", type=int, help="the job's time limit (minutes)")
     parser.add_argument("--config", type=Path, required=True, help="from write_job_config")
-    parser.add_argument("--fold", type=int)
     args = parser.parse_args(argv)
+    wildcards = dict(pair.split("=", 1) for pair in args.wildcards.split(","))
     run_trial_job(
-        args.trial,
+        wildcards["trial"],
         args.proposals,
         args.metrics.parent,
         args.log,
         args.threads,
         args.runtime_min,
         read_job_config(args.config),
-        fold=args.fold,
+        fold=int(wildcards["fold"]) if "fold" in wildcards else None,
     )
 
 

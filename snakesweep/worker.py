@@ -195,9 +195,10 @@ def _in_worker(script: str, job, wait: bool) -> int | None:
 def run_job(main: Callable, job, trains: bool = False) -> None:
     """Run a script's `main(job)` in the run's warm worker, or in this process if none answers.
 
-    `job` is the job's `snakemake` object (a `script:` rule) or its command-line arguments (a
-    `shell:` rule whose script runs as `python -S`, importing nothing but this module until it
-    knows that no worker will take the job: then the site packages are added here).
+    `job` is the job's `snakemake` object (a `script:` rule) or its command-line arguments, the
+    first its `{wildcards}` (a `shell:` rule whose script runs as `python -S`, importing nothing
+    but this module until it knows that no worker will take the job: then the site packages are
+    added here).
     A job that `trains` waits for a worker that is still importing torch; any other job runs in
     its own process until the worker is ready (the first jobs of a run: no wait for torch).
     """
@@ -297,11 +298,10 @@ def _handle(conn: socket.socket) -> int:
         conn.sendall(STATUS.pack(code))
     job = request["job"]
     wildcards = getattr(job, "wildcards", None)
-    named = (
-        ",".join(f"{key}={value}" for key, value in wildcards.items())
-        if wildcards
-        else " ".join(job if isinstance(job, list) else [])
-    )
+    if wildcards:
+        named = ",".join(f"{key}={value}" for key, value in wildcards.items())
+    else:  # a shell command's arguments start with its wildcards, as Snakemake writes them
+        named = job[0] if isinstance(job, list) and job else ""
     script = Path(request["script"]).stem
     clock = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started * 1e3) % 1000:03d}"
     print(f"{clock} {script} {named} exit {code} in {time.time() - started:.2f} s", flush=True)
