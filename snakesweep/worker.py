@@ -24,6 +24,7 @@ This module imports only the standard library: a client must stay cheap.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import json
 import os
@@ -311,6 +312,9 @@ def _handle(conn: socket.socket) -> int:
 def _accept(listener: socket.socket) -> int:
     """Take the next client and fork its handler; return the handler's pid."""
     conn, _ = listener.accept()
+    # The job's garbage collector leaves the worker's objects alone: a full collection would
+    # otherwise write to every one of them and copy each memory page the fork shares.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         listener.close()

@@ -23,13 +23,14 @@ from snakesweep.worker import ENV_OWNER, ENV_PID, ENV_SOCKET, alive, socket_path
 
 # A job script as Snakemake runs it: main(smk) behind run_job. `smk` is a plain namespace.
 JOB_SCRIPT = """
-import os, sys, time, types
+import gc, os, sys, time, types
 from pathlib import Path
 from snakesweep.worker import run_job
 
 def main(smk):
     Path(smk.pidfile).write_text(str(os.getpid()))
     print("job ran in", os.getpid(), "threads", smk.threads, flush=True)
+    print("objects the garbage collector leaves alone:", gc.get_freeze_count(), flush=True)
     time.sleep(smk.sleep)
     if smk.exit:
         sys.exit(smk.exit)
@@ -126,6 +127,9 @@ def test_a_job_runs_in_the_worker_with_its_output_and_exit_status(worker):
     ran_in = int((workdir / "status.pid").read_text())
     assert ran_in != client.pid and f"job ran in {ran_in} threads 1" in out
     assert process.poll() is None
+    # The worker's own objects are frozen before the fork: the job's collections skip them.
+    frozen = int(out.split("leaves alone:")[1].split()[0])
+    assert frozen > 100_000
 
 
 def test_a_job_logs_to_its_own_file_whatever_the_worker_imported(worker):
@@ -154,6 +158,7 @@ def test_without_a_worker_the_job_runs_in_its_own_process(worker):
         assert client.returncode == 0
         assert int((workdir / "alone.pid").read_text()) == client.pid
         assert f"job ran in {client.pid}" in out
+        assert "leaves alone: 0" in out
 
 
 def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tmp_path):
