@@ -9,7 +9,8 @@ A run is cached as results/suite/cache/METHOD/PROBLEM/SEED.json, so a rerun comp
 what is missing; delete a method's folder after changing the code it measures. `--report`
 writes NAME.json and NAME.md: median final regret per problem over the seeds, the ratio of
 the method's median to each baseline's (see FLOOR and CLIP), the geometric mean of the ratios
-per group of problems and the worst problems; with `--against REF`, the paired count per group
+per group of problems and the worst problems (the baselines over their first
+`--baseline-seeds`, 8 unless told); with `--against REF`, the paired count per group
 (runs with a lower / higher final regret than REF's run of the same problem and seed). The
 groups: the tuning half of `suite.SPLIT`, its extension (`suite.TUNING_EXTENSION`), the two
 together (the tuning half `--half tuning` runs and defaults are chosen on) and the validation
@@ -111,17 +112,19 @@ def paired(method: str, against: str, problems: list[str], seeds: int) -> dict[s
     return {"better": better, "worse": worse}
 
 
-def report(method: str, seeds: int, out: Path, against: str | None = None) -> None:
+def report(
+    method: str, seeds: int, out: Path, against: str | None = None, baseline_seeds: int = 8
+) -> None:
     rows, lines = {}, []
     for pname in sorted({**suite.NAMES, **suite.EXTENSION}):
         meds, counts = {}, {}
         for m in (method, *BASELINES):
-            f = finals(m, pname, seeds)
+            f = finals(m, pname, seeds if m == method else baseline_seeds)
             if f is not None:
                 meds[m], counts[m] = float(np.median(f)), len(f)
         if method not in meds:
             continue
-        rnd = finals("optuna-random", pname, seeds)
+        rnd = finals("optuna-random", pname, baseline_seeds)
         floor = 1e-12 + FLOOR * (float(np.median(rnd)) if rnd else 1.0)
         ratios = {
             b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
@@ -149,12 +152,19 @@ def report(method: str, seeds: int, out: Path, against: str | None = None) -> No
     summary = {g: s for g, s in summary.items() if s}
     pairs = {g: paired(method, against, GROUPS[g], seeds) for g in summary} if against else {}
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"method": method, "seeds": seeds, "summary": summary, "rows": rows}
+    record = {
+        "method": method,
+        "seeds": seeds,
+        "baseline_seeds": baseline_seeds,
+        "summary": summary,
+        "rows": rows,
+    }
     if against:
         record["paired"] = {"against": against, **pairs}
     Path(f"{out}.json").write_text(json.dumps(record, indent=1) + "\n")
     lines.append(
-        f"# `{method}` on the development suite ({seeds} seeds, 32 evaluations, batches of 4)\n"
+        f"# `{method}` on the development suite ({seeds} seeds, the baselines' {baseline_seeds}; "
+        "32 evaluations, batches of 4)\n"
     )
     for group, s in summary.items():
         lines.append(f"## {group}\n")
@@ -179,7 +189,7 @@ def report(method: str, seeds: int, out: Path, against: str | None = None) -> No
         meds = " | ".join(
             (
                 f"{v['median'][m]:.3g}"
-                if v["seeds"][m] == seeds
+                if v["seeds"][m] == (seeds if m == method else baseline_seeds)
                 else f"{v['median'][m]:.3g} ({v['seeds'][m]} seeds)"
             )
             if m in v["median"]
@@ -207,6 +217,9 @@ def main() -> None:
     )
     ap.add_argument("--problems", nargs="+")
     ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument(
+        "--baseline-seeds", type=int, default=8, help="with --report: the baselines' seeds"
+    )
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--label", help="cache the runs under this name instead of the method's")
     ap.add_argument("--report")
@@ -214,7 +227,7 @@ def main() -> None:
     ap.add_argument("--against", help="with --report: count runs better / worse than this")
     args = ap.parse_args()
     if args.report:
-        report(args.report, args.seeds, Path(args.out), args.against)
+        report(args.report, args.seeds, Path(args.out), args.against, args.baseline_seeds)
         return
     problems = args.problems or (
         sorted({**suite.NAMES, **suite.EXTENSION})
