@@ -2,14 +2,20 @@
 
     nice -n 19 .venv/bin/python benchmarks/search/suite_run.py --methods optuna-tpe optuna-gp \
         optuna-random bayes [--half tuning] [--seeds 8]
-    .venv/bin/python benchmarks/search/suite_run.py --report bayes --out results/suite/NAME
+    .venv/bin/python benchmarks/search/suite_run.py --report bayes --out results/suite/NAME \
+        [--against bayes]
 
 A run is cached as results/suite/cache/METHOD/PROBLEM/SEED.json, so a rerun computes only
 what is missing; delete a method's folder after changing the code it measures. `--report`
 writes NAME.json and NAME.md: median final regret per problem over the seeds, the ratio of
 the method's median to each baseline's (see FLOOR and CLIP), the geometric mean of the ratios
-per half and the worst problems. `--label` caches a method's runs under another name (a
-variant measured from another copy of the code).
+per group of problems and the worst problems (the baselines over their first
+`--baseline-seeds`, 8 unless told); with `--against REF`, the paired count per group
+(runs with a lower / higher final regret than REF's run of the same problem and seed). The
+groups: the tuning half of `suite.SPLIT`, its extension (`suite.TUNING_EXTENSION`), the two
+together (the tuning half `--half tuning` runs and defaults are chosen on) and the validation
+half. `--label` caches a method's runs under another name (a variant measured from another
+copy of the code).
 """
 
 from __future__ import annotations
@@ -84,32 +90,56 @@ def finals(method: str, problem: str, seeds: int) -> list[float] | None:
     return out if len(out) >= min(4, seeds) else None
 
 
-def report(method: str, seeds: int, out: Path) -> None:
+GROUPS = {
+    "tuning": suite.SPLIT["tuning"],
+    "extension": suite.TUNING_EXTENSION,
+    "extended tuning": suite.HALVES["tuning"],
+    "validation": suite.HALVES["validation"],
+}
+
+
+def paired(method: str, against: str, problems: list[str], seeds: int) -> dict[str, int]:
+    """Runs of `method` that end lower / higher than `against`'s run of the same problem
+    and seed (ties excluded), over the seeds both have."""
+    better = worse = 0
+    for pname in problems:
+        for seed in range(seeds):
+            a, b = _path(method, pname, seed), _path(against, pname, seed)
+            if a.exists() and b.exists():
+                x = json.loads(a.read_text())["regret"][-1]
+                y = json.loads(b.read_text())["regret"][-1]
+                better, worse = better + (x < y), worse + (x > y)
+    return {"better": better, "worse": worse}
+
+
+def report(
+    method: str, seeds: int, out: Path, against: str | None = None, baseline_seeds: int = 8
+) -> None:
     rows, lines = {}, []
-    for pname in sorted(suite.NAMES):
+    for pname in sorted({**suite.NAMES, **suite.EXTENSION}):
         meds, counts = {}, {}
         for m in (method, *BASELINES):
-            f = finals(m, pname, seeds)
+            f = finals(m, pname, seeds if m == method else baseline_seeds)
             if f is not None:
                 meds[m], counts[m] = float(np.median(f)), len(f)
         if method not in meds:
             continue
-        rnd = finals("optuna-random", pname, seeds)
+        rnd = finals("optuna-random", pname, baseline_seeds)
         floor = 1e-12 + FLOOR * (float(np.median(rnd)) if rnd else 1.0)
         ratios = {
             b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
         }
-        half = "tuning" if pname in suite.SPLIT["tuning"] else "validation"
+        half = next(g for g in ("tuning", "extension", "validation") if pname in GROUPS[g])
         rows[pname] = {"half": half, "median": meds, "seeds": counts, "ratio": ratios}
     summary = {}
-    for half in ("tuning", "validation"):
-        summary[half] = {}
+    for group, members in GROUPS.items():
+        summary[group] = {}
         for b in BASELINES:
-            r = {p: v["ratio"][b] for p, v in rows.items() if v["half"] == half and b in v["ratio"]}
+            r = {p: v["ratio"][b] for p, v in rows.items() if p in members and b in v["ratio"]}
             if not r:
                 continue
             worst = sorted(r, key=r.get, reverse=True)[:3]
-            summary[half][b] = {
+            summary[group][b] = {
                 "problems": len(r),
                 "geomean": math.exp(
                     float(
@@ -119,21 +149,36 @@ def report(method: str, seeds: int, out: Path) -> None:
                 "worst": [[p, r[p]] for p in worst],
                 "wins": sum(v < 1 for v in r.values()),
             }
+    summary = {g: s for g, s in summary.items() if s}
+    pairs = {g: paired(method, against, GROUPS[g], seeds) for g in summary} if against else {}
     out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{out}.json").write_text(
-        json.dumps({"method": method, "seeds": seeds, "summary": summary, "rows": rows}, indent=1)
-        + "\n"
-    )
+    record = {
+        "method": method,
+        "seeds": seeds,
+        "baseline_seeds": baseline_seeds,
+        "summary": summary,
+        "rows": rows,
+    }
+    if against:
+        record["paired"] = {"against": against, **pairs}
+    Path(f"{out}.json").write_text(json.dumps(record, indent=1) + "\n")
     lines.append(
-        f"# `{method}` on the development suite ({seeds} seeds, 32 evaluations, batches of 4)\n"
+        f"# `{method}` on the development suite ({seeds} seeds, the baselines' {baseline_seeds}; "
+        "32 evaluations, batches of 4)\n"
     )
-    for half, s in summary.items():
-        lines.append(f"## {half} half\n")
+    for group, s in summary.items():
+        lines.append(f"## {group}\n")
         lines.append("| ÷ | problems | geomean | better on | worst three |")
         lines.append("|---|---|---|---|---|")
         for b, v in s.items():
             worst = ", ".join(f"{p} {x:.2f}" for p, x in v["worst"])
             lines.append(f"| {b} | {v['problems']} | {v['geomean']:.3f} | {v['wins']} | {worst} |")
+        if against:
+            c = pairs[group]
+            lines.append(
+                f"\nPaired with `{against}` (same problem and seed): {c['better']} runs better, "
+                f"{c['worse']} worse, ties excluded."
+            )
         lines.append("")
     lines.append("## per problem: median final regret, and the ratio of medians\n")
     lines.append(
@@ -144,7 +189,7 @@ def report(method: str, seeds: int, out: Path) -> None:
         meds = " | ".join(
             (
                 f"{v['median'][m]:.3g}"
-                if v["seeds"][m] == seeds
+                if v["seeds"][m] == (seeds if m == method else baseline_seeds)
                 else f"{v['median'][m]:.3g} ({v['seeds'][m]} seeds)"
             )
             if m in v["median"]
@@ -154,25 +199,40 @@ def report(method: str, seeds: int, out: Path) -> None:
         rat = " | ".join(f"{v['ratio'][b]:.2f}" if b in v["ratio"] else "" for b in BASELINES)
         lines.append(f"| {p} | {v['half']} | {meds} | {rat} |")
     Path(f"{out}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[: 4 + 6 * len(summary)]))
+    print(
+        "\n".join(
+            lines[: lines.index("## per problem: median final regret, and the ratio of medians\n")]
+        )
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", nargs="+", default=["bayes"])
-    ap.add_argument("--half", choices=["tuning", "validation", "all"], default="all")
+    ap.add_argument(
+        "--half",
+        choices=["tuning", "validation", "all"],
+        default="all",
+        help="tuning: the tuning half with its extension (suite.HALVES)",
+    )
     ap.add_argument("--problems", nargs="+")
     ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument(
+        "--baseline-seeds", type=int, default=8, help="with --report: the baselines' seeds"
+    )
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--label", help="cache the runs under this name instead of the method's")
     ap.add_argument("--report")
     ap.add_argument("--out")
+    ap.add_argument("--against", help="with --report: count runs better / worse than this")
     args = ap.parse_args()
     if args.report:
-        report(args.report, args.seeds, Path(args.out))
+        report(args.report, args.seeds, Path(args.out), args.against, args.baseline_seeds)
         return
     problems = args.problems or (
-        sorted(suite.NAMES) if args.half == "all" else suite.SPLIT[args.half]
+        sorted({**suite.NAMES, **suite.EXTENSION})
+        if args.half == "all"
+        else suite.HALVES[args.half]
     )
     compute(
         problems,
