@@ -2,6 +2,7 @@
 import copy
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.outputs import read_json
 from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
-from snakesweep.sweep import load_sweep
+from snakesweep.sweep import load_sweep, write_job_config
 from snakesweep import worker as warm_worker
 from snakesweep.scheduler import cancel_pending_timers
 
@@ -358,6 +359,41 @@ def start_run():
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(THE_SWEEP)
     print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
+
+
+# The jobs on every round's critical path (a trial, a round's proposals) are shell commands: the
+# script runs as `python -S` and hands the job to the warm worker without importing Snakemake's
+# script support (snakesweep/worker.py, ~0.03 s instead of ~0.1 s); with --sdm conda the
+# `python` of the rule's environment runs it. The interpreter, the script and the config file
+# are written into the command here, not passed as params: a change of interpreter or of
+# budget must not run finished jobs again (rerun-triggers include params).
+JOB_PYTHON = (
+    "python" if workflow.deployment_settings.deployment_method else sys.executable
+)
+JOB_CONFIG = write_job_config(config)
+
+
+def shell_job(script, arguments):
+    """The command running scripts/`script` with the job's wildcards, config and log (what
+    snakesweep.sweep.job_parser reads) and the rule's own `arguments`."""
+    path = os.path.join(workflow.basedir, "scripts", script)
+    return (
+        f"{shlex.quote(JOB_PYTHON)} -S {shlex.quote(path)} {{wildcards}} "
+        f"--config {shlex.quote(str(JOB_CONFIG))} --log {{log:q}} {arguments}"
+    )
+
+
+def input_flags(input, *names):
+    """`--name path...` for each of the job's inputs `names` that it has (a round may have no
+    previous table): a params function of `input`, which Snakemake counts as derived from the
+    inputs, so that it never triggers a rerun of its own."""
+    flags = []
+    for name in names:
+        paths = input.get(name)
+        paths = [paths] if isinstance(paths, str) else list(paths or [])
+        if paths:
+            flags.append(" ".join([f"--{name}", *map(shlex.quote, paths)]))
+    return " ".join(flags)
 
 
 # The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of

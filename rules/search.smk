@@ -12,6 +12,10 @@ rule freeze_config:
         "../scripts/freeze_config.py"
 
 
+# A round's proposals are a shell command (shell_job, rules/common.smk).
+PROPOSE_COMMAND = shell_job("propose_round.py", "{params.inputs} --output {output:q}")
+
+
 checkpoint propose:
     input:
         unpack(get_propose_inputs),
@@ -24,8 +28,12 @@ checkpoint propose:
     localrule: True
     conda:
         "../envs/search.yaml"
-    script:
-        "../scripts/propose_round.py"
+    params:
+        inputs=lambda wildcards, input: input_flags(
+            input, "history", "trials", "curves"
+        ),
+    shell:
+        PROPOSE_COMMAND
 
 
 rule record_round:

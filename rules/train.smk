@@ -12,10 +12,6 @@ from snakesweep.cluster import (
     trials_per_gpu,
 )
 
-import shlex
-
-from snakesweep.sweep import write_job_config
-
 try:
     TRAIN_THREADS = train_threads(THE_SWEEP)
     TRIAL_THREADS = trial_threads(THE_SWEEP)
@@ -24,21 +20,11 @@ try:
 except ConfigError as error:
     sys.exit(f"snakesweep: config error: {error}")
 
-# A trial's job is a shell command: its script runs as `python -S` and hands the trial to the
-# warm worker without importing Snakemake's script support (scripts/train_trial.py); with
-# --sdm conda the `python` of the rule's environment runs it. The interpreter, the script and
-# the config file are written into the command here, not passed as params: a change of
-# interpreter or of budget must not retrain finished trials (rerun-triggers include params).
-TRIAL_PYTHON = (
-    "python" if workflow.deployment_settings.deployment_method else sys.executable
-)
-TRIAL_COMMAND = (
-    f"{shlex.quote(TRIAL_PYTHON)} -S "
-    f"{shlex.quote(os.path.join(workflow.basedir, 'scripts', 'train_trial.py'))} "
-    "{wildcards} "
-    f"--config {shlex.quote(str(write_job_config(config)))} "
-    "--proposals {input.proposals:q} --metrics {output.metrics:q} "
-    "--log {log:q} --threads {threads} --runtime-min {resources.runtime}"
+# A trial's job is a shell command (shell_job, rules/common.smk).
+TRIAL_COMMAND = shell_job(
+    "train_trial.py",
+    "--proposals {input.proposals:q} --metrics {output.metrics:q} --threads {threads} "
+    "--runtime-min {resources.runtime}",
 )
 
 

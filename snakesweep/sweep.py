@@ -15,6 +15,7 @@ tabular.check_tabular) and the warm worker's start read the dict itself.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import pickle
@@ -143,9 +144,23 @@ def write_job_config(
     return path
 
 
-def read_job_config(path: Path) -> dict[str, Any]:
+def read_job_config(path: Path | str) -> dict[str, Any]:
     """The config `write_job_config` wrote."""
     return pickle.loads(Path(path).read_bytes())
+
+
+def job_parser(prog: str) -> argparse.ArgumentParser:
+    """The arguments every job run as a shell command starts with (rules/common.smk's
+    `shell_job`): its wildcards as Snakemake writes them (`sweep=S,round=R`, as a dict), the
+    run's config (`--config`, the file `write_job_config` wrote, read) and its `--log`; the
+    rule adds its own."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument(
+        "wildcards", type=lambda text: dict(pair.split("=", 1) for pair in text.split(","))
+    )
+    parser.add_argument("--config", type=read_job_config, required=True)
+    parser.add_argument("--log", type=Path, required=True)
+    return parser
 
 
 def load_sweep(raw: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:

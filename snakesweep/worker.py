@@ -2,16 +2,15 @@
 and MLflow once and runs each Snakemake job it is handed in a freshly forked child.
 
 A job stays a Snakemake job (log, benchmark, resources, retries): its script calls `run_job`,
-which hands the job (its `snakemake` object, or for a trial's shell command its arguments) to
+which hands the job (its `snakemake` object, or for a shell command its arguments) to
 the worker over a Unix socket, together with its stdin, stdout and stderr, and exits with the
 job's status. The forked child takes the job's working directory, environment
 (CUDA_VISIBLE_DEVICES included) and threads, then runs the script's `main(job)`: the same code
-an in-process job runs, without paying for the imports. A trial's client runs as `python -S`
-and imports nothing but this module: ~0.03 s instead of ~0.1 s for Snakemake's script
-preamble. When no
-worker answers (switched off, not started, gone, or inside a SLURM job) the job runs in its own
-process exactly as before; so do the run's first jobs while the worker still imports, except
-trials, which wait for it.
+an in-process job runs, without paying for the imports. A shell command's client (a trial, a
+round's proposals) runs as `python -S` and imports nothing but this module: ~0.03 s instead of
+~0.1 s for Snakemake's script preamble. When no worker answers (switched off, not started,
+gone, or inside a SLURM job) the job runs in its own process exactly as before; so do the run's
+first jobs while the worker still imports, except trials, which wait for it.
 
 No orphans: the worker exits when the Snakemake process that started it is gone (parent-death
 signal and polling), when idle, and when told at the end of the run; a job whose client

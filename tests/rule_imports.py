@@ -145,10 +145,10 @@ def _reach(module: str, symbol: str | None, todo: list) -> None:
 
 def rule_scripts() -> dict[str, tuple[str, Path]]:
     """Rule name -> (its conda env file name, its script): a `script:`, or the script a
-    `shell:` command constant runs (`NAME_COMMAND = (... 'scripts', 'x.py' ...)`)."""
+    `shell:` command constant runs (`NAME_COMMAND = shell_job("x.py", ...)`)."""
     texts = [smk.read_text() for smk in sorted((REPO / "rules").glob("*.smk"))]
     commands = dict(
-        re.findall(r"^(\w+_COMMAND) = \(.*?'scripts', '([\w.-]+)'", "\n".join(texts), re.M | re.S)
+        re.findall(r'^(\w+_COMMAND) = shell_job\(\s*"([\w.-]+)"', "\n".join(texts), re.M)
     )
     rules = {}
     for text in texts:
