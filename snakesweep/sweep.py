@@ -7,9 +7,9 @@ schema's, filled in once by load_config; what reads the Sweep applies none again
 
 The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the trainer
 (train/, trial.py, tabular.py, cluster.py), the report, tracking and plan/status read the Sweep.
-`config` is the validated dict that Snakemake hands to each job (smk.config, or for a trial's
-shell command the file `write_job_config` made of it); `sweep_of` turns it into the same Sweep
-without validating again. Only the validation (config.py, train/check.py,
+`config` is the validated dict that Snakemake hands to each job (smk.config, or to a job run
+as a shell command the file `write_job_config` made of it); `sweep_of` turns it into the same
+Sweep without validating again. Only the validation (config.py, train/check.py,
 tabular.check_tabular) and the warm worker's start read the dict itself.
 """
 
@@ -129,7 +129,8 @@ def sweep_of(config: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
 def write_job_config(
     config: Mapping[str, Any], directory: Path = Path(".snakesweep/config")
 ) -> Path:
-    """The validated config as a file for jobs started by a shell command (a trial).
+    """The validated config as a file for jobs run as a shell command (a trial, a round's
+    proposals).
 
     Named by its content, so that every process of a run (a cluster job's own Snakemake too)
     writes or finds the same file, and a run with another config never reads this one.
