@@ -557,12 +557,30 @@ def _round_timestamps(table: pd.DataFrame, files: SweepPaths) -> dict[int, int]:
     return stamps
 
 
+def training_finished(sweep: Sweep) -> bool:
+    """Whether the sweep has no trial left to train: its last round's trials all have their
+    metrics, or a round's proposals stopped it (a stop rule)."""
+    from snakesweep.outputs import read_json
+
+    files = sweep.paths
+    for index in range(sweep.rounds):
+        if not files.rounds(index).exists():
+            return False
+        proposals = read_json(files.rounds(index))
+        if proposals.get("stopped"):
+            return True
+    return all(files.metrics(trial["trial"]).exists() for trial in proposals["trials"])
+
+
 def tracking_niceness(sweep: Sweep, round_index: int) -> int:
     """How much a round's track job yields the CPU (its `os.nice` increment): a round is tracked
     beside the next round's training, and on a machine short of cores the training goes first.
-    The last round is tracked beside the sweep's last jobs, which wait for it, and a lookup in a
-    table trains nothing: neither yields."""
-    trains_beside = round_index < sweep.rounds - 1 and not is_lookup(sweep)
+    The last round is tracked beside the sweep's last jobs, which wait for it, and so is a round
+    whose track job starts once every trial has trained (tracking runs up to a round behind); a
+    lookup in a table trains nothing: none of them yields."""
+    trains_beside = (
+        round_index < sweep.rounds - 1 and not is_lookup(sweep) and not training_finished(sweep)
+    )
     return 10 if trains_beside else 0
 
 

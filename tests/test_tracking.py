@@ -22,6 +22,7 @@ import yaml
 from sweep_files import sweep_config, write_sweep, write_trial
 
 from snakesweep.history import append_round, read_history, read_trials, write_history
+from snakesweep.outputs import write_json
 from snakesweep.report.build import write_trial_curves
 from snakesweep.sweep import load_sweep, sweep_of
 from snakesweep.tracking import (
@@ -568,3 +569,29 @@ def test_only_a_round_tracked_beside_training_yields_the_cpu(tmp_path):
     assert niceness == [10] * (trains.rounds - 1) + [0]
     lookups = sweep_of_file("sweeps/tabular_car.yaml")
     assert {tracking_niceness(lookups, index) for index in range(lookups.rounds)} == {0}
+
+
+def test_a_round_tracked_once_every_trial_has_trained_does_not_yield(tmp_path):
+    """Tracking runs up to a round behind: a track job that starts when the last round's trials
+    have all finished, or when a stop rule ended the sweep, runs beside no training."""
+    from conftest import REPO
+
+    sweep = load_sweep(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), tmp_path)
+    files = sweep.paths
+
+    def propose(index: int, trials: list[str], stopped: str | None = None) -> None:
+        write_json(
+            files.rounds(index), {"trials": [{"trial": t} for t in trials], "stopped": stopped}
+        )
+
+    for index in range(sweep.rounds - 1):
+        propose(index, [f"r{index:03d}-t000"])
+    assert tracking_niceness(sweep, 1) == 10  # the last round is not proposed yet
+    propose(sweep.rounds - 1, ["r003-t000", "r003-t001"])
+    write_json(files.metrics("r003-t000"), {"status": "ok"})
+    assert tracking_niceness(sweep, 1) == 10  # one of its trials still trains
+    write_json(files.metrics("r003-t001"), {"status": "ok"})
+    assert [tracking_niceness(sweep, index) for index in range(sweep.rounds)] == [0] * sweep.rounds
+    files.rounds(sweep.rounds - 1).unlink()
+    propose(1, [], stopped="patience")  # a stop rule ended the sweep at round 1
+    assert tracking_niceness(sweep, 0) == 0
