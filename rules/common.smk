@@ -23,7 +23,7 @@ from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.outputs import read_json
 from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
-from snakesweep.sweep import load_sweep, write_job_config
+from snakesweep.sweep import export_job_config, load_sweep
 from snakesweep import worker as warm_worker
 from snakesweep.scheduler import cancel_pending_timers
 
@@ -364,22 +364,22 @@ def start_run():
 # The jobs on every round's critical path (a trial, a round's proposals) are shell commands: the
 # script runs as `python -S` and hands the job to the warm worker without importing Snakemake's
 # script support (snakesweep/worker.py, ~0.03 s instead of ~0.1 s); with --sdm conda the
-# `python` of the rule's environment runs it. The interpreter, the script and the config file
-# are written into the command here, not passed as params: a change of interpreter or of
-# budget must not run finished jobs again (rerun-triggers include params).
+# `python` of the rule's environment runs it. The interpreter and the script are written into
+# the command here, not passed as params: a change of interpreter must not run finished jobs
+# again (rerun-triggers include params); the config reaches the jobs through the environment.
 JOB_PYTHON = (
     "python" if workflow.deployment_settings.deployment_method else sys.executable
 )
-JOB_CONFIG = write_job_config(config)
+export_job_config(config)
 
 
 def shell_job(script, arguments):
-    """The command running scripts/`script` with the job's wildcards, config and log (what
+    """The command running scripts/`script` with the job's wildcards and log (what
     snakesweep.sweep.job_parser reads) and the rule's own `arguments`."""
     path = os.path.join(workflow.basedir, "scripts", script)
     return (
         f"{shlex.quote(JOB_PYTHON)} -S {shlex.quote(path)} {{wildcards}} "
-        f"--config {shlex.quote(str(JOB_CONFIG))} --log {{log:q}} {arguments}"
+        f"--log {{log:q}} {arguments}"
     )
 
 

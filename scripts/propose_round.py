@@ -16,7 +16,7 @@ def main(argv: list[str]) -> None:
     from snakesweep.outputs import write_json
     from snakesweep.pruning import read_curves
     from snakesweep.rounds import make_round
-    from snakesweep.sweep import job_parser, sweep_of
+    from snakesweep.sweep import job_config, job_parser, sweep_of
 
     parser = job_parser("propose_round.py")
     parser.add_argument("--history", help="the table before the previous round")
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> None:
     elapsed = run_time_s(history)
     started = time.perf_counter()
     curves = read_curves(args.curves)
-    content = make_round(sweep_of(args.config), history, round_index, elapsed, curves)
+    content = make_round(sweep_of(job_config()), history, round_index, elapsed, curves)
     logging.info(
         "proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started
     )

@@ -14,7 +14,7 @@ def main(argv: list[str]) -> None:
     # Imports here: a job handed to the warm worker runs this in the worker, which has them.
     from pathlib import Path
 
-    from snakesweep.sweep import job_parser
+    from snakesweep.sweep import job_config, job_parser
     from snakesweep.trial import run_trial_job
 
     parser = job_parser("train_trial.py")
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> None:
         args.log,
         args.threads,
         args.runtime_min,
-        args.config,
+        job_config(),
         fold=int(args.wildcards["fold"]) if "fold" in args.wildcards else None,
     )
 

@@ -8,15 +8,15 @@ schema's, filled in once by load_config; what reads the Sweep applies none again
 The workflow (rules/common.smk), the scripts, the search (rounds, strategies), the trainer
 (train/, trial.py, tabular.py, cluster.py), the report, tracking and plan/status read the Sweep.
 `config` is the validated dict that Snakemake hands to each job (smk.config, or to a job run
-as a shell command the file `write_job_config` made of it); `sweep_of` turns it into the same
-Sweep without validating again. Only the validation (config.py, train/check.py,
+as a shell command through its environment, `export_job_config`); `sweep_of` turns it into the
+same Sweep without validating again. Only the validation (config.py, train/check.py,
 tabular.check_tabular) and the warm worker's start read the dict itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import base64
 import os
 import pickle
 from collections.abc import Mapping
@@ -126,40 +126,30 @@ def sweep_of(config: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
     )
 
 
-def write_job_config(
-    config: Mapping[str, Any], directory: Path = Path(".snakesweep/config")
-) -> Path:
-    """The validated config as a file for jobs run as a shell command (a trial, a round's
-    proposals).
-
-    Named by its content, so that every process of a run (a cluster job's own Snakemake too)
-    writes or finds the same file, and a run with another config never reads this one.
-    """
-    data = pickle.dumps(dict(config), protocol=4)
-    path = directory / f"{hashlib.sha256(data).hexdigest()[:16]}.pickle"
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    return path
+JOB_CONFIG = "SNAKESWEEP_CONFIG"  # the environment variable that carries it to shell jobs
 
 
-def read_job_config(path: Path | str) -> dict[str, Any]:
-    """The config `write_job_config` wrote."""
-    return pickle.loads(Path(path).read_bytes())
+def export_job_config(config: Mapping[str, Any]) -> None:
+    """Hand the validated config to the jobs run as a shell command (a trial, a round's
+    proposals) through this process's environment, which they inherit (so does a cluster job's
+    own Snakemake, which exports its own). Never through a file: the config may hold a tracking
+    server's password (snakesweep/redaction.py)."""
+    os.environ[JOB_CONFIG] = base64.b64encode(pickle.dumps(dict(config), protocol=4)).decode()
+
+
+def job_config() -> dict[str, Any]:
+    """The config `export_job_config` handed to this job."""
+    return pickle.loads(base64.b64decode(os.environ[JOB_CONFIG]))
 
 
 def job_parser(prog: str) -> argparse.ArgumentParser:
     """The arguments every job run as a shell command starts with (rules/common.smk's
-    `shell_job`): its wildcards as Snakemake writes them (`sweep=S,round=R`, as a dict), the
-    run's config (`--config`, the file `write_job_config` wrote, read) and its `--log`; the
-    rule adds its own."""
+    `shell_job`): its wildcards as Snakemake writes them (`sweep=S,round=R`, as a dict) and its
+    `--log`; the rule adds its own. Its config is `job_config()`."""
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument(
         "wildcards", type=lambda text: dict(pair.split("=", 1) for pair in text.split(","))
     )
-    parser.add_argument("--config", type=read_job_config, required=True)
     parser.add_argument("--log", type=Path, required=True)
     return parser
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 from conftest import TINY_SWEEP
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
-from snakesweep.sweep import load_sweep, read_job_config, sweep_of, write_job_config
+from snakesweep.sweep import JOB_CONFIG, export_job_config, load_sweep, sweep_of
 
 
 def test_a_loaded_sweep_is_typed_with_defaults_applied(tmp_path):
@@ -46,18 +48,23 @@ def test_a_multi_fidelity_sweep_has_its_schedule_and_a_jobs_config_gives_the_sam
     )
 
 
-def test_a_trial_jobs_config_file_is_the_config_and_named_by_it(tmp_path):
+def test_a_shell_jobs_config_comes_whole_through_its_environment(tmp_path, monkeypatch):
+    """The config reaches a job run as a shell command through the environment it inherits,
+    exactly, and no file is written (it may hold a tracking server's password)."""
     config = dict(load_sweep(TINY_SWEEP, tmp_path).config)
-    path = write_job_config(config, tmp_path / "config")
-    assert read_job_config(path) == config
-    assert write_job_config(dict(config), tmp_path / "config") == path  # any process, one file
-    other = write_job_config(
-        {**config, "budget": {**config["budget"], "rounds": 9}}, tmp_path / "config"
+    config["tracking"] = {**config["tracking"], "uri": "http://ann:s3cret@localhost:5000"}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(JOB_CONFIG, "")  # restored after the test
+    before = sorted(tmp_path.rglob("*"))
+    export_job_config(config)
+    child = subprocess.run(
+        [sys.executable, "-c", "from snakesweep.sweep import job_config; print(job_config())"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert other != path and read_job_config(other)["budget"]["rounds"] == 9
-    assert sorted(p.name for p in (tmp_path / "config").iterdir()) == sorted(
-        [path.name, other.name]
-    )
+    assert child.stdout.strip() == str(config)
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_warm_start_tables_are_the_search_files(tmp_path):
