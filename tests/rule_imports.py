@@ -156,7 +156,7 @@ def rule_scripts() -> dict[str, tuple[str, Path]]:
             rule = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
             env = re.search(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', block)
             script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.-]+)"', block)
-            command = re.search(r"shell:\s*\n\s*f?\"?\{?(\w+_COMMAND)", block)
+            command = re.search(r"shell:\s*\n\s*(\w+_COMMAND)", block)
             name = script.group(1) if script else commands.get(command and command.group(1))
             if rule and name:
                 env_name = env.group(1) if env else None
