@@ -29,7 +29,9 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -62,6 +64,12 @@ KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 # Parent params: what a sweep is (never changes for a sweep, so MLflow's immutable params fit).
 PARENT_PARAMS = ("seed", "strategy", "objective", "direction", "trials_per_round")
 RETRIES = 8
+# Filesystems on which a sqlite store keeps its rollback journal: the write-ahead log's index is
+# shared memory, which processes on different hosts (a login node's `mlflow ui`) do not share.
+NETWORK_FILESYSTEMS = {
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
+    "afs", "9p", "panfs", "wekafs", "fuse.sshfs",
+}  # fmt: skip
 
 T = TypeVar("T")
 
@@ -124,7 +132,64 @@ def _client(tracking_uri: str):
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
     _create_sqlite_store(tracking_uri)
+    path = sqlite_path(tracking_uri)
+    if path is not None:
+        _use_write_ahead_log(path)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def on_network_filesystem(path: Path, mounts: str | None = None) -> bool:
+    """Whether `path` lies on a network filesystem: the type of the deepest mount point above it
+    in `mounts` (the text of /proc/self/mounts, read when not given); False where there is no
+    such table (not Linux)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return False
+    target = str(Path(os.path.abspath(path)))
+    deepest, kind = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # a blank in a mount point is written as octal: \040
+        point = re.sub(r"\\([0-7]{3})", lambda code: chr(int(code[1], 8)), fields[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(deepest):
+            deepest, kind = point, fields[2]
+    return kind in NETWORK_FILESYSTEMS
+
+
+def _use_write_ahead_log(path: Path) -> None:
+    """Put a local sqlite store in write-ahead-log mode (kept in the file), and have this
+    process's connections to it sync at checkpoints instead of at every commit: a round's
+    tracking makes ~60 commits, which cost ~0.5 s of waiting for the disk in the default journal
+    mode. A crash of the machine may then lose the last commits, never the database (which the
+    result files can rebuild). A store on a network filesystem keeps its journal mode; one in
+    use elsewhere, too (tried again next time)."""
+    import sqlalchemy
+
+    if not sqlalchemy.event.contains(sqlalchemy.engine.Engine, "connect", _sync_at_checkpoints):
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "connect", _sync_at_checkpoints)
+    if not path.exists() or on_network_filesystem(path):
+        return
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(path, timeout=0.5)) as database,
+    ):
+        if database.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            database.execute("PRAGMA journal_mode=WAL")
+
+
+def _sync_at_checkpoints(connection, _record) -> None:
+    """SQLAlchemy's hook on every new connection: a sqlite store in write-ahead-log mode syncs at
+    checkpoints (synchronous=NORMAL, safe in that mode), any other keeps its setting."""
+    if isinstance(connection, sqlite3.Connection):
+        cursor = connection.cursor()
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
 
 def _create_sqlite_store(tracking_uri: str) -> None:

@@ -536,6 +536,49 @@ def test_a_store_is_made_in_place_where_the_cache_cannot_be_written(tmp_path, mo
     assert sorted(e.name for e in client_for(uri).search_experiments()) == ["Default", "sweep"]
 
 
+def test_a_local_store_syncs_at_checkpoints_not_at_every_commit(tmp_path, monkeypatch):
+    """A round's ~60 commits each waited for the disk; a local store is now in write-ahead-log
+    mode, which the file keeps (a reader such as `mlflow ui` opens it so), and this process's
+    connections to it sync at checkpoints. A store made by an earlier version is converted."""
+    from snakesweep.tracking import _client
+
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as database:
+        database.execute("create table kept (x)")
+    for path in (tmp_path / "mlflow.db", old):
+        uri = f"sqlite:///{path}"
+        client = _client(uri)
+        with contextlib.closing(sqlite3.connect(path)) as database:
+            assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        if path != old:
+            client.create_experiment("sweep")
+            with client._tracking_client.store.engine.connect() as connection:
+                synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+            assert synchronous == 1  # NORMAL (the default, FULL, is 2)
+            assert [e.name for e in client_for(uri).search_experiments()] == ["sweep", "Default"]
+
+
+def test_a_store_on_a_network_filesystem_is_known_by_its_deepest_mount():
+    """Processes on other hosts do not share a write-ahead log's index: a store under a network
+    mount keeps its journal mode."""
+    from snakesweep.tracking import on_network_filesystem
+
+    mounts = "\n".join(
+        [
+            "overlay / overlay rw,relatime 0 0",
+            "server:/home /home nfs4 rw,relatime 0 0",
+            "/dev/sda1 /home/me/local ext4 rw 0 0",
+            "server:/lab /mnt/lab\\040data lustre rw 0 0",
+        ]
+    )
+    assert not on_network_filesystem(Path("/work/results/mlflow.db"), mounts)
+    assert on_network_filesystem(Path("/home/me/results/mlflow.db"), mounts)
+    assert not on_network_filesystem(Path("/home/me/local/mlflow.db"), mounts)
+    assert on_network_filesystem(Path("/mnt/lab data/mlflow.db"), mounts)
+    assert not on_network_filesystem(Path("/home2/mlflow.db"), mounts)
+
+
 def mlflow_version() -> str:
     import mlflow
 
