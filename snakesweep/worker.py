@@ -337,6 +337,8 @@ def preload(name: str) -> None:
         import sqlalchemy.orm
 
         sqlalchemy.orm.configure_mappers()  # what each job's first query would do
+    if name == "snakesweep.report.plots":
+        sys.modules[name].warm_up()  # the fonts a job's first plot would load
     if name == "mlflow.models":
         # What logging a model does first: map every installed distribution (~0.7 s).
         from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches

@@ -59,6 +59,23 @@ if __name__ == "__main__":
 """
 
 
+# A job that plots, asked again until the worker imported the plots module: does it find the
+# fonts its first plot would load already looked up?
+FONTS_JOB = """
+import sys, types
+from snakesweep.worker import run_job
+
+def main(smk):
+    if "snakesweep.report.plots" not in sys.modules:
+        sys.exit(75)
+    from matplotlib import font_manager
+    print("fonts found:", font_manager.FontManager._findfont_cached.cache_info().currsize)
+
+if __name__ == "__main__":
+    run_job(main, types.SimpleNamespace(threads=1))
+"""
+
+
 def wait_for(condition, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,6 +155,21 @@ def test_a_job_logs_to_its_own_file_whatever_the_worker_imported(worker):
     command = [sys.executable, "logging_job.py", "logging_job.log"]
     assert wait_for(lambda: subprocess.run(command, cwd=workdir, env=env).returncode == 0, 300)
     assert "the job's own line" in (workdir / "logging_job.log").read_text()
+
+
+def test_a_job_finds_the_fonts_of_its_plots_loaded(worker):
+    """The worker draws once before its jobs plot: their first figure does not look fonts up."""
+    workdir, env, _ = worker
+    (workdir / "fonts_job.py").write_text(FONTS_JOB)
+    command = [sys.executable, "fonts_job.py"]
+    runs = []
+
+    def plotted() -> bool:
+        runs.append(subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True))
+        return runs[-1].returncode == 0
+
+    assert wait_for(plotted, 300), runs[-1].stderr
+    assert int(runs[-1].stdout.split("fonts found:")[1]) > 0
 
 
 def test_a_killed_client_takes_its_job_down(worker):
