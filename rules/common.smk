@@ -25,6 +25,7 @@ from snakesweep.outputs import read_json
 from snakesweep.paths import REPORT_PLOTS, SweepPaths, round_name, round_of_trial
 from snakesweep.sweep import export_job_config, load_sweep
 from snakesweep import worker as warm_worker
+from snakesweep.script_job import job_files
 from snakesweep.scheduler import cancel_pending_timers
 
 # A sweep given with --configfile stands alone: it replaces the default sweep instead of being
@@ -361,10 +362,10 @@ def start_run():
     print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
 
 
-# The jobs on every round's critical path (a trial, a round's proposals) are shell commands: the
-# script runs as `python -S` and hands the job to the warm worker without importing Snakemake's
-# script support (snakesweep/worker.py, ~0.03 s instead of ~0.1 s); with --sdm conda the
-# `python` of the rule's environment runs it. The interpreter and the script are written into
+# The sweep's jobs are shell commands (a reproduction's two checks excepted): the script runs
+# as `python -S` and hands the job to the warm worker without importing Snakemake's script
+# support (snakesweep/worker.py, ~0.03 s instead of ~0.1 s); with --sdm conda the `python` of
+# the rule's environment runs it. The interpreter and the script are written into
 # the command here, not passed as params: a change of interpreter must not run finished jobs
 # again (rerun-triggers include params); the config reaches the jobs through the environment.
 JOB_PYTHON = (
@@ -381,6 +382,15 @@ def shell_job(script, arguments):
         f"{shlex.quote(JOB_PYTHON)} -S {shlex.quote(path)} {{wildcards}} "
         f"--log {{log:q}} {arguments}"
     )
+
+
+def script_command(script, *params):
+    """The command of a rule whose script reads its job as Snakemake's `snakemake` object
+    (snakesweep/script_job.py): the job's files (the rule's `job` param, `job_files`: derived
+    from its input and output, so never a rerun trigger) and the rule's plain `params` by name,
+    which stay params of their own (rerun triggers)."""
+    plain = "".join(f" --param {name}={{params.{name}:q}}" for name in params)
+    return shell_job(script, f"--job {{params.job:q}}{plain}")
 
 
 def input_flags(input, *names):

@@ -52,8 +52,10 @@ if FOLDS:
         localrule: True
         conda:
             "../envs/search.yaml"
-        script:
-            "../scripts/merge_folds.py"
+        params:
+            job=job_files,
+        shell:
+            script_command("merge_folds.py")
 
 
 rule evaluate_best:
@@ -76,8 +78,10 @@ rule evaluate_best:
         **TRAIN_RESOURCES,
         mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
         runtime=lambda wildcards, attempt: runtime_min(attempt),
-    script:
-        "../scripts/evaluate_best.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("evaluate_best.py")
 
 
 rule evaluate_ensemble:
@@ -97,5 +101,7 @@ rule evaluate_ensemble:
         **TRAIN_RESOURCES,
         mem_mb=lambda wildcards, attempt: mem_mb(TRAIN_THREADS, attempt),
         runtime=lambda wildcards, attempt: runtime_min(attempt),
-    script:
-        "../scripts/evaluate_ensemble.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("evaluate_ensemble.py")

@@ -13,6 +13,7 @@ rule provenance:
     conda:
         "../envs/search.yaml"
     params:
+        job=job_files,
         workflow_dir=workflow.basedir,
-    script:
-        "../scripts/write_provenance.py"
+    shell:
+        script_command("write_provenance.py", "workflow_dir")

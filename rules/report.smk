@@ -11,8 +11,10 @@ rule aggregate:
     localrule: True
     conda:
         "../envs/search.yaml"
-    script:
-        "../scripts/aggregate_sweep.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("aggregate_sweep.py")
 
 
 rule track:
@@ -30,9 +32,10 @@ rule track:
         "../envs/report.yaml"
     threads: 0
     params:
+        job=job_files,
         artifact_root="results/mlartifacts",
-    script:
-        "../scripts/track_round.py"
+    shell:
+        script_command("track_round.py", "artifact_root")
 
 
 rule report:
@@ -80,13 +83,16 @@ rule report:
         "logs/report/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/report.tsv"
-    # Before the plots of their own rules: the final tracking waits for the report.
+    # The final tracking waits for the report and its plots: they run before the jobs it does
+    # not wait for (the ensemble, the provenance).
     priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"
-    script:
-        "../scripts/report_sweep.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("report_sweep.py")
 
 
 rule plot_partial_dependence:
@@ -103,11 +109,14 @@ rule plot_partial_dependence:
         "logs/plot_partial_dependence/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/plot_partial_dependence.tsv"
+    priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"
-    script:
-        "../scripts/plot_partial_dependence.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("plot_partial_dependence.py")
 
 
 rule plot_confusion_matrix:
@@ -124,11 +133,14 @@ rule plot_confusion_matrix:
         "logs/plot_confusion_matrix/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/plot_confusion_matrix.tsv"
+    priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"
-    script:
-        "../scripts/plot_confusion_matrix.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("plot_confusion_matrix.py")
 
 
 rule plot_sensitivity:
@@ -145,11 +157,14 @@ rule plot_sensitivity:
         "logs/plot_sensitivity/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/plot_sensitivity.tsv"
+    priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"
-    script:
-        "../scripts/plot_sensitivity.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("plot_sensitivity.py")
 
 
 rule plot_rungs:
@@ -166,11 +181,14 @@ rule plot_rungs:
         "logs/plot_rungs/{sweep}.log",
     benchmark:
         "results/{sweep}/benchmarks/plot_rungs.tsv"
+    priority: 1
     localrule: True
     conda:
         "../envs/report.yaml"
-    script:
-        "../scripts/plot_rungs.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("plot_rungs.py")
 
 
 rule track_final:
@@ -186,6 +204,7 @@ rule track_final:
     conda:
         "../envs/train.yaml"
     params:
+        job=job_files,
         artifact_root="results/mlartifacts",
-    script:
-        "../scripts/track_final.py"
+    shell:
+        script_command("track_final.py", "artifact_root")

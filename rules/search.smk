@@ -8,8 +8,10 @@ rule freeze_config:
     localrule: True
     conda:
         "../envs/search.yaml"
-    script:
-        "../scripts/freeze_config.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("freeze_config.py")
 
 
 # A round's proposals are a shell command (shell_job, rules/common.smk).
@@ -48,8 +50,10 @@ rule record_round:
     localrule: True
     conda:
         "../envs/search.yaml"
-    script:
-        "../scripts/record_round.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("record_round.py")
 
 
 rule record_curves:
@@ -64,5 +68,7 @@ rule record_curves:
     localrule: True
     conda:
         "../envs/search.yaml"
-    script:
-        "../scripts/record_curves.py"
+    params:
+        job=job_files,
+    shell:
+        script_command("record_curves.py")

@@ -1,7 +1,9 @@
 """Write the sweep's final table (trials.csv) and its best configuration (best.yaml)."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -49,5 +51,5 @@ def main(smk) -> None:
     write_yaml(smk.output.best, summary)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

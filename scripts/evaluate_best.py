@@ -2,8 +2,10 @@
 per-class report, predictions)."""
 
 import logging
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -18,5 +20,5 @@ def main(smk) -> None:
     logging.info("test metrics of %s: %s", result.get("trial"), result.get("metrics"))
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

@@ -1,8 +1,10 @@
 """Evaluate the ensemble of the top-k trials on the held-out test set (ensemble.json)."""
 
 import logging
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -17,5 +19,5 @@ def main(smk) -> None:
     logging.info("ensemble of %d: %s", len(result.get("members", [])), result.get("metrics"))
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

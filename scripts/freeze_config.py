@@ -1,8 +1,10 @@
 """Record the identity of a new sweep (results/<sweep>/sweep.yaml) so later changes are refused."""
 
 import logging
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -18,5 +20,5 @@ def main(smk) -> None:
     freeze_config(smk.config, Path(smk.output[0]))
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

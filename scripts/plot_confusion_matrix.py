@@ -1,7 +1,9 @@
 """Draw the best model's test-set confusion matrix (from the evaluation's CSV) for the report."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -16,5 +18,5 @@ def main(smk) -> None:
     plot_confusion_matrix(matrix, smk.output[0])
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

@@ -2,8 +2,10 @@
 plot: its own job, drawn beside the report's)."""
 
 import logging
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -18,5 +20,5 @@ def main(smk) -> None:
     write_plots(read_history(smk.input.table), sweep, {"partial_dependence": Path(smk.output[0])})
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

@@ -2,7 +2,9 @@
 fidelities it was promoted to (from the rounds files and the trials table)."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -17,5 +19,5 @@ def main(smk) -> None:
     plot_rungs(sweep_of(smk.config), table, smk.output[0])
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

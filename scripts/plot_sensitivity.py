@@ -1,7 +1,9 @@
 """Draw one-at-a-time sensitivity panels (the objective as each parameter varies alone)."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -20,5 +22,5 @@ def main(smk) -> None:
     plot_sensitivity(groups, dims, sweep.objective.metric, smk.output[0])
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

@@ -1,7 +1,9 @@
 """Append a finished round's learning curves to the cumulative curves table (pruning)."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -22,5 +24,5 @@ def main(smk) -> None:
     write_csv(table, smk.output[0])
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

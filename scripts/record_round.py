@@ -1,7 +1,9 @@
 """Append a finished round to the cumulative history table and print the round's line."""
 
 import logging
+import sys
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -37,5 +39,5 @@ def main(smk) -> None:
         print(line, flush=True)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

@@ -1,9 +1,11 @@
 """Draw the sweep's plots and write summary.md (and HTML pages of both for the report)."""
 
 import logging
+import sys
 from pathlib import Path
 
 from snakesweep.paths import REPORT_PLOTS
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -34,5 +36,5 @@ def main(smk) -> None:
     logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

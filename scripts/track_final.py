@@ -2,8 +2,10 @@
 the best model logged (signature, input example) and registered under the sweep's name."""
 
 import logging
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -50,5 +52,5 @@ def main(smk) -> None:
     write_json(smk.output[0], result)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

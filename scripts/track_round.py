@@ -3,8 +3,10 @@ trial's learning curve drawn beside it (plots/trials/<round>/)."""
 
 import logging
 import os
+import sys
 from pathlib import Path
 
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -26,5 +28,5 @@ def main(smk) -> None:
     write_json(smk.output.runs, runs)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

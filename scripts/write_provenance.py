@@ -1,9 +1,11 @@
 """Record what the sweep ran with (results/<sweep>/provenance/)."""
 
 import logging
+import sys
 from pathlib import Path
 
 from snakesweep.paths import SweepPaths
+from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
 
@@ -16,5 +18,5 @@ def main(smk) -> None:
     write_provenance(smk.config, files.root, Path(smk.params.workflow_dir), files.provenance_dir)
 
 
-if "snakemake" in globals():
-    run_job(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_job(main, parse(sys.argv[1:]))

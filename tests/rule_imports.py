@@ -144,8 +144,9 @@ def _reach(module: str, symbol: str | None, todo: list) -> None:
 
 
 def rule_scripts() -> dict[str, tuple[str, Path]]:
-    """Rule name -> (its conda env file name, its script): a `script:`, or the script a
-    `shell:` command constant runs (`NAME_COMMAND = shell_job("x.py", ...)`)."""
+    """Rule name -> (its conda env file name, its script): a `script:`, the script of a
+    `shell:` command constant (`NAME_COMMAND = shell_job("x.py", ...)`) or of a
+    `script_command("x.py")`."""
     texts = [smk.read_text() for smk in sorted((REPO / "rules").glob("*.smk"))]
     commands = dict(
         re.findall(r'^(\w+_COMMAND) = shell_job\(\s*"([\w.-]+)"', "\n".join(texts), re.M)
@@ -155,7 +156,9 @@ def rule_scripts() -> dict[str, tuple[str, Path]]:
         for block in re.split(r"\n(?=\s*(?:rule|checkpoint) \w+:)", text):
             rule = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
             env = re.search(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', block)
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.-]+)"', block)
+            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.-]+)"', block) or re.search(
+                r'shell:\s*\n\s*script_command\(\s*"([\w.-]+)"', block
+            )
             command = re.search(r"shell:\s*\n\s*(\w+_COMMAND)", block)
             name = script.group(1) if script else commands.get(command and command.group(1))
             if rule and name:

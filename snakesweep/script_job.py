@@ -1,0 +1,107 @@
+"""A rule's job as its script reads it, without Snakemake's script support.
+
+A `script:` job's process imports Snakemake to unpickle its `snakemake` object (~0.1 s of CPU
+per job, more under load). The workflow's scripts run as shell commands instead (rules/common.smk
+`script_command`): `python -S scripts/X.py` with the job's files as JSON (the rule's `job`
+param, made by `job_files` from Snakemake's own input, output, wildcards and threads), its log
+and its plain params. `parse` turns those arguments into a `ScriptJob`, which a script's
+`main(smk)` reads as it would read the `snakemake` object: `smk.input.table`,
+`smk.input.get("previous")`, `smk.output[0]`, `smk.log[0]`, `smk.params.artifact_root`,
+`smk.wildcards.round`, `smk.threads`, `smk.config`.
+
+This module imports only the standard library: the client of the warm worker stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class Files(list):
+    """Items by position and by name, as Snakemake's Namedlist: a name may hold a list."""
+
+    def __init__(self, items: Iterable = (), names: Mapping[str, Any] | None = None) -> None:
+        super().__init__(items)
+        self._names = dict(names or {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # unpickling looks these up before _names exists
+            raise AttributeError(name)
+        try:
+            return self._names[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key):
+        return self._names[key] if isinstance(key, str) else super().__getitem__(key)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._names.get(name, default)
+
+    def keys(self):
+        return self._names.keys()
+
+    def items(self):
+        return self._names.items()
+
+
+class ScriptJob:
+    """One job: `input`, `output`, `log`, `params`, `wildcards` (Files), `threads`, `config`."""
+
+    def __init__(self, files: Mapping[str, Any], log: list[str], params: Mapping[str, str]):
+        self.input = _files(files["input"])
+        self.output = _files(files["output"])
+        self.wildcards = Files(files["wildcards"].values(), files["wildcards"])
+        self.threads = files["threads"]
+        self.log = Files(log)
+        self.params = Files(params.values(), params)
+
+    @property
+    def config(self) -> dict:
+        from snakesweep.sweep import job_config
+
+        return job_config()
+
+
+def _files(described: Mapping[str, Any]) -> Files:
+    return Files(described["items"], described["names"])
+
+
+def job_files(wildcards, input, output, threads) -> str:
+    """A job's wildcards, input, output and threads as JSON (a rule's `job` param: a params
+    function of its input and output, which Snakemake counts as derived from them)."""
+    return json.dumps(
+        {
+            "wildcards": dict(wildcards.items()),
+            "input": _describe(input),
+            "output": _describe(output),
+            "threads": threads,
+        }
+    )
+
+
+def _describe(named) -> dict:
+    """A Namedlist of Snakemake as `Files` reads it back: every item, each name's item(s)."""
+    return {
+        "items": [str(item) for item in named],
+        "names": {
+            name: str(value) if isinstance(value, str) else [str(item) for item in value]
+            for name, value in named.items()
+        },
+    }
+
+
+def parse(argv: list[str]) -> ScriptJob:
+    """The job of a script's command line: `{wildcards} --log LOG... --job JSON
+    [--param NAME=VALUE]...` (rules/common.smk `script_command`)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("wildcards")  # also in the JSON, with its names
+    parser.add_argument("--log", nargs="*", default=[])
+    parser.add_argument("--job", required=True, type=json.loads)
+    parser.add_argument("--param", action="append", default=[])
+    args = parser.parse_args(argv)
+    params = dict(pair.split("=", 1) for pair in args.param)
+    return ScriptJob(args.job, args.log, params)
