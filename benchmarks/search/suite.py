@@ -312,29 +312,48 @@ def training(index: int, variant: int) -> Problem:
     return Problem(f"training{variant}", space, f, fstar, BUDGET)
 
 
-def small_mixed(index: int, variant: int) -> Problem:
-    """A 4-parameter response: log lr, int epochs-like depth, a categorical, a float."""
+def small_mixed(
+    index: int, variant: int, choices: int = 3, extra: int = 0, choices2: int = 0
+) -> Problem:
+    """A mixed response: log lr (its best value per choice of a categorical `c` of `choices`
+    values), int epochs-like depth, per-choice offsets, a wavy float `x`; optionally `extra`
+    floats with quadratic penalties of random weights, and a second categorical `c2` of
+    `choices2` values with its own offsets that moves the best `x`. With the defaults it is the
+    4-parameter mixed4_* (the same draws)."""
     rng = np.random.default_rng([SEED, index])
-    lr_opt = {c: rng.uniform(-3.5, -1.5) for c in "abc"}
-    off = {c: abs(rng.normal(0, 0.2)) for c in "abc"}
+    cats = "abcde"[:choices]
+    lr_opt = {c: rng.uniform(-3.5, -1.5) for c in cats}
+    off = {c: abs(rng.normal(0, 0.2)) for c in cats}
     k_opt, k_w, x_opt = rng.uniform(2, 9), rng.uniform(0.02, 0.2), rng.uniform(0.1, 0.9)
     amp = rng.uniform(0.1, 0.4)
+    e_opt, e_w = rng.uniform(0.1, 0.9, extra), rng.uniform(0.2, 2.0, extra)
+    cats2 = "pqrst"[:choices2]
+    off2 = {c: abs(rng.normal(0, 0.2)) for c in cats2}
+    x_opt2 = {c: rng.uniform(0.1, 0.9) for c in cats2}
 
     def g(lr, k, c, x):
         s = (math.log10(lr) - lr_opt[c]) ** 2 + k_w * (k - k_opt) ** 2 + off[c]
         return s + 2 * (x - x_opt) ** 2 + amp * (1 - math.cos(6 * math.pi * (x - x_opt)))
 
     def f(p):
-        return g(p["lr"], p["k"], p["c"], p["x"])
+        if not choices2:
+            s = g(p["lr"], p["k"], p["c"], p["x"])
+        else:  # the best x moves with c2: g's x measured from c2's optimum
+            s = g(p["lr"], p["k"], p["c"], p["x"] - x_opt2[p["c2"]] + x_opt) + off2[p["c2"]]
+        return s + sum(e_w[i] * (p[f"e{i}"] - e_opt[i]) ** 2 for i in range(extra))
 
     fstar = min(k_w * (k - k_opt) ** 2 for k in range(1, 11)) + min(off.values())
+    fstar += min(off2.values(), default=0.0)
     space = {
         "lr": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
         "k": {"type": "int", "low": 1, "high": 10},
-        "c": {"type": "categorical", "choices": list("abc")},
+        "c": {"type": "categorical", "choices": list(cats)},
         "x": {"type": "float", "low": 0.0, "high": 1.0},
+        **{f"e{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(extra)},
     }
-    return Problem(f"mixed4_{variant}", space, f, fstar, BUDGET)
+    if choices2:
+        space["c2"] = {"type": "categorical", "choices": list(cats2)}
+    return Problem(f"mixed{len(space)}_{variant}", space, f, fstar, BUDGET)
 
 
 def _specs() -> list[tuple[str, tuple]]:
@@ -381,7 +400,8 @@ def _names(specs: list[tuple[str, tuple]]) -> dict[str, tuple[str, tuple]]:
         elif kind == "training":
             names[f"training{args[1]}"] = (kind, args)
         else:
-            names[f"mixed4_{args[1]}"] = (kind, args)
+            d = 4 + (args[3] if len(args) > 3 else 0) + (len(args) > 4 and args[4] > 0)
+            names[f"mixed{d}_{args[1]}"] = (kind, args)
     return names
 
 
@@ -397,6 +417,22 @@ EXTENSION = _names(
     [("training", (100 + k, v)) for k, v in enumerate(range(6, 10))]
     + [("synthetic", ("step", d, 110 + k)) for k, d in enumerate((3, 7, 8))]
 )
+# A second extension, for spaces with a categorical of 3 or more choices (the kind users tune:
+# optimiser, activation, ...), of which the tuning half held 7 of 31 problems: four more
+# training-like draws (indices from 120; training10 and training13 roughness 0.002,
+# training11 0.01, training12 none) and four mixed spaces (indices from 130) with a
+# categorical of 4, 5, 3 and 5 choices in 4, 5, 6 and 8 dimensions, the last two with a
+# second categorical (4 and 3 choices) that moves the best value of the wavy float.
+CATEGORICAL_EXTENSION = _names(
+    [("training", (120 + k, v)) for k, v in enumerate(range(10, 14))]
+    + [
+        ("small_mixed", (130, 3, 4, 0, 0)),
+        ("small_mixed", (131, 4, 5, 1, 0)),
+        ("small_mixed", (132, 5, 3, 1, 4)),
+        ("small_mixed", (133, 6, 5, 3, 3)),
+    ]
+)
+EXTENSION = {**EXTENSION, **CATEGORICAL_EXTENSION}
 TUNING_EXTENSION = sorted(EXTENSION)
 
 
@@ -405,6 +441,12 @@ def get(name: str) -> Problem:
     if kind == "table":
         return tabular(name, BUDGET)
     return _build(kind, args)
+
+
+def categorical_choices(name: str) -> int:
+    """The most choices of a categorical parameter of the problem (0 without one)."""
+    space = get(name).space
+    return max((len(p["choices"]) for p in space.values() if p["type"] == "categorical"), default=0)
 
 
 def split() -> dict[str, list[str]]:

@@ -13,9 +13,9 @@ per group of problems and the worst problems (the baselines over their first
 `--baseline-seeds`, 8 unless told); with `--against REF`, the paired count per group
 (runs with a lower / higher final regret than REF's run of the same problem and seed). The
 groups: the tuning half of `suite.SPLIT`, its extension (`suite.TUNING_EXTENSION`), the two
-together (the tuning half `--half tuning` runs and defaults are chosen on) and the validation
-half. `--label` caches a method's runs under another name (a variant measured from another
-copy of the code).
+together (the tuning half `--half tuning` runs and defaults are chosen on), those of them with
+a categorical of 3 or more choices, and the validation half. `--label` caches a method's runs
+under another name (a variant measured from another copy of the code).
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ GROUPS = {
     "tuning": suite.SPLIT["tuning"],
     "extension": suite.TUNING_EXTENSION,
     "extended tuning": suite.HALVES["tuning"],
+    "extended tuning, a categorical of 3+ choices": [
+        p for p in suite.HALVES["tuning"] if suite.categorical_choices(p) >= 3
+    ],
     "validation": suite.HALVES["validation"],
 }
 
