@@ -15,9 +15,18 @@ This module imports only the standard library: the client of the warm worker sta
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+# Linux refuses a command whose single argument exceeds 128 KiB (and Snakemake runs a shell
+# command as one `bash -c` argument): a longer description (the last jobs of a sweep of
+# thousands of trials list every trial's file) goes to a file named by its content.
+INLINE_LIMIT = 64 * 1024
+SPILLED = Path(".snakesweep", "jobs")
 
 
 class Files(list):
@@ -72,8 +81,9 @@ def _files(described: Mapping[str, Any]) -> Files:
 
 def job_files(wildcards, input, output, threads) -> str:
     """A job's wildcards, input, output and threads as JSON (a rule's `job` param: a params
-    function of its input and output, which Snakemake counts as derived from them)."""
-    return json.dumps(
+    function of its input and output, which Snakemake counts as derived from them); past
+    INLINE_LIMIT, `@` and the file under .snakesweep/jobs/ that holds it."""
+    text = json.dumps(
         {
             "wildcards": dict(wildcards.items()),
             "input": _describe(input),
@@ -81,6 +91,20 @@ def job_files(wildcards, input, output, threads) -> str:
             "threads": threads,
         }
     )
+    if len(text) <= INLINE_LIMIT:
+        return text
+    path = SPILLED / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(text)
+        os.replace(partial, path)  # whole or absent, whoever reads it
+    return f"@{path}"
+
+
+def _read_job(text: str) -> dict:
+    """`job_files`'s JSON, inline or from the file after `@`."""
+    return json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
 
 
 def _describe(named) -> dict:
@@ -100,7 +124,7 @@ def parse(argv: list[str]) -> ScriptJob:
     parser = argparse.ArgumentParser()
     parser.add_argument("wildcards")  # also in the JSON, with its names
     parser.add_argument("--log", nargs="*", default=[])
-    parser.add_argument("--job", required=True, type=json.loads)
+    parser.add_argument("--job", required=True, type=_read_job)
     parser.add_argument("--param", action="append", default=[])
     args = parser.parse_args(argv)
     params = dict(pair.split("=", 1) for pair in args.param)

@@ -63,3 +63,21 @@ def test_a_script_reads_its_job_as_snakemake_gives_it():
     # the client hands it to the warm worker pickled
     clone = pickle.loads(pickle.dumps(job))
     assert clone.input.trials == job.input.trials and clone.wildcards.sweep == "s"
+
+
+def test_a_job_too_long_for_a_command_line_is_read_from_a_file(tmp_path, monkeypatch):
+    """The last jobs of a sweep of thousands of trials list every trial's file: more than one
+    command-line argument may hold (128 KiB on Linux), so the description goes to a file."""
+    monkeypatch.chdir(tmp_path)
+    wildcards, inputs, outputs = snakemake_job()
+    small = job_files(wildcards, inputs, outputs, 1)
+    trials = [f"results/s/trials/r{i // 100:03d}-t{i % 100:03d}/metrics.json" for i in range(4000)]
+    many = InputFiles(["results/s/history/000.csv", *trials])
+    many._set_name("history", 0)
+    many._set_name("metrics", 1, len(many))
+    large = job_files(wildcards, many, outputs, 1)
+    assert not small.startswith("@") and large.startswith("@") and len(large) < 100
+    for argument in (large, job_files(wildcards, many, outputs, 1)):  # the same file again
+        job = parse(["round=001,sweep=s", "--log", "x.log", "--job", argument])
+        assert job.input.metrics == trials and job.input.history == "results/s/history/000.csv"
+    assert [p.name for p in (tmp_path / ".snakesweep" / "jobs").iterdir()] == [large.split("/")[-1]]
