@@ -2,15 +2,16 @@
 and MLflow once and runs each Snakemake job it is handed in a freshly forked child.
 
 A job stays a Snakemake job (log, benchmark, resources, retries): its script calls `run_job`,
-which hands the job (its `snakemake` object, or for a shell command its arguments) to
-the worker over a Unix socket, together with its stdin, stdout and stderr, and exits with the
-job's status. The forked child takes the job's working directory, environment
-(CUDA_VISIBLE_DEVICES included) and threads, then runs the script's `main(job)`: the same code
-an in-process job runs, without paying for the imports. A shell command's client (a trial, a
-round's proposals) runs as `python -S` and imports nothing but this module: ~0.03 s instead of
-~0.1 s for Snakemake's script preamble. When no worker answers (switched off, not started,
-gone, or inside a SLURM job) the job runs in its own process exactly as before; so do the run's
-first jobs while the worker still imports, except trials, which wait for it.
+which hands the job (a `script_job.ScriptJob`, a trial's or proposals' arguments, or a
+`script:` rule's `snakemake` object) to the worker over a Unix socket, together with its
+stdin, stdout and stderr, and exits with the job's status. The forked child takes the job's
+working directory, environment (CUDA_VISIBLE_DEVICES included) and threads, then runs the
+script's `main(job)`: the same code an in-process job runs, without paying for the imports. A
+shell command's client runs as `python -S` and imports nothing but this module (and
+script_job): ~0.03 s instead of ~0.1 s for Snakemake's script preamble. When no worker answers
+(switched off, not started, gone, or inside a SLURM job) the job runs in its own process
+exactly as before; so do the run's first jobs while the worker still imports, except trials,
+which wait for it.
 
 No orphans: the worker exits when the Snakemake process that started it is gone (parent-death
 signal and polling), when idle, and when told at the end of the run; a job whose client
@@ -195,10 +196,10 @@ def _in_worker(script: str, job, wait: bool) -> int | None:
 def run_job(main: Callable, job, trains: bool = False) -> None:
     """Run a script's `main(job)` in the run's warm worker, or in this process if none answers.
 
-    `job` is the job's `snakemake` object (a `script:` rule) or its command-line arguments, the
-    first its `{wildcards}` (a `shell:` rule whose script runs as `python -S`, importing nothing
-    but this module until it knows that no worker will take the job: then the site packages are
-    added here).
+    `job` is what the script's `main` reads: a `script_job.ScriptJob` or the command-line
+    arguments, the first its `{wildcards}`, of a `shell:` rule whose script runs as `python -S`
+    (importing nothing but the standard library until it knows that no worker will take the
+    job: then the site packages are added here), or a `script:` rule's `snakemake` object.
     A job that `trains` waits for a worker that is still importing torch; any other job runs in
     its own process until the worker is ready (the first jobs of a run: no wait for torch).
     """
@@ -227,7 +228,7 @@ def _job_process(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         # A job in the worker never hands work to the worker again (a script without its
-        # `if "snakemake" in globals()` guard would otherwise fork jobs without end).
+        # `if __name__ == "__main__"` guard would otherwise fork jobs without end).
         os.environ.pop(ENV_SOCKET, None)
         # Logging as in a new process: an import in the worker configured the root logger
         # (mlflow.pytorch calls logging.basicConfig), which made the job's own
