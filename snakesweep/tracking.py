@@ -90,7 +90,8 @@ def is_remote(uri: str) -> bool:
 
 @contextlib.contextmanager
 def store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a sqlite store (no-op for a server: it serialises itself)."""
+    """Hold an exclusive lock beside a sqlite store while writing to it, and leave what was
+    written in the database file itself (no-op for a server: it serialises itself)."""
     path = sqlite_path(uri)
     if path is None:
         yield
@@ -100,8 +101,22 @@ def store_lock(uri: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+            _fold_write_ahead_log(path)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fold_write_ahead_log(path: Path) -> None:
+    """Copy a store's write-ahead log into its database file and empty it: a job's process ends
+    without closing its connections (which would do so), and a copy of the .db file alone, or
+    an older MLflow reading it, must find every run. A reader holding the log leaves part of it
+    for the next writer."""
+    with (
+        contextlib.suppress(sqlite3.Error),
+        contextlib.closing(sqlite3.connect(path, timeout=0.5)) as database,
+    ):
+        if database.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def is_locked_error(error: BaseException) -> bool:

@@ -193,6 +193,22 @@ def test_mlflow_contents_match_the_files(sweep):
     assert len(children) == len(table)
 
 
+def test_a_copy_of_the_database_file_alone_holds_every_run(sweep, tmp_path):
+    """Tracking leaves nothing only in the store's write-ahead log, which a copy of mlflow.db
+    would leave behind."""
+    root, config = sweep
+    track_all(root, config)
+    store = root / "results" / "mlflow.db"
+    log = store.with_name("mlflow.db-wal")
+    assert not log.exists() or log.stat().st_size == 0
+    copy = tmp_path / "copy" / "mlflow.db"
+    copy.parent.mkdir()
+    shutil.copy(store, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as database:
+        names = {name for (name,) in database.execute("select name from runs")}
+    assert names == {"fake", *read_history(root / "results/fake/trials.csv")["trial"]}
+
+
 def test_tracking_again_duplicates_nothing(sweep):
     root, config = sweep
     uri = config["tracking"]["uri"]
