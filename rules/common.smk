@@ -376,7 +376,7 @@ export_job_config(config)
 
 def shell_job(script, arguments):
     """The command running scripts/`script` with the job's wildcards and log (what
-    snakesweep.sweep.job_parser reads) and the rule's own `arguments`."""
+    snakesweep.script_job.job_parser reads) and the rule's own `arguments`."""
     path = os.path.join(workflow.basedir, "scripts", script)
     return (
         f"{shlex.quote(JOB_PYTHON)} -S {shlex.quote(path)} {{wildcards}} "

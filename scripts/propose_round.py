@@ -16,7 +16,8 @@ def main(argv: list[str]) -> None:
     from snakesweep.outputs import write_json
     from snakesweep.pruning import read_curves
     from snakesweep.rounds import make_round
-    from snakesweep.sweep import job_config, job_parser, sweep_of
+    from snakesweep.script_job import job_parser
+    from snakesweep.sweep import job_config, sweep_of
 
     parser = job_parser("propose_round.py")
     parser.add_argument("--history", help="the table before the previous round")

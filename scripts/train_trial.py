@@ -14,7 +14,8 @@ def main(argv: list[str]) -> None:
     # Imports here: a job handed to the warm worker runs this in the worker, which has them.
     from pathlib import Path
 
-    from snakesweep.sweep import job_config, job_parser
+    from snakesweep.script_job import job_parser
+    from snakesweep.sweep import job_config
     from snakesweep.trial import run_trial_job
 
     parser = job_parser("train_trial.py")

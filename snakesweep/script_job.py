@@ -1,13 +1,13 @@
 """A rule's job as its script reads it, without Snakemake's script support.
 
 A `script:` job's process imports Snakemake to unpickle its `snakemake` object (~0.1 s of CPU
-per job, more under load). The workflow's scripts run as shell commands instead (rules/common.smk
-`script_command`): `python -S scripts/X.py` with the job's files as JSON (the rule's `job`
-param, made by `job_files` from Snakemake's own input, output, wildcards and threads), its log
-and its plain params. `parse` turns those arguments into a `ScriptJob`, which a script's
-`main(smk)` reads as it would read the `snakemake` object: `smk.input.table`,
-`smk.input.get("previous")`, `smk.output[0]`, `smk.log[0]`, `smk.params.artifact_root`,
-`smk.wildcards.round`, `smk.threads`, `smk.config`.
+per job, more under load). The workflow's scripts run as shell commands instead
+(rules/common.smk `script_command`): `python -S scripts/X.py` with the job's wildcards and log
+(what every shell job starts with, `job_parser`), its files as JSON (the rule's `job` param,
+made by `job_files` from Snakemake's own input, output and threads) and its plain params.
+`parse` turns those arguments into a `ScriptJob`, which a script's `main(smk)` reads as it would
+read the `snakemake` object: `smk.input.table`, `smk.input.get("previous")`, `smk.output[0]`,
+`smk.log[0]`, `smk.params.artifact_root`, `smk.wildcards.round`, `smk.threads`, `smk.config`.
 
 This module imports only the standard library: the client of the warm worker stays cheap.
 """
@@ -60,12 +60,18 @@ class Files(list):
 class ScriptJob:
     """One job: `input`, `output`, `log`, `params`, `wildcards` (Files), `threads`, `config`."""
 
-    def __init__(self, files: Mapping[str, Any], log: list[str], params: Mapping[str, str]):
+    def __init__(
+        self,
+        wildcards: Mapping[str, str],
+        log: str,
+        files: Mapping[str, Any],
+        params: Mapping[str, str],
+    ):
+        self.wildcards = Files(wildcards.values(), wildcards)
+        self.log = Files([log])
         self.input = _files(files["input"])
         self.output = _files(files["output"])
-        self.wildcards = Files(files["wildcards"].values(), files["wildcards"])
         self.threads = files["threads"]
-        self.log = Files(log)
         self.params = Files(params.values(), params)
 
     @property
@@ -80,17 +86,11 @@ def _files(described: Mapping[str, Any]) -> Files:
 
 
 def job_files(wildcards, input, output, threads) -> str:
-    """A job's wildcards, input, output and threads as JSON (a rule's `job` param: a params
-    function of its input and output, which Snakemake counts as derived from them); past
-    INLINE_LIMIT, `@` and the file under .snakesweep/jobs/ that holds it."""
-    text = json.dumps(
-        {
-            "wildcards": dict(wildcards.items()),
-            "input": _describe(input),
-            "output": _describe(output),
-            "threads": threads,
-        }
-    )
+    """A job's input, output and threads as JSON (a rule's `job` param: a params function of
+    its input and output, which Snakemake counts as derived from them; it passes the wildcards
+    first, which the command line carries); past INLINE_LIMIT, `@` and the file under
+    .snakesweep/jobs/ that holds it."""
+    text = json.dumps({"input": _describe(input), "output": _describe(output), "threads": threads})
     if len(text) <= INLINE_LIMIT:
         return text
     path = SPILLED / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.json"
@@ -118,14 +118,24 @@ def _describe(named) -> dict:
     }
 
 
+def job_parser(prog: str) -> argparse.ArgumentParser:
+    """The arguments every job run as a shell command starts with (rules/common.smk's
+    `shell_job`): its wildcards as Snakemake writes them (`sweep=S,round=R`, as a dict) and its
+    `--log`; the rule adds its own. Its config is `sweep.job_config()`."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument(
+        "wildcards", type=lambda text: dict(pair.split("=", 1) for pair in text.split(","))
+    )
+    parser.add_argument("--log", type=Path, required=True)
+    return parser
+
+
 def parse(argv: list[str]) -> ScriptJob:
-    """The job of a script's command line: `{wildcards} --log LOG... --job JSON
+    """The job of a script's command line: `{wildcards} --log LOG --job JSON
     [--param NAME=VALUE]...` (rules/common.smk `script_command`)."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("wildcards")  # also in the JSON, with its names
-    parser.add_argument("--log", nargs="*", default=[])
+    parser = job_parser("script")
     parser.add_argument("--job", required=True, type=_read_job)
     parser.add_argument("--param", action="append", default=[])
     args = parser.parse_args(argv)
     params = dict(pair.split("=", 1) for pair in args.param)
-    return ScriptJob(args.job, args.log, params)
+    return ScriptJob(args.wildcards, str(args.log), args.job, params)

@@ -15,7 +15,6 @@ tabular.check_tabular) and the warm worker's start read the dict itself.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import pickle
@@ -140,18 +139,6 @@ def export_job_config(config: Mapping[str, Any]) -> None:
 def job_config() -> dict[str, Any]:
     """The config `export_job_config` handed to this job."""
     return pickle.loads(base64.b64decode(os.environ[JOB_CONFIG]))
-
-
-def job_parser(prog: str) -> argparse.ArgumentParser:
-    """The arguments every job run as a shell command starts with (rules/common.smk's
-    `shell_job`): its wildcards as Snakemake writes them (`sweep=S,round=R`, as a dict) and its
-    `--log`; the rule adds its own. Its config is `job_config()`."""
-    parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument(
-        "wildcards", type=lambda text: dict(pair.split("=", 1) for pair in text.split(","))
-    )
-    parser.add_argument("--log", type=Path, required=True)
-    return parser
 
 
 def load_sweep(raw: Mapping[str, Any], results: Path | str = RESULTS) -> Sweep:
