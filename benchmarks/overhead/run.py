@@ -1,7 +1,7 @@
 """What a sweep costs over its training, side by side in one run: snakesweep against an in-process
 Optuna loop over the same trials, with and without the warm worker.
 
-    nice -n 19 python benchmarks/overhead/run.py [--before REV] [--cores 2]
+    nice -n 19 python benchmarks/overhead/run.py [--before REV] [--cores 2] [--accelerator gpu]
 
 (a) The default sweep (config/config.yaml, 16 trials) with `snakemake --cores N`, against the
     same 16 configurations trained by `snakesweep.train.fit_trial` in an Optuna loop: N
@@ -13,7 +13,8 @@ Optuna loop over the same trials, with and without the warm worker.
 
 Every snakesweep arm runs with the warm worker (this tree), without it (`warm_worker=False`),
 and, with --before REV, as the workflow of that git revision. Writes results.json and
-results.md beside this script.
+results.md beside this script; with `--accelerator gpu` (the default sweep's trials, both
+sides, on one GPU, `--cores` trials at once) results-gpu.json and results-gpu.md.
 """
 
 from __future__ import annotations
@@ -244,9 +245,14 @@ def main() -> None:
     parser.add_argument("--parts", default="default,tabular,400", help="which parts to run")
     parser.add_argument("--update", action="store_true", help="add to the recorded results")
     parser.add_argument("--no-worker-arm", action="store_true", help="skip warm_worker=False")
+    parser.add_argument("--accelerator", default="cpu", help="the default sweep's trials' device")
     args = parser.parse_args()
     cores, parts = args.cores, args.parts.split(",")
+    results_name = "results" if args.accelerator == "cpu" else f"results-{args.accelerator}"
     default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    default.setdefault("train", {})["accelerator"] = args.accelerator
+    if args.accelerator != "cpu":  # one GPU: as many trials on it at once as cores, both sides
+        default["train"]["trials_per_gpu"] = cores
     tabular = yaml.safe_load((REPO / "config" / "sweeps" / "tabular_car.yaml").read_text())
     tabular["budget"]["rounds"] = 30
     big = json.loads(json.dumps(tabular)) | {"sweep": "tabular_car_400"}
@@ -255,8 +261,9 @@ def main() -> None:
         "machine": f"{platform.machine()}, Python {platform.python_version()}, {cores} cores, "
         f"load average at start {os.getloadavg()[0]:.1f}",
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "accelerator": args.accelerator,
     }
-    recorded = Path(__file__).parent / "results.json"
+    recorded = Path(__file__).parent / f"{results_name}.json"
     if args.update and recorded.exists():
         result = json.loads(recorded.read_text()) | {f"{part}_part": result for part in parts}
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,7 +288,7 @@ def main() -> None:
                 result[f"ratio_default_search_{name}_over_optuna"] = round(
                     sweep["last_round_line_s"] / result["default_optuna_s"], 2
                 )
-            write(result)
+            write(result, results_name)
         if "tabular" in parts:
             for name, (repo, extra) in arms.items():
                 run = run_sweep(repo, tmp / f"tabular-{name}", tabular, cores, *extra)
@@ -294,15 +301,15 @@ def main() -> None:
                 result[f"ratio_tabular_{name}_over_optuna"] = round(
                     result[f"tabular_120_{name}"]["wall_s"] / result["tabular_120_optuna_s"], 2
                 )
-            write(result)
+            write(result, results_name)
         if "400" in parts:
             run = run_sweep(REPO, tmp / "tabular-400", big, cores)
             result["tabular_400_worker"] = sweep_summary(run, 100) | per_round(run)
-            write(result)
+            write(result, results_name)
 
 
-def write(result: dict) -> None:
-    """results.json and results.md beside this script (after each part: a long run keeps what
+def write(result: dict, name: str) -> None:
+    """`name`.json and `name`.md beside this script (after each part: a long run keeps what
     it measured)."""
     arms = [
         arm
@@ -310,8 +317,8 @@ def write(result: dict) -> None:
         if f"default_sweep_{arm}" in result or f"tabular_120_{arm}" in result
     ]
     out = Path(__file__).parent
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(result, arms))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(result, arms))
     print(markdown(result, arms), flush=True)
 
 

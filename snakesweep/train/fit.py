@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import inspect
+import logging
 import math
 import os
 import time
@@ -212,6 +213,13 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
         callbacks=callbacks,
     )
     device = trainer.strategy.root_device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    logging.getLogger(__name__).info(
+        "trains on %s %s(CUDA_VISIBLE_DEVICES=%s)",
+        device,
+        f"{name} " if name else "",
+        os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
+    )
     for loader in loaders:
         loader.to(device)  # once: every batch is then an index on the device
 
@@ -259,8 +267,6 @@ def log_to_file() -> None:
     """Lightning's info lines and Python warnings go to the job's log (the root logger) instead
     of the console, where they would bury the sweep's own lines. Lightning adds its own
     console handler when it is imported; where the root logger has none, nothing changes."""
-    import logging
-
     if logging.getLogger().handlers:
         logging.getLogger("lightning").handlers.clear()
         logging.captureWarnings(True)
