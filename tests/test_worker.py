@@ -31,6 +31,7 @@ def main(smk):
     Path(smk.pidfile).write_text(str(os.getpid()))
     print("job ran in", os.getpid(), "threads", smk.threads, flush=True)
     print("objects the garbage collector leaves alone:", gc.get_freeze_count(), flush=True)
+    print("garbage collection on:", gc.isenabled(), flush=True)
     time.sleep(smk.sleep)
     if smk.exit:
         sys.exit(smk.exit)
@@ -147,6 +148,8 @@ def test_a_job_runs_in_the_worker_with_its_output_and_exit_status(worker):
     # The worker's own objects are frozen before the fork: the job's collections skip them.
     frozen = int(out.split("leaves alone:")[1].split()[0])
     assert frozen > 100_000
+    # The worker imports without collecting; its jobs (trials of hours) collect as usual.
+    assert "garbage collection on: True" in out
 
 
 def test_a_job_logs_to_its_own_file_whatever_the_worker_imported(worker):
