@@ -294,7 +294,7 @@ def _handle(conn: socket.socket) -> int:
     ready, _, _ = select.select([conn, pidfd], [], [])
     if conn in ready and pidfd not in ready:  # the client is gone: so is its job
         os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     code = _exit_status(status)
     with contextlib.suppress(OSError):
         conn.sendall(STATUS.pack(code))
@@ -306,7 +306,9 @@ def _handle(conn: socket.socket) -> int:
         named = job[0] if isinstance(job, list) and job else ""
     script = Path(request["script"]).stem
     clock = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started * 1e3) % 1000:03d}"
-    print(f"{clock} {script} {named} exit {code} in {time.time() - started:.2f} s", flush=True)
+    cpu = usage.ru_utime + usage.ru_stime
+    wall = time.time() - started
+    print(f"{clock} {script} {named} exit {code} in {wall:.2f} s, CPU {cpu:.2f} s", flush=True)
     return 0
 
 
