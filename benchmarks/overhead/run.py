@@ -338,6 +338,12 @@ def markdown(result: dict, arms: list[str]) -> str:
         "# Sweep overhead: snakesweep against an in-process Optuna loop",
         "",
         f"{result['machine']}; started {result['started']}. Seconds of wall time.",
+        *(
+            f"The {key.removesuffix('_part')} part measured again (--update): {again['machine']}; "
+            f"started {again['started']}."
+            for key, again in result.items()
+            if key.endswith("_part")
+        ),
         "",
         "| measure | " + " | ".join(arms) + " |",
         "|---" * (len(arms) + 1) + "|",
