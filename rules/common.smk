@@ -393,19 +393,6 @@ def script_command(script, *params):
     return shell_job(script, f"--job {{params.job:q}}{plain}")
 
 
-def input_flags(input, *names):
-    """`--name path...` for each of the job's inputs `names` that it has (a round may have no
-    previous table): a params function of `input`, which Snakemake counts as derived from the
-    inputs, so that it never triggers a rerun of its own."""
-    flags = []
-    for name in names:
-        paths = input.get(name)
-        paths = [paths] if isinstance(paths, str) else list(paths or [])
-        if paths:
-            flags.append(" ".join([f"--{name}", *map(shlex.quote, paths)]))
-    return " ".join(flags)
-
-
 # The warm worker of a local run (snakesweep/worker.py): jobs hand their work to it instead of
 # importing torch, pandas and MLflow each; without it they run in their own process. Cluster
 # jobs never use it; the submit host's local rules do not either (login nodes stay light).

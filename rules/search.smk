@@ -14,10 +14,6 @@ rule freeze_config:
         script_command("freeze_config.py")
 
 
-# A round's proposals are a shell command (shell_job, rules/common.smk).
-PROPOSE_COMMAND = shell_job("propose_round.py", "{params.inputs} --output {output:q}")
-
-
 checkpoint propose:
     input:
         unpack(get_propose_inputs),
@@ -31,11 +27,9 @@ checkpoint propose:
     conda:
         "../envs/search.yaml"
     params:
-        inputs=lambda wildcards, input: input_flags(
-            input, "history", "trials", "curves"
-        ),
+        job=job_files,
     shell:
-        PROPOSE_COMMAND
+        script_command("propose_round.py")
 
 
 rule record_round:

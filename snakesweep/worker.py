@@ -2,7 +2,7 @@
 and MLflow once and runs each Snakemake job it is handed in a freshly forked child.
 
 A job stays a Snakemake job (log, benchmark, resources, retries): its script calls `run_job`,
-which hands the job (a `script_job.ScriptJob`, a trial's or proposals' arguments, or a
+which hands the job (a `script_job.ScriptJob`, a trial's arguments, or a
 `script:` rule's `snakemake` object) to the worker over a Unix socket, together with its
 stdin, stdout and stderr, and exits with the job's status. The forked child takes the job's
 working directory, environment (CUDA_VISIBLE_DEVICES included) and threads, then runs the
