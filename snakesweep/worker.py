@@ -52,7 +52,6 @@ IDLE_EXIT_S = 120.0
 # meanwhile); the rest is imported one module at a time between jobs, in the order the run
 # needs it.
 TRIAL_MODULES = (
-    "snakemake.script",  # what unpickling a job's `snakemake` object imports
     "pandas",
     "snakesweep.config",
     "snakesweep.rounds",
@@ -83,6 +82,7 @@ LATER_MODULES = (
     "snakesweep.provenance",
     "mlflow.pytorch",
     "mlflow.models",
+    "snakemake.script",  # what unpickling a `script:` job's `snakemake` object imports
 )
 
 
