@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,26 @@ sys.path.insert(0, str(REPO))  # snakesweep, also in the Optuna processes
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 # A finished round's line: "round 2:" (0-based) before, "round 3/8:" (1-based of 8) now.
 ROUND_LINE = re.compile(r"\[snakesweep\] round (\d+)(/\d+)?:")
+# A job's line in logs/worker.log: "HH:MM:SS.mmm script wildcards exit 0 in 1.17 s, CPU 0.75 s".
+WORKER_JOB = re.compile(r"^\S+ (\S+) .*exit -?\d+ in [\d.]+ s, CPU ([\d.]+) s$")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children and all their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def worker_cpu_s(log: Path) -> dict[str, float] | None:
+    """CPU seconds of the jobs the warm worker ran, summed by script (None: no worker, or one
+    whose log does not give them)."""
+    total: dict[str, float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            found = WORKER_JOB.match(line)
+            if found:
+                total[found.group(1)] = total.get(found.group(1), 0.0) + float(found.group(2))
+    return {script: round(cpu, 2) for script, cpu in sorted(total.items())} or None
 
 
 def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) -> dict:
@@ -50,7 +71,7 @@ def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) 
     command = [SNAKEMAKE, "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(configfile), "--cores", str(cores), *extra]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), children_cpu_s()
     process = subprocess.Popen(
         command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -64,7 +85,7 @@ def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) 
             rounds[index] = time.perf_counter() - start
     if process.wait() != 0:
         raise RuntimeError("".join(output[-60:]))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, children_cpu_s() - cpu_start
     sweep_dir = workdir / "results" / config["sweep"]
     jobs = []
     for path in sorted((sweep_dir / "benchmarks").rglob("*.tsv")):
@@ -72,7 +93,14 @@ def run_sweep(repo: Path, workdir: Path, config: dict, cores: int, *extra: str) 
         jobs.append(
             {"rule": rule, "job": path.stem, "s": float(pd.read_csv(path, sep="\t")["s"][0])}
         )
-    return {"wall_s": wall, "rounds": rounds, "jobs": pd.DataFrame(jobs), "dir": sweep_dir}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "worker_cpu_s": worker_cpu_s(workdir / "logs" / "worker.log"),
+        "rounds": rounds,
+        "jobs": pd.DataFrame(jobs),
+        "dir": sweep_dir,
+    }
 
 
 def sweep_summary(run: dict, rounds: int) -> dict:
@@ -81,6 +109,8 @@ def sweep_summary(run: dict, rounds: int) -> dict:
     summary = {
         "wall_s": round(run["wall_s"], 2),
         "last_round_line_s": round(run["rounds"].get(rounds - 1, float("nan")), 2),
+        "cpu_s": round(run["cpu_s"], 2),
+        "worker_job_cpu_s": run["worker_cpu_s"],
         "job_s_median": {rule: round(float(s.median()), 3) for rule, s in by_rule},
         "job_s_sum": {rule: round(float(s.sum()), 2) for rule, s in by_rule},
     }
@@ -172,8 +202,10 @@ def suggest(trial, space: dict) -> dict:
     return params
 
 
-def optuna_loop(config: dict, processes: int, n_trials: int, enqueue: list[dict] | None) -> float:
-    """Wall seconds of `processes` Optuna processes sharing a JournalStorage file."""
+def optuna_loop(
+    config: dict, processes: int, n_trials: int, enqueue: list[dict] | None
+) -> tuple[float, float]:
+    """Wall and CPU seconds of `processes` Optuna processes sharing a JournalStorage file."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -197,7 +229,7 @@ def optuna_loop(config: dict, processes: int, n_trials: int, enqueue: list[dict]
             job = {"config": resolved, "space": config["space"], "out": f"{workdir}/trials"}
             share = [n_trials // processes + (i < n_trials % processes) for i in range(processes)]
             context = multiprocessing.get_context("spawn")  # each process imports on its own
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), children_cpu_s()
             workers = [
                 context.Process(target=_optuna_worker, args=(storage_path, "bench", n, job))
                 for n in share
@@ -208,7 +240,7 @@ def optuna_loop(config: dict, processes: int, n_trials: int, enqueue: list[dict]
                 worker.join()
                 if worker.exitcode != 0:
                     raise RuntimeError(f"an Optuna process exited with {worker.exitcode}")
-            return round(time.perf_counter() - start, 2)
+            return round(time.perf_counter() - start, 2), round(children_cpu_s() - cpu_start, 2)
         finally:
             os.chdir(cwd)
 
@@ -279,7 +311,9 @@ def main() -> None:
                 result[f"default_sweep_{name}"] = sweep_summary(run, default["budget"]["rounds"])
                 if name == "worker":
                     same = sweep_trials(run["dir"], default["space"])
-            result["default_optuna_s"] = optuna_loop(default, cores, len(same), same)
+            result["default_optuna_s"], result["default_optuna_cpu_s"] = optuna_loop(
+                default, cores, len(same), same
+            )
             for name in arms:
                 sweep = result[f"default_sweep_{name}"]
                 result[f"ratio_default_{name}_over_optuna"] = round(
@@ -296,7 +330,9 @@ def main() -> None:
                 result[f"tabular_120_{name}"]["noop_rerun_s"] = noop_rerun(
                     repo, tmp / f"tabular-{name}", cores
                 )
-            result["tabular_120_optuna_s"] = optuna_loop(tabular, cores, 120, None)
+            result["tabular_120_optuna_s"], result["tabular_120_optuna_cpu_s"] = optuna_loop(
+                tabular, cores, 120, None
+            )
             for name in arms:
                 result[f"ratio_tabular_{name}_over_optuna"] = round(
                     result[f"tabular_120_{name}"]["wall_s"] / result["tabular_120_optuna_s"], 2
@@ -328,7 +364,7 @@ def markdown(result: dict, arms: list[str]) -> str:
         for arm in arms:
             try:
                 cells.append(str(fmt(key(arm))))
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, AttributeError):
                 cells.append("-")
         return f"| {label} | " + " | ".join(cells) + " |"
 
@@ -350,6 +386,16 @@ def markdown(result: dict, arms: list[str]) -> str:
         row("default sweep (16 trials) wall", lambda a: d(a)["wall_s"]),
         row("default sweep, last round line", lambda a: d(a)["last_round_line_s"]),
         row("Optuna loop, same 16 trials", lambda a: result["default_optuna_s"]),
+        row("CPU seconds, all processes of the sweep", lambda a: d(a)["cpu_s"]),
+        row("CPU seconds, Optuna loop", lambda a: result["default_optuna_cpu_s"]),
+        row("CPU seconds of the worker's jobs: trials",
+            lambda a: d(a)["worker_job_cpu_s"]["train_trial"]),
+        row("CPU seconds of the worker's jobs: tracking (rounds, final)",
+            lambda a: round(d(a)["worker_job_cpu_s"]["track_round"]
+                            + d(a)["worker_job_cpu_s"]["track_final"], 2)),
+        row("CPU seconds of the worker's jobs: all others",
+            lambda a: round(sum(v for k, v in d(a)["worker_job_cpu_s"].items()
+                                if k not in ("train_trial", "track_round", "track_final")), 2)),
         row("ratio wall / Optuna", lambda a: result[f"ratio_default_{a}_over_optuna"]),
         row("ratio search / Optuna", lambda a: result[f"ratio_default_search_{a}_over_optuna"]),
         row("trial fixed cost, median (job - fit)",
