@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO, TINY_SWEEP, run_snakemake, write_config
@@ -44,12 +45,28 @@ def drop_key(path: str) -> Callable[[dict], None]:
     return change
 
 
-def write_csv(text: str, **data: object) -> Callable[[dict], None]:
+def write_csv(text: str | bytes, **data: object) -> Callable[[dict], None]:
     """A CSV data file (in the working directory) and a data section pointing at it."""
 
     def change(config: dict) -> None:
-        Path("data.csv").write_text(text)
+        path = Path("data.csv")
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
         config["data"] = {"name": "csv", "path": "data.csv", "target": "label", **data}
+
+    return change
+
+
+def write_npz(
+    x: object = None, y: object = None, text: str = "", **data: object
+) -> Callable[[dict], None]:
+    """An NPZ data file with arrays x and y (or `text` in its place) and a data section."""
+
+    def change(config: dict) -> None:
+        if text:
+            Path("data.npz").write_text(text)
+        else:
+            np.savez("data.npz", x=np.asarray(x), y=np.asarray(y))
+        config["data"] = {"name": "npz", "path": "data.npz", **data}
 
     return change
 
@@ -150,6 +167,35 @@ CASES = [
         "regression",
     ),
     ("csv target as feature", write_csv(CSV, features=["a", "label"]), "data.features", "answer"),
+    ("csv short row", write_csv(ROWS + "1,2\n"), "data.path", "row 22 has 2 fields"),
+    (
+        "csv not utf-8",
+        write_csv(CSV.replace("x", "caf\xe9").encode("latin-1")),
+        "data.path",
+        "UTF-8",
+    ),
+    ("csv header only", write_csv("a,b,label\n"), "data.path", "no data rows"),
+    ("csv column twice", write_csv(CSV.replace("a,b", "a,a")), "data.path", "'a' is named twice"),
+    ("csv target only", write_csv("label\n" + "x\ny\n" * 10), "data.path", "no column besides"),
+    ("csv one class", write_csv("a,label\n" + "1,x\n2,x\n" * 10), "data.target", "two classes"),
+    ("csv missing target", write_csv(ROWS + "1,2,\n"), "data.path", "missing target"),
+    ("npz not numpy", write_npz(text="x,y\n1,2\n"), "data.path", "cannot be read"),
+    (
+        "npz of objects",
+        write_npz(np.array([[1, None]] * 20, dtype=object), np.arange(20) % 2),
+        "data.path",
+        "not Python objects",
+    ),
+    ("npz of words", write_npz([["a", "b"]] * 20, np.arange(20) % 2), "data.x_key", "numbers"),
+    ("npz nan", write_npz([[1.0, np.nan]] * 20, np.arange(20) % 2), "data.path", "20 missing"),
+    ("npz 2-d y", write_npz(np.ones((20, 2)), np.ones((20, 3))), "data.y_key", "one target"),
+    ("npz one class", write_npz(np.ones((20, 2)), np.zeros(20)), "data.y_key", "two classes"),
+    (
+        "npz regression nan",
+        write_npz(np.ones((20, 2)), [np.nan] * 20, task="regression"),
+        "data.y_key",
+        "missing",
+    ),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
     ("class_path no module", set_key("model", {"class_path": "nosuch.Model"}), "model", "nosuch"),
@@ -444,3 +490,21 @@ def test_a_yte_config_is_refused_by_every_entry_point_without_running_it(tmp_pat
     assert workflow.returncode != 0
     last = workflow.stderr.strip().splitlines()[-1]
     assert "YTE templating (__use_yte__), which runs Python code; Snakemake has evaluated" in last
+
+
+def test_unusual_but_valid_data_files_read(tmp_path):
+    """Data files as users save them: a semicolon CSV (Excel where the decimal mark is a comma)
+    with spaces around its names, string labels; an NPZ with a 1-D x, float64 class labels,
+    one-hot rows or a column of labels."""
+    from snakesweep.train.data import read_csv, read_npz
+
+    path = tmp_path / "semi.csv"
+    path.write_text("a; b; label\n" + "1;2; cat\n3;4;dog\n" * 5)
+    arrays = read_csv({"path": str(path), "target": "label"})
+    assert arrays.x.shape == (10, 2) and arrays.class_names == ["cat", "dog"]
+    labels = np.arange(30) % 3
+    for y in (labels.astype(np.float64), np.eye(3)[labels], labels[:, None]):
+        np.savez(tmp_path / "data.npz", x=np.linspace(0, 1, 30), y=y)
+        arrays = read_npz({"path": str(tmp_path / "data.npz")})
+        assert arrays.x.shape == (30, 1) and arrays.class_names == ["0", "1", "2"]
+        assert arrays.y.tolist() == labels.tolist()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,13 +207,40 @@ def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
 
 
 def read_csv(cfg: dict[str, Any]) -> Arrays:
-    """A user's CSV: `target` column, numeric `features` (default: all other columns)."""
+    """A user's CSV: `target` column, numeric `features` (default: all other columns). Fields
+    are separated by commas, or by semicolons or tabs when the header has no comma (the CSV
+    that Excel writes where the decimal mark is a comma)."""
     path = _user_path(cfg, "data.path")
-    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
+            text = fh.read()
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            "data.path",
+            f"{path} is not UTF-8 text (byte {error.object[error.start]:#x} at offset "
+            f"{error.start})",
+            "save it as UTF-8 (Excel: CSV UTF-8; or iconv -f latin1 -t utf-8)",
+        ) from None
+    first = text.partition("\n")[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
     if not rows:
         raise ConfigError("data.path", f"{path} is empty")
-    header, body = rows[0], [r for r in rows[1:] if r]
+    header, body = [c.strip() for c in rows[0]], [r for r in rows[1:] if r]
+    if not body:
+        raise ConfigError("data.path", f"{path} has a header but no data rows")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ConfigError(
+            "data.path", f"{path}: column {repeated[0]!r} is named twice", "rename one of them"
+        )
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise ConfigError(
+                "data.path",
+                f"{path}, row {i + 2} has {len(row)} fields, the header {len(header)}",
+                "give every row one field per column",
+            )
     target = cfg.get("target")
     if not target:
         raise ConfigError("data.target", "missing", "name the CSV column to predict")
@@ -221,6 +249,10 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
             "data.target", f"column {target!r} not in {path} (columns: {', '.join(header)})"
         )
     features = cfg.get("features") or [c for c in header if c != target]
+    if not features:
+        raise ConfigError(
+            "data.path", f"{path} has no column besides the target {target!r}", "add features"
+        )
     missing = [c for c in features if c not in header]
     if missing:
         raise ConfigError("data.features", f"columns {missing} not in {path}")
@@ -234,7 +266,7 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     x = np.empty((len(body), len(idx)), dtype=np.float32)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
-            value = row[col].strip() if col < len(row) else ""
+            value = row[col].strip()
             where = f"column {features[j]!r} of {path}, row {i + 2}"
             try:
                 x[i, j] = float(value)
@@ -256,29 +288,82 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
                     f"{where} is {value!r} (a missing or infinite value)",
                     "fill or drop the rows with missing values",
                 )
-    labels = [r[header.index(target)] for r in body]
-    return _with_target(x, labels, cfg, "tabular")
+    column = header.index(target)
+    labels = [r[column].strip() for r in body]
+    if "" in labels:
+        raise ConfigError(
+            "data.path",
+            f"column {target!r} of {path}, row {labels.index('') + 2} is empty (a missing target)",
+            "fill or drop the rows with missing values",
+        )
+    return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
 def read_npz(cfg: dict[str, Any]) -> Arrays:
-    """A user's NPZ: arrays `x_key` (default x) and `y_key` (default y)."""
+    """A user's NPZ: arrays `x_key` (default x) and `y_key` (default y), numeric, as
+    numpy.savez writes them. A 1-D x is one feature per sample; a y of shape (n, 1) or one-hot
+    rows (classification) is read as one label per sample."""
     path = _user_path(cfg, "data.path")
-    with np.load(path, allow_pickle=False) as npz:
-        for key in ("x_key", "y_key"):
-            name = cfg.get(key, key[0])
-            if name not in npz:
-                raise ConfigError(
-                    f"data.{key}", f"array {name!r} not in {path} (arrays: {', '.join(npz.files)})"
-                )
-        x = np.asarray(npz[cfg.get("x_key", "x")], dtype=np.float32)
-        y = npz[cfg.get("y_key", "y")]
+    names = {key: cfg.get(key, key[0]) for key in ("x_key", "y_key")}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = list(npz.files)
+            arrays = {key: npz[name] for key, name in names.items() if name in files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ConfigError(
+            "data.path",
+            f"{path} cannot be read as numeric NumPy arrays ({str(error).splitlines()[0]})",
+            "save numbers with numpy.savez(path, x=features, y=targets), not Python objects",
+        ) from None
+    for key, name in names.items():
+        if key not in arrays:
+            raise ConfigError(
+                f"data.{key}", f"array {name!r} not in {path} (arrays: {', '.join(files)})"
+            )
+    x, y = arrays["x_key"], arrays["y_key"]
+    if x.dtype.kind not in "biuf" or x.ndim == 0:
+        raise ConfigError(
+            "data.x_key",
+            f"array {names['x_key']!r} of {path} is not an array of numbers ({x.dtype}, "
+            f"shape {list(x.shape)})",
+            "save one row of numbers per sample",
+        )
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    classification = cfg.get("task", "classification") == "classification"
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and classification and _one_hot(y):
+        y = np.argmax(y, axis=1)
+    if y.ndim != 1 or y.dtype.kind not in "biufU":
+        raise ConfigError(
+            "data.y_key",
+            f"array {names['y_key']!r} of {path} is not one target per sample ({y.dtype}, "
+            f"shape {list(y.shape)})",
+            "give class labels or one-hot rows (classification), or one number per sample",
+        )
     if len(x) != len(y):
         raise ConfigError("data.path", f"{path}: x has {len(x)} rows, y has {len(y)}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise ConfigError(
+            "data.path",
+            f"array {names['x_key']!r} of {path} holds {bad} missing or infinite values",
+            "fill or drop the samples with missing values",
+        )
+    if classification and y.dtype.kind == "f" and np.all(y == np.round(y)):
+        y = y.astype(np.int64)  # class labels saved as floats: 1, not 1.0
     kind = {4: "image", 3: "sequence"}.get(x.ndim, "tabular")
-    return _with_target(x, list(y), cfg, kind)
+    return _with_target(x, list(y), cfg, kind, "data.y_key")
 
 
-def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) -> Arrays:
+def _one_hot(y: np.ndarray) -> bool:
+    return y.dtype.kind in "biuf" and bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1))
+
+
+def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, key: str) -> Arrays:
+    """The arrays with `labels` as targets; `key` names the config key of the targets."""
     task = cfg.get("task", "classification")
     if task not in TASKS:
         raise ConfigError("data.task", f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
@@ -286,9 +371,21 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) ->
         try:
             y = np.asarray(labels, dtype=np.float32)
         except ValueError:
-            raise ConfigError("data.target", "regression target is not numeric") from None
+            raise ConfigError(key, "regression target is not numeric") from None
+        if not np.all(np.isfinite(y)):
+            raise ConfigError(
+                key,
+                "the regression target has missing or infinite values",
+                "fill or drop the samples with missing values",
+            )
         return Arrays(x, y, task, kind)
     names = sorted({str(v) for v in labels}, key=_natural)
+    if len(names) < 2:
+        raise ConfigError(
+            key,
+            f"every sample has the class {names[0]!r}: a classifier needs at least two classes",
+            "predict another target, or set data.task: regression",
+        )
     if len(names) > max(20, len(labels) // 2) and all(_is_float(n) for n in names):
         raise ConfigError(
             "data.task",
