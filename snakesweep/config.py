@@ -6,6 +6,7 @@ Every problem becomes a `ConfigError` naming the key, raised before any job star
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,24 @@ def validate_schema(config: dict, schema: dict) -> None:
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
         raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
-    raise ConfigError(_key(error.absolute_path), error.message)
+    raise ConfigError(_key(error.absolute_path), error.message, _number_as_text(error))
+
+
+def _number_as_text(error: jsonschema.ValidationError) -> str:
+    """The fix for a number that YAML read as text: quoted, or written as 1e-3, which YAML 1.1
+    (PyYAML, Snakemake) reads as a string because its mantissa has no dot."""
+    text = error.instance
+    if error.validator != "type" or not isinstance(text, str):
+        return ""
+    try:
+        number = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if "e" in text.lower() and "." not in text:
+        return f"YAML reads {text} as text: write {number!r} or put a dot in it, e.g. 1.0e-3"
+    return f"write {number!r} without quotes"
 
 
 def _resolve_ref(node: dict, root: dict) -> dict:

@@ -97,6 +97,13 @@ CASES = [
     ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
+    ("rounds quoted", set_key("budget.rounds", "2"), "budget.rounds", "write 2 without quotes"),
+    (
+        "YAML 1e-3 is text",
+        set_key("space.lr.low", "1e-3"),
+        "space.lr.low",
+        "write 0.001 or put a dot",
+    ),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
     # trial ids have three digits: r000-t000 to r999-t999
     ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
@@ -353,10 +360,11 @@ def assert_refused(result: subprocess.CompletedProcess, words: str) -> None:
     [
         (set_key("budget.rundos", 2), "budget.rundos: unknown key"),
         (set_key("sweep", "../escape"), "sweep: '../escape' is not a valid sweep name"),
+        (set_key("space.lr.low", "1e-3"), "space.lr.low: '1e-3' is not of type 'number' (YAML"),
         (set_key("model", {"class_path": "nosuch.Model"}), "model.class_path"),
         (None, "key 'activation' is given twice"),
     ],
-    ids=["typo", "sweep name", "class_path", "duplicate key"],
+    ids=["typo", "sweep name", "1e-3", "class_path", "duplicate key"],
 )
 def test_snakemake_refuses_before_any_job(tmp_path, change, words):
     config = copy.deepcopy(TINY_SWEEP)
