@@ -34,6 +34,16 @@ def set_key(path: str, value: object) -> Callable[[dict], None]:
     return change
 
 
+def together(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
+    """Several changes of the tiny sweep at once."""
+
+    def change(config: dict) -> None:
+        for one in changes:
+            one(config)
+
+    return change
+
+
 def drop_key(path: str) -> Callable[[dict], None]:
     def change(config: dict) -> None:
         *parents, last = path.split(".")
@@ -202,6 +212,26 @@ CASES = [
         write_npz(np.ones((20, 2)), [np.nan] * 20, task="regression"),
         "data.y_key",
         "missing",
+    ),
+    # a built-in model and data of a shape it cannot read
+    (
+        "cnn on a table",
+        together(set_key("data.name", "wine"), set_key("model.name", "cnn")),
+        "model.name",
+        "cnn needs image data",
+    ),
+    (
+        "gru on a csv",
+        together(write_csv(ROWS), set_key("model.name", "gru")),
+        "model.name",
+        "gru needs sequences",
+    ),
+    ("shape of digits", set_key("data.shape", [3, 3]), "data.shape", "does not fit 64 features"),
+    (
+        "sequence too long",
+        together(set_key("data", {"name": "sequence", "shape": [5, 5]})),
+        "data.shape",
+        "does not fit 24",
     ),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
@@ -516,3 +546,15 @@ def test_unusual_but_valid_data_files_read(tmp_path):
         arrays = read_npz({"path": str(tmp_path / "data.npz")})
         assert arrays.x.shape == (30, 1) and arrays.class_names == ["0", "1", "2"]
         assert arrays.y.tolist() == labels.tolist()
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"])
+def test_a_bundled_sets_shape_is_known_without_loading_it(tmp_path, monkeypatch, name):
+    """The shape the config check assumes (so that a model that cannot read a set is refused
+    before any trial) is the shape the trial loads."""
+    from snakesweep.train.data import builtin_input_shape, load_arrays
+
+    monkeypatch.chdir(tmp_path)  # mnist caches its arrays here
+    assert builtin_input_shape({"name": name}) == load_arrays({"name": name}).input_shape
+    sequence = {"name": "sequence", "split_seed": 0, "sequence": {"length": 7}}
+    assert builtin_input_shape(sequence) == load_arrays(sequence).input_shape == (7, 1)

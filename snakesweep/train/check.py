@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from snakesweep.errors import ConfigError
-from snakesweep.train.data import BUILTIN, SKLEARN_SETS, TASKS, data_config, read_csv, read_npz
+from snakesweep.train.data import (
+    BUILTIN,
+    SKLEARN_SETS,
+    TASKS,
+    builtin_input_shape,
+    data_config,
+    load_arrays,
+)
 from snakesweep.train.options import (
     CHOICES,
     MODELS,
@@ -21,6 +28,7 @@ from snakesweep.train.options import (
     POSITIVE,
     bounds_of,
     is_hyperparameter,
+    model_input,
 )
 
 # The schema's defaults of the `data:` section, for a config checked before load_config filled
@@ -52,8 +60,10 @@ def check(config: dict[str, Any], space: Any = None) -> None:
     if (config.get("train") or {}).get("function"):
         _check_function(config)
         return
-    task = _check_data(config)
+    task, input_shape = _check_data(config)
     user_model = _check_model(model)
+    if not user_model and input_shape is not None:
+        model_input(model.get("name", "mlp"), input_shape)
     _check_space(config, space, user_model, model, data)
     folds = evaluate.get("folds")
     if folds is not None and (not isinstance(folds, int) or isinstance(folds, bool) or folds < 2):
@@ -91,11 +101,13 @@ def _check_function(config: dict[str, Any]) -> None:
         raise ConfigError("pruning.rule", "is not available with train.function", "use none")
 
 
-def _check_data(config: dict[str, Any]) -> str | None:
+def _check_data(config: dict[str, Any]) -> tuple[str | None, tuple[int, ...] | None]:
+    """The task and one sample's input shape of the `data:` section (None, None for a user's
+    DataModule), after checking it."""
     data = config.get("data") or {}
     if data.get("class_path"):
         _check_class(data["class_path"], "data.class_path", "LightningDataModule")
-        return None
+        return None, None
     cfg = data_config({**DATA_DEFAULTS, **data}, config.get("seed") or 0)
     name = cfg["name"]
     if name not in BUILTIN:
@@ -111,13 +123,12 @@ def _check_data(config: dict[str, Any]) -> str | None:
         raise ConfigError(
             "data.val_fraction", "val_fraction + test_fraction leave no training data"
         )
-    if name == "csv":
-        return read_csv(cfg).task  # reads the file: missing target, non-numeric features
-    if name == "npz":
-        return read_npz(cfg).task
+    if name in ("csv", "npz"):
+        arrays = load_arrays(cfg)  # reads the file: missing target, non-numeric features, ...
+        return arrays.task, arrays.input_shape
     if cfg.get("task") and cfg["task"] not in TASKS:
         raise ConfigError("data.task", f"unknown task {cfg['task']!r}")
-    return SKLEARN_SETS.get(name, "classification")
+    return SKLEARN_SETS.get(name, "classification"), builtin_input_shape(cfg)
 
 
 def _check_model(model: dict[str, Any]) -> bool:

@@ -34,6 +34,15 @@ SKLEARN_SETS = {
 BUILTIN = (*SKLEARN_SETS, "mnist", "sequence", "csv", "npz")
 TASKS = ("classification", "regression")
 
+# One sample's shape in each bundled set as its loader gives it, known without loading it.
+BUILTIN_SHAPES = {
+    "digits": (1, 8, 8),
+    "iris": (4,),
+    "wine": (13,),
+    "breast_cancer": (30,),
+    "diabetes": (10,),
+    "mnist": (1, 28, 28),
+}
 SEQUENCE_DEFAULTS: dict[str, Any] = {"n_samples": 1200, "length": 24, "n_classes": 3, "noise": 0.6}
 
 
@@ -118,15 +127,33 @@ def load_arrays(cfg: dict[str, Any]) -> Arrays:
             f"use one of {', '.join(BUILTIN)} or data.class_path",
         )
     if cfg.get("shape"):
-        shape = tuple(int(s) for s in cfg["shape"])
-        if int(np.prod(shape)) != int(np.prod(arrays.input_shape)):
-            raise ConfigError(
-                "data.shape",
-                f"{list(shape)} does not fit {int(np.prod(arrays.input_shape))} features",
-            )
+        shape = reshaped(cfg, arrays.input_shape)
         arrays.x = arrays.x.reshape((len(arrays.x), *shape))
         arrays.kind = "image" if len(shape) == 3 else "sequence" if len(shape) == 2 else "tabular"
     return arrays
+
+
+def reshaped(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One sample's shape after `data.shape` (when given, it must hold the same features)."""
+    if not cfg.get("shape"):
+        return input_shape
+    shape = tuple(int(s) for s in cfg["shape"])
+    if math.prod(shape) != math.prod(input_shape):
+        raise ConfigError(
+            "data.shape",
+            f"{list(shape)} does not fit {math.prod(input_shape)} features",
+            f"give dimensions whose product is {math.prod(input_shape)}",
+        )
+    return shape
+
+
+def builtin_input_shape(cfg: dict[str, Any]) -> tuple[int, ...]:
+    """One sample's shape in a bundled set as load_arrays gives it (`data.shape` applied),
+    without loading the set."""
+    if cfg["name"] == "sequence":
+        length = int({**SEQUENCE_DEFAULTS, **(cfg.get("sequence") or {})}["length"])
+        return reshaped(cfg, (length, 1))
+    return reshaped(cfg, BUILTIN_SHAPES[cfg["name"]])
 
 
 def _sklearn_file(name: str) -> Path:
