@@ -153,6 +153,10 @@ CASES = [
     ("metric not logged", set_key("objective.metric", "val/accuracy"), "objective.metric", ""),
     ("strategy typo", set_key("search.strategy", "bayez"), "search.strategy", "bayes"),
     ("train typo", set_key("train.acelerator", "cpu"), "train.acelerator", "unknown key"),
+    ("accelerator typo", set_key("train.accelerator", "gpuu"), "train.accelerator", "'cuda'"),
+    ("precision typo", set_key("train.precision", "16-mix"), "train.precision", "'16-mixed'"),
+    ("devices word", set_key("train.devices", "two"), "train.devices", "auto"),
+    ("devices zero", set_key("train.devices", 0), "train.devices", ""),
     # search-space definitions
     ("empty space", set_key("space", {}), "space", ""),
     ("unknown type", set_key("space.lr.type", "flaot"), "space.lr.type", "float"),
