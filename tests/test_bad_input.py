@@ -104,6 +104,7 @@ CASES = [
     ("nested typo", set_key("budget.round", 3), "budget.round", "unknown key"),
     ("objective typo", set_key("objective.metirc", "val/acc"), "objective.metirc", "unknown"),
     ("tracking typo", set_key("tracking.url", "x"), "tracking.url", "unknown key"),
+    ("tracking folder", set_key("tracking.uri", "results/mlruns"), "tracking.uri", "sqlite:///"),
     ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
