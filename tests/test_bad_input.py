@@ -95,6 +95,7 @@ def tabular_sweep(table: str = "hpobench/car", metric: str = "val/error", **keys
 
 
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n" * 5
+TWELVE = "a,label\n" + "".join(f"{i},{'xy'[i % 2]}\n" for i in range(12))
 ROWS = "a,b,label\n" + "1,2,x\n3,4,y\n" * 10
 
 # (id, change of the tiny sweep, key the message must name, words it must contain)
@@ -238,6 +239,21 @@ CASES = [
         "data.shape",
         "does not fit 24",
     ),
+    # a split that leaves a part empty that the sweep reads
+    ("no validation", set_key("data.val_fraction", 0.0), "data.val_fraction", "no validation"),
+    (
+        "validation too small",
+        write_csv(TWELVE, val_fraction=0.04),
+        "data.val_fraction",
+        "0.04 leaves no validation samples of 12",
+    ),
+    (
+        "more folds than samples",
+        together(write_csv(TWELVE), set_key("evaluate.folds", 12)),
+        "evaluate.folds",
+        "fold 10 of 12 gets no validation samples",
+    ),
+    ("no test set", set_key("data.test_fraction", 0.0), "data.test_fraction", "test_set: false"),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
     ("class_path no module", set_key("model", {"class_path": "nosuch.Model"}), "model", "nosuch"),
@@ -553,13 +569,11 @@ def test_unusual_but_valid_data_files_read(tmp_path):
         assert arrays.y.tolist() == labels.tolist()
 
 
-@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"])
-def test_a_bundled_sets_shape_is_known_without_loading_it(tmp_path, monkeypatch, name):
-    """The shape the config check assumes (so that a model that cannot read a set is refused
-    before any trial) is the shape the trial loads."""
-    from snakesweep.train.data import builtin_input_shape, load_arrays
-
-    monkeypatch.chdir(tmp_path)  # mnist caches its arrays here
-    assert builtin_input_shape({"name": name}) == load_arrays({"name": name}).input_shape
-    sequence = {"name": "sequence", "split_seed": 0, "sequence": {"length": 7}}
-    assert builtin_input_shape(sequence) == load_arrays(sequence).input_shape == (7, 1)
+def test_an_empty_part_that_nothing_reads_is_allowed(tmp_path):
+    """No validation split when the objective is the training loss; no test split when the
+    test set is not evaluated."""
+    config = copy.deepcopy(TINY_SWEEP)
+    config["data"] = {"name": "digits", "val_fraction": 0.0, "test_fraction": 0.0}
+    config["objective"] = {"metric": "train/loss", "direction": "minimize"}
+    config["evaluate"] = {"test_set": False}
+    load_config(config, tmp_path / "results")

@@ -34,15 +34,6 @@ SKLEARN_SETS = {
 BUILTIN = (*SKLEARN_SETS, "mnist", "sequence", "csv", "npz")
 TASKS = ("classification", "regression")
 
-# One sample's shape in each bundled set as its loader gives it, known without loading it.
-BUILTIN_SHAPES = {
-    "digits": (1, 8, 8),
-    "iris": (4,),
-    "wine": (13,),
-    "breast_cancer": (30,),
-    "diabetes": (10,),
-    "mnist": (1, 28, 28),
-}
 SEQUENCE_DEFAULTS: dict[str, Any] = {"n_samples": 1200, "length": 24, "n_classes": 3, "noise": 0.6}
 
 
@@ -145,15 +136,6 @@ def reshaped(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[int, ..
             f"give dimensions whose product is {math.prod(input_shape)}",
         )
     return shape
-
-
-def builtin_input_shape(cfg: dict[str, Any]) -> tuple[int, ...]:
-    """One sample's shape in a bundled set as load_arrays gives it (`data.shape` applied),
-    without loading the set."""
-    if cfg["name"] == "sequence":
-        length = int({**SEQUENCE_DEFAULTS, **(cfg.get("sequence") or {})}["length"])
-        return reshaped(cfg, (length, 1))
-    return reshaped(cfg, BUILTIN_SHAPES[cfg["name"]])
 
 
 def _sklearn_file(name: str) -> Path:
@@ -497,15 +479,57 @@ def split_indices(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), test_idx
 
 
+def subset_of(cfg: dict[str, Any], n: int) -> slice | np.ndarray:
+    """The samples a sweep uses: all, or the seeded `data.subset` of them."""
+    if not cfg.get("subset"):
+        return slice(None)
+    rng = np.random.default_rng(int(cfg["split_seed"]) + 1)
+    return np.sort(rng.permutation(n)[: int(cfg["subset"])])
+
+
+def check_split(
+    arrays: Arrays, cfg: dict[str, Any], folds: int | None, validated: bool, tested: bool
+) -> None:
+    """A ConfigError when the split leaves a part empty that the sweep reads: training always,
+    validation (every fold's) when a metric is `validated`, the test set when `tested`."""
+    y = arrays.y[subset_of(cfg, len(arrays.y))]
+    fractions = (float(cfg["val_fraction"]), float(cfg["test_fraction"]))
+    n = f"{len(y)} samples"
+    for fold in range(folds) if folds else [None]:
+        train, val, test = split_indices(
+            y, arrays.task, *fractions, int(cfg["split_seed"]), fold, folds
+        )
+        if not len(train):
+            raise ConfigError(
+                "data.test_fraction", f"leaves no training samples of {n}", "use more data"
+            )
+        if validated and not len(val) and folds:
+            raise ConfigError(
+                "evaluate.folds",
+                f"fold {fold} of {folds} gets no validation samples of {n}",
+                "use fewer folds or more data",
+            )
+        if validated and not len(val):
+            raise ConfigError(
+                "data.val_fraction",
+                f"{fractions[0]} leaves no validation samples of {n}",
+                "raise data.val_fraction, use more data, or optimise train/loss",
+            )
+    if tested and not len(test):
+        raise ConfigError(
+            "data.test_fraction",
+            f"{fractions[1]} leaves no test samples of {n} for the final evaluation",
+            "raise data.test_fraction, or set evaluate.test_set: false",
+        )
+
+
 def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Split:
     """Load the sweep's data and split it. `refit` merges validation into training."""
     cfg = data_config(sweep.data, sweep.seed)
     arrays = load_arrays(cfg)
     seed = int(cfg["split_seed"])
-    x, y = arrays.x, arrays.y
-    if cfg.get("subset"):
-        keep = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[: int(cfg["subset"])])
-        x, y = x[keep], y[keep]
+    keep = subset_of(cfg, len(arrays.y))
+    x, y = arrays.x[keep], arrays.y[keep]
     folds = sweep.folds if fold is not None else None
     tr, va, te = split_indices(
         y, arrays.task, float(cfg["val_fraction"]), float(cfg["test_fraction"]), seed, fold, folds
