@@ -18,7 +18,8 @@ os.environ.update(
     )
 )
 
-from snakesweep.configfile import check_config_file
+from snakemake.utils import update_config
+from snakesweep.configfile import check_config_file, typed_overrides
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.outputs import read_json
@@ -33,6 +34,8 @@ from snakesweep.scheduler import cancel_pending_timers
 if workflow.overwrite_configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+# A nested --config value (budget={"rounds": 8}) arrives with its numbers as text.
+update_config(config, typed_overrides(workflow.config_settings.config))
 
 try:
     # Snakemake has read the config files already: a key given twice there was silently lost,

@@ -6,6 +6,7 @@ traceback, and results/ untouched. Most cases go through load_config (fast); a f
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -577,3 +578,20 @@ def test_an_empty_part_that_nothing_reads_is_allowed(tmp_path):
     config["objective"] = {"metric": "train/loss", "direction": "minimize"}
     config["evaluate"] = {"test_set": False}
     load_config(config, tmp_path / "results")
+
+
+def test_a_nested_config_override_keeps_its_numbers(tmp_path):
+    """`snakemake --config budget={"rounds": 3}` runs 3 rounds: Snakemake reads nested values
+    as text ('3'), which the workflow reads again as a config file would."""
+    from snakesweep.configfile import typed_overrides
+
+    overrides = {"budget": {"rounds": "3", "target": "1.0e-3"}, "sweep": "007", "x": ["2", "a"]}
+    assert typed_overrides(overrides) == {
+        "budget": {"rounds": 3, "target": 0.001},
+        "sweep": "007",
+        "x": [2, "a"],
+    }
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    result = run_snakemake(tmp_path, configfile, "-n", "--config", 'budget={"rounds": 3}')
+    assert re.search(r"^propose\s+3$", result.stdout, re.MULTILINE), result.stdout[-2000:]
+    assert not (tmp_path / "results").exists()
