@@ -64,6 +64,15 @@ if workflow.is_main_process and QUIET_CONSOLE:
 LOCK_CLAIM = None
 if workflow.is_main_process:
     from snakesweep.locks import claim, hold_locks, recover_finished_trials
+    from snakesweep.outputs import check_outputs, check_writable
+
+    # A run that cannot write its results stops here, not in its first job (a dry run only
+    # reads).
+    try:
+        if not workflow.output_settings.dryrun:
+            check_writable(THE_SWEEP.paths.root)
+    except ConfigError as error:
+        sys.exit(f"snakesweep: {error}")
 
     kept_trials = recover_finished_trials()
     if kept_trials:
@@ -76,8 +85,6 @@ if workflow.is_main_process:
     if LOCK_CLAIM.note:
         print(LOCK_CLAIM.note, file=sys.stderr)
     # An empty or cut-off table read as "no trials" would drop rounds: stop, naming the file.
-    from snakesweep.outputs import check_outputs
-
     try:
         check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:

@@ -6,6 +6,7 @@ traceback, and results/ untouched. Most cases go through load_config (fast); a f
 from __future__ import annotations
 
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -595,3 +596,15 @@ def test_a_nested_config_override_keeps_its_numbers(tmp_path):
     result = run_snakemake(tmp_path, configfile, "-n", "--config", 'budget={"rounds": 3}')
     assert re.search(r"^propose\s+3$", result.stdout, re.MULTILINE), result.stdout[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a folder without write permission")
+def test_a_results_folder_that_cannot_be_written_stops_the_run_before_any_job(tmp_path):
+    """One line naming the folder, no traceback, nothing written under results/ or logs/."""
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    (tmp_path / "results").mkdir(mode=0o555)
+    result = run_snakemake(tmp_path, configfile, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "snakesweep: results/tiny cannot be written: results is read-only" in output
+    assert not list((tmp_path / "results").iterdir()) and not (tmp_path / "logs").exists()
