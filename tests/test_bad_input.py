@@ -46,6 +46,15 @@ def together(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
     return change
 
 
+def write_file(name: str, text: str) -> Callable[[dict], None]:
+    """A file the config names, in the working directory."""
+
+    def change(config: dict) -> None:
+        Path(name).write_text(text)
+
+    return change
+
+
 def drop_key(path: str) -> Callable[[dict], None]:
     def change(config: dict) -> None:
         *parents, last = path.split(".")
@@ -220,6 +229,31 @@ CASES = [
         write_npz(np.ones((20, 2)), [np.nan] * 20, task="regression"),
         "data.y_key",
         "missing",
+    ),
+    # tables the search reads
+    (
+        "warm start empty",
+        together(write_file("old.csv", ""), set_key("search.warm_start", ["old.csv"])),
+        "search.warm_start[0]",
+        "old.csv is not a CSV table",
+    ),
+    (
+        "replay cut off",
+        together(
+            write_file("list.csv", 'lr\n"0.1'),
+            set_key("search", {"strategy": "replay", "file": "list.csv"}),
+        ),
+        "search.file",
+        "list.csv is not a CSV table",
+    ),
+    (
+        "replay bad yaml",
+        together(
+            write_file("list.yaml", "- lr: [0.1\n"),
+            set_key("search", {"strategy": "replay", "file": "list.yaml"}),
+        ),
+        "search.file",
+        "neither a CSV table nor a YAML list",
     ),
     # a built-in model and data of a shape it cannot read
     (
