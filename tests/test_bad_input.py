@@ -212,6 +212,12 @@ CASES = [
     ("csv column twice", write_csv(CSV.replace("a,b", "a,a")), "data.path", "'a' is named twice"),
     ("csv target only", write_csv("label\n" + "x\ny\n" * 10), "data.path", "no column besides"),
     ("csv one class", write_csv("a,label\n" + "1,x\n2,x\n" * 10), "data.target", "two classes"),
+    (
+        "csv id column",
+        write_csv("a,label\n" + "".join(f"{i},id{i}\n" for i in range(50))),
+        "data.target",
+        "50 distinct values in 50 rows",
+    ),
     ("csv missing target", write_csv(ROWS + "1,2,\n"), "data.path", "missing target"),
     ("npz not numpy", write_npz(text="x,y\n1,2\n"), "data.path", "cannot be read"),
     (
@@ -281,7 +287,7 @@ CASES = [
         "validation too small",
         write_csv(TWELVE, val_fraction=0.04),
         "data.val_fraction",
-        "0.04 leaves no validation samples of 12",
+        "0.04 leaves no validation samples of the 12",
     ),
     (
         "more folds than samples",

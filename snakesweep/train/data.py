@@ -395,12 +395,13 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, ke
             f"every sample has the class {names[0]!r}: a classifier needs at least two classes",
             "predict another target, or set data.task: regression",
         )
-    if len(names) > max(20, len(labels) // 2) and all(_is_float(n) for n in names):
+    if len(names) > max(20, len(labels) // 2):
+        numbers = all(_is_float(n) for n in names)
         raise ConfigError(
-            "data.task",
-            f"the target has {len(names)} distinct numbers in {len(labels)} rows: as a "
-            "classification every value would be its own class",
-            "set data.task: regression",
+            "data.task" if numbers else key,
+            f"the target has {len(names)} distinct {'numbers' if numbers else 'values'} in "
+            f"{len(labels)} rows: as a classification almost every value would be its own class",
+            "set data.task: regression" if numbers else "predict a column of class labels",
         )
     index = {n: i for i, n in enumerate(names)}
     y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
@@ -494,7 +495,7 @@ def check_split(
     validation (every fold's) when a metric is `validated`, the test set when `tested`."""
     y = arrays.y[subset_of(cfg, len(arrays.y))]
     fractions = (float(cfg["val_fraction"]), float(cfg["test_fraction"]))
-    n = f"{len(y)} samples"
+    n = f"the {len(y)}"
     for fold in range(folds) if folds else [None]:
         train, val, test = split_indices(
             y, arrays.task, *fractions, int(cfg["split_seed"]), fold, folds
