@@ -46,9 +46,18 @@ def _key(path: Any) -> str:
     return ".".join(str(part) for part in path) or "config"
 
 
+# JSON Schema counts 2.0 as an integer; a count of rounds or trials must be written as one.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+
 def validate_schema(config: dict, schema: dict) -> None:
     """Raise ConfigError for the most relevant schema violation, naming its key."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
@@ -57,13 +66,15 @@ def validate_schema(config: dict, schema: dict) -> None:
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
         raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
-    raise ConfigError(_key(error.absolute_path), error.message, _number_as_text(error))
+    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error))
 
 
-def _number_as_text(error: jsonschema.ValidationError) -> str:
-    """The fix for a number that YAML read as text: quoted, or written as 1e-3, which YAML 1.1
-    (PyYAML, Snakemake) reads as a string because its mantissa has no dot."""
+def _type_fix(error: jsonschema.ValidationError) -> str:
+    """The fix for a whole number written as 2.0, or a number that YAML read as text: quoted, or
+    written as 1e-3, which YAML 1.1 (PyYAML, Snakemake) reads as a string (no dot)."""
     text = error.instance
+    if error.validator == "type" and isinstance(text, float) and text.is_integer():
+        return f"write {int(text)}"
     if error.validator != "type" or not isinstance(text, str):
         return ""
     try:

@@ -120,6 +120,12 @@ CASES = [
     ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
+    (
+        "trials as 2.0",
+        set_key("budget.trials_per_round", 2.0),
+        "budget.trials_per_round",
+        "write 2",
+    ),
     ("rounds quoted", set_key("budget.rounds", "2"), "budget.rounds", "write 2 without quotes"),
     (
         "YAML 1e-3 is text",
