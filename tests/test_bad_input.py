@@ -606,9 +606,9 @@ def test_unusual_but_valid_data_files_read(tmp_path):
     from snakesweep.train.data import read_csv, read_npz
 
     path = tmp_path / "semi.csv"
-    path.write_text("a; b; label\n" + "1;2; cat\n3;4;dog\n" * 5)
+    path.write_text("a; b; label\n" + '1;2; cat\n3;4;"dog;\nlong-haired"\n' * 5)
     arrays = read_csv({"path": str(path), "target": "label"})
-    assert arrays.x.shape == (10, 2) and arrays.class_names == ["cat", "dog"]
+    assert arrays.x.shape == (10, 2) and arrays.class_names == ["cat", "dog;\nlong-haired"]
     labels = np.arange(30) % 3
     for y in (labels.astype(np.float64), np.eye(3)[labels], labels[:, None]):
         np.savez(tmp_path / "data.npz", x=np.linspace(0, 1, 30), y=y)

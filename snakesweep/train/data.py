@@ -9,6 +9,7 @@ trial ever sees the test set.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import zipfile
@@ -232,7 +233,7 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
         ) from None
     first = text.partition("\n")[0]
     delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
-    rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not rows:
         raise ConfigError("data.path", f"{path} is empty")
     header, body = [c.strip() for c in rows[0]], [r for r in rows[1:] if r]
