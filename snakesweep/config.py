@@ -66,7 +66,20 @@ def validate_schema(config: dict, schema: dict) -> None:
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
         raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
+    if error.validator in ("anyOf", "oneOf", "pattern"):
+        # The schema's own words say which forms are allowed; its regular expression does not.
+        problem = f"{error.instance!r} is not one of the forms this key takes"
+        raise ConfigError(_key(error.absolute_path), problem, _description(error))
     raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error))
+
+
+def _description(error: jsonschema.ValidationError) -> str:
+    """The description of the key that `error` is about (its own, or that of the anyOf it is
+    a branch of), on one line."""
+    node: jsonschema.ValidationError | None = error
+    while node is not None and "description" not in node.schema:
+        node = node.parent
+    return " ".join(node.schema["description"].split()) if node is not None else ""
 
 
 def _type_fix(error: jsonschema.ValidationError) -> str:

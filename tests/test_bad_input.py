@@ -116,7 +116,7 @@ CASES = [
     ("nested typo", set_key("budget.round", 3), "budget.round", "unknown key"),
     ("objective typo", set_key("objective.metirc", "val/acc"), "objective.metirc", "unknown"),
     ("tracking typo", set_key("tracking.url", "x"), "tracking.url", "unknown key"),
-    ("tracking folder", set_key("tracking.uri", "results/mlruns"), "tracking.uri", "sqlite:///"),
+    ("tracking folder", set_key("tracking.uri", "results/mlruns"), "tracking.uri", "file store"),
     ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
@@ -174,7 +174,13 @@ CASES = [
     ("train typo", set_key("train.acelerator", "cpu"), "train.acelerator", "unknown key"),
     ("accelerator typo", set_key("train.accelerator", "gpuu"), "train.accelerator", "'cuda'"),
     ("precision typo", set_key("train.precision", "16-mix"), "train.precision", "'16-mixed'"),
-    ("devices word", set_key("train.devices", "two"), "train.devices", "auto"),
+    ("devices word", set_key("train.devices", "two"), "train.devices", "a count (-1 = all)"),
+    (
+        "failure penalty word",
+        set_key("search.failure_penalty", "worse"),
+        "search.failure_penalty",
+        "'worse' is not one of the forms this key takes (Objective a failed",
+    ),
     ("devices zero", set_key("train.devices", 0), "train.devices", ""),
     # search-space definitions
     ("empty space", set_key("space", {}), "space", ""),
