@@ -213,6 +213,12 @@ CASES = [
         "regression",
     ),
     ("csv target as feature", write_csv(CSV, features=["a", "label"]), "data.features", "answer"),
+    (
+        "csv decimal comma",
+        write_csv("a;label\n" + "1,5;x\n2,5;y\n" * 10),
+        "data.features",
+        "write decimals with a point",
+    ),
     ("csv short row", write_csv(ROWS + "1,2\n"), "data.path", "row 22 has 2 fields"),
     (
         "csv not utf-8",

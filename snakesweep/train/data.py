@@ -282,10 +282,13 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
                 x[i, j] = float(value)
             except ValueError:
                 if value:
+                    decimal_comma = _is_float(value.replace(",", ".", 1))
                     raise ConfigError(
                         "data.features",
                         f"{where} is not numeric ({value!r})",
-                        "drop or encode the column, or list numeric columns in data.features",
+                        "write decimals with a point (1.5, not 1,5)"
+                        if decimal_comma
+                        else "drop or encode the column, or list numeric columns in data.features",
                     ) from None
                 raise ConfigError(
                     "data.path",
