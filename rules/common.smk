@@ -18,7 +18,8 @@ os.environ.update(
     )
 )
 
-from snakesweep.configfile import check_config_file
+from snakemake.utils import update_config
+from snakesweep.configfile import check_config_file, typed_overrides
 from snakesweep.errors import ConfigError
 from snakesweep.train.evaluate import evaluation_outputs
 from snakesweep.outputs import read_json
@@ -33,6 +34,8 @@ from snakesweep.scheduler import cancel_pending_timers
 if workflow.overwrite_configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+# A nested --config value (budget={"rounds": 8}) arrives with its numbers as text.
+update_config(config, typed_overrides(workflow.config_settings.config))
 
 try:
     # Snakemake has read the config files already: a key given twice there was silently lost,
@@ -61,6 +64,15 @@ if workflow.is_main_process and QUIET_CONSOLE:
 LOCK_CLAIM = None
 if workflow.is_main_process:
     from snakesweep.locks import claim, hold_locks, recover_finished_trials
+    from snakesweep.outputs import check_outputs, check_writable
+
+    # A run that cannot write its results stops here, not in its first job (a dry run only
+    # reads).
+    try:
+        if not workflow.output_settings.dryrun:
+            check_writable(THE_SWEEP.paths.root)
+    except ConfigError as error:
+        sys.exit(f"snakesweep: {error}")
 
     kept_trials = recover_finished_trials()
     if kept_trials:
@@ -73,8 +85,6 @@ if workflow.is_main_process:
     if LOCK_CLAIM.note:
         print(LOCK_CLAIM.note, file=sys.stderr)
     # An empty or cut-off table read as "no trials" would drop rounds: stop, naming the file.
-    from snakesweep.outputs import check_outputs
-
     try:
         check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:

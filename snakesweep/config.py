@@ -6,6 +6,7 @@ Every problem becomes a `ConfigError` naming the key, raised before any job star
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,18 @@ def _key(path: Any) -> str:
     return ".".join(str(part) for part in path) or "config"
 
 
+# JSON Schema counts 2.0 as an integer; a count of rounds or trials must be written as one.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+
 def validate_schema(config: dict, schema: dict) -> None:
     """Raise ConfigError for the most relevant schema violation, naming its key."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
@@ -56,7 +66,39 @@ def validate_schema(config: dict, schema: dict) -> None:
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
         raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
-    raise ConfigError(_key(error.absolute_path), error.message)
+    if error.validator in ("anyOf", "oneOf", "pattern"):
+        # The schema's own words say which forms are allowed; its regular expression does not.
+        problem = f"{error.instance!r} is not one of the forms this key takes"
+        raise ConfigError(_key(error.absolute_path), problem, _description(error))
+    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error))
+
+
+def _description(error: jsonschema.ValidationError) -> str:
+    """The description of the key that `error` is about (its own, or that of the anyOf it is
+    a branch of), on one line."""
+    node: jsonschema.ValidationError | None = error
+    while node is not None and "description" not in node.schema:
+        node = node.parent
+    return " ".join(node.schema["description"].split()) if node is not None else ""
+
+
+def _type_fix(error: jsonschema.ValidationError) -> str:
+    """The fix for a whole number written as 2.0, or a number that YAML read as text: quoted, or
+    written as 1e-3, which YAML 1.1 (PyYAML, Snakemake) reads as a string (no dot)."""
+    text = error.instance
+    if error.validator == "type" and isinstance(text, float) and text.is_integer():
+        return f"write {int(text)}"
+    if error.validator != "type" or not isinstance(text, str):
+        return ""
+    try:
+        number = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if "e" in text.lower() and "." not in text:
+        return f"YAML reads {text} as text: write {number!r} or put a dot in it, e.g. 1.0e-3"
+    return f"write {number!r} without quotes"
 
 
 def _resolve_ref(node: dict, root: dict) -> dict:

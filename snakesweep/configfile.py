@@ -8,7 +8,9 @@ to say where the error is. Bundles and published sweeps are read through it too.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -90,3 +92,26 @@ def read_config_file(path: Path | str) -> dict:
             "start the file with `sweep: NAME` and the other top-level keys",
         )
     return content
+
+
+def typed_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`snakemake --config` values with the numbers, booleans and nulls of nested mappings
+    read as in a config file. Snakemake reads a nested value (`budget={"rounds": 8}`) with
+    YAML's BaseLoader, which keeps every scalar as text: `rounds` would be the string '8'."""
+
+    def typed(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: typed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [typed(item) for item in value]
+        if isinstance(value, str):
+            with contextlib.suppress(yaml.YAMLError):
+                scalar = yaml.safe_load(value)
+                if scalar is None or isinstance(scalar, bool | int | float):
+                    return scalar
+        return value
+
+    return {
+        key: typed(value) if isinstance(value, Mapping | list) else value
+        for key, value in overrides.items()
+    }

@@ -109,6 +109,22 @@ def damaged_error(path: Path, problem: str) -> ConfigError:
     )
 
 
+def check_writable(sweep_dir: Path) -> None:
+    """Raise when the sweep's folder, or the nearest folder above it that exists, cannot be
+    written (a read-only file system, another user's folder): found before any job runs,
+    instead of a failed first job."""
+    existing = sweep_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(
+            "",
+            f"{sweep_dir} cannot be written: {existing} is read-only or not yours",
+            "run the sweep in a folder you can write to (snakemake --directory DIR), or make "
+            f"{existing} writable",
+        )
+
+
 def check_outputs(sweep_dir: Path) -> None:
     """Raise for the first damaged output of a sweep folder (see `damage`)."""
     for pattern in CHECKED:

@@ -6,11 +6,14 @@ traceback, and results/ untouched. Most cases go through load_config (fast); a f
 from __future__ import annotations
 
 import copy
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO, TINY_SWEEP, run_snakemake, write_config
@@ -33,6 +36,25 @@ def set_key(path: str, value: object) -> Callable[[dict], None]:
     return change
 
 
+def together(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
+    """Several changes of the tiny sweep at once."""
+
+    def change(config: dict) -> None:
+        for one in changes:
+            one(config)
+
+    return change
+
+
+def write_file(name: str, text: str) -> Callable[[dict], None]:
+    """A file the config names, in the working directory."""
+
+    def change(config: dict) -> None:
+        Path(name).write_text(text)
+
+    return change
+
+
 def drop_key(path: str) -> Callable[[dict], None]:
     def change(config: dict) -> None:
         *parents, last = path.split(".")
@@ -44,12 +66,28 @@ def drop_key(path: str) -> Callable[[dict], None]:
     return change
 
 
-def write_csv(text: str, **data: object) -> Callable[[dict], None]:
+def write_csv(text: str | bytes, **data: object) -> Callable[[dict], None]:
     """A CSV data file (in the working directory) and a data section pointing at it."""
 
     def change(config: dict) -> None:
-        Path("data.csv").write_text(text)
+        path = Path("data.csv")
+        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
         config["data"] = {"name": "csv", "path": "data.csv", "target": "label", **data}
+
+    return change
+
+
+def write_npz(
+    x: object = None, y: object = None, text: str = "", **data: object
+) -> Callable[[dict], None]:
+    """An NPZ data file with arrays x and y (or `text` in its place) and a data section."""
+
+    def change(config: dict) -> None:
+        if text:
+            Path("data.npz").write_text(text)
+        else:
+            np.savez("data.npz", x=np.asarray(x), y=np.asarray(y))
+        config["data"] = {"name": "npz", "path": "data.npz", **data}
 
     return change
 
@@ -68,6 +106,7 @@ def tabular_sweep(table: str = "hpobench/car", metric: str = "val/error", **keys
 
 
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n" * 5
+TWELVE = "a,label\n" + "".join(f"{i},{'xy'[i % 2]}\n" for i in range(12))
 ROWS = "a,b,label\n" + "1,2,x\n3,4,y\n" * 10
 
 # (id, change of the tiny sweep, key the message must name, words it must contain)
@@ -77,9 +116,23 @@ CASES = [
     ("nested typo", set_key("budget.round", 3), "budget.round", "unknown key"),
     ("objective typo", set_key("objective.metirc", "val/acc"), "objective.metirc", "unknown"),
     ("tracking typo", set_key("tracking.url", "x"), "tracking.url", "unknown key"),
+    ("tracking folder", set_key("tracking.uri", "results/mlruns"), "tracking.uri", "file store"),
     ("limits typo", set_key("limits.trial_time", 5), "limits.trial_time", "unknown key"),
     ("rounds not int", set_key("budget.rounds", "four"), "budget.rounds", "not of type"),
     ("rounds zero", set_key("budget.rounds", 0), "budget.rounds", "minimum"),
+    (
+        "trials as 2.0",
+        set_key("budget.trials_per_round", 2.0),
+        "budget.trials_per_round",
+        "write 2",
+    ),
+    ("rounds quoted", set_key("budget.rounds", "2"), "budget.rounds", "write 2 without quotes"),
+    (
+        "YAML 1e-3 is text",
+        set_key("space.lr.low", "1e-3"),
+        "space.lr.low",
+        "write 0.001 or put a dot",
+    ),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
     # trial ids have three digits: r000-t000 to r999-t999
     ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
@@ -119,6 +172,16 @@ CASES = [
     ("metric not logged", set_key("objective.metric", "val/accuracy"), "objective.metric", ""),
     ("strategy typo", set_key("search.strategy", "bayez"), "search.strategy", "bayes"),
     ("train typo", set_key("train.acelerator", "cpu"), "train.acelerator", "unknown key"),
+    ("accelerator typo", set_key("train.accelerator", "gpuu"), "train.accelerator", "'cuda'"),
+    ("precision typo", set_key("train.precision", "16-mix"), "train.precision", "'16-mixed'"),
+    ("devices word", set_key("train.devices", "two"), "train.devices", "a count (-1 = all)"),
+    (
+        "failure penalty word",
+        set_key("search.failure_penalty", "worse"),
+        "search.failure_penalty",
+        "'worse' is not one of the forms this key takes (Objective a failed",
+    ),
+    ("devices zero", set_key("train.devices", 0), "train.devices", ""),
     # search-space definitions
     ("empty space", set_key("space", {}), "space", ""),
     ("unknown type", set_key("space.lr.type", "flaot"), "space.lr.type", "float"),
@@ -150,6 +213,107 @@ CASES = [
         "regression",
     ),
     ("csv target as feature", write_csv(CSV, features=["a", "label"]), "data.features", "answer"),
+    (
+        "csv decimal comma",
+        write_csv("a;label\n" + "1,5;x\n2,5;y\n" * 10),
+        "data.features",
+        "write decimals with a point",
+    ),
+    ("csv short row", write_csv(ROWS + "1,2\n"), "data.path", "row 22 has 2 fields"),
+    (
+        "csv not utf-8",
+        write_csv(CSV.replace("x", "caf\xe9").encode("latin-1")),
+        "data.path",
+        "UTF-8",
+    ),
+    ("csv header only", write_csv("a,b,label\n"), "data.path", "no data rows"),
+    ("csv column twice", write_csv(CSV.replace("a,b", "a,a")), "data.path", "'a' is named twice"),
+    ("csv target only", write_csv("label\n" + "x\ny\n" * 10), "data.path", "no column besides"),
+    ("csv one class", write_csv("a,label\n" + "1,x\n2,x\n" * 10), "data.target", "two classes"),
+    (
+        "csv id column",
+        write_csv("a,label\n" + "".join(f"{i},id{i}\n" for i in range(50))),
+        "data.target",
+        "50 distinct values in 50 rows",
+    ),
+    ("csv missing target", write_csv(ROWS + "1,2,\n"), "data.path", "missing target"),
+    ("npz not numpy", write_npz(text="x,y\n1,2\n"), "data.path", "cannot be read"),
+    (
+        "npz of objects",
+        write_npz(np.array([[1, None]] * 20, dtype=object), np.arange(20) % 2),
+        "data.path",
+        "not Python objects",
+    ),
+    ("npz of words", write_npz([["a", "b"]] * 20, np.arange(20) % 2), "data.x_key", "numbers"),
+    ("npz nan", write_npz([[1.0, np.nan]] * 20, np.arange(20) % 2), "data.path", "20 missing"),
+    ("npz 2-d y", write_npz(np.ones((20, 2)), np.ones((20, 3))), "data.y_key", "one target"),
+    ("npz one class", write_npz(np.ones((20, 2)), np.zeros(20)), "data.y_key", "two classes"),
+    (
+        "npz regression nan",
+        write_npz(np.ones((20, 2)), [np.nan] * 20, task="regression"),
+        "data.y_key",
+        "missing",
+    ),
+    # tables the search reads
+    (
+        "warm start empty",
+        together(write_file("old.csv", ""), set_key("search.warm_start", ["old.csv"])),
+        "search.warm_start[0]",
+        "old.csv is not a CSV table",
+    ),
+    (
+        "replay cut off",
+        together(
+            write_file("list.csv", 'lr\n"0.1'),
+            set_key("search", {"strategy": "replay", "file": "list.csv"}),
+        ),
+        "search.file",
+        "list.csv is not a CSV table",
+    ),
+    (
+        "replay bad yaml",
+        together(
+            write_file("list.yaml", "- lr: [0.1\n"),
+            set_key("search", {"strategy": "replay", "file": "list.yaml"}),
+        ),
+        "search.file",
+        "neither a CSV table nor a YAML list",
+    ),
+    # a built-in model and data of a shape it cannot read
+    (
+        "cnn on a table",
+        together(set_key("data.name", "wine"), set_key("model.name", "cnn")),
+        "model.name",
+        "cnn needs image data",
+    ),
+    (
+        "gru on a csv",
+        together(write_csv(ROWS), set_key("model.name", "gru")),
+        "model.name",
+        "gru needs sequences",
+    ),
+    ("shape of digits", set_key("data.shape", [3, 3]), "data.shape", "does not fit 64 features"),
+    (
+        "sequence too long",
+        together(set_key("data", {"name": "sequence", "shape": [5, 5]})),
+        "data.shape",
+        "does not fit 24",
+    ),
+    # a split that leaves a part empty that the sweep reads
+    ("no validation", set_key("data.val_fraction", 0.0), "data.val_fraction", "no validation"),
+    (
+        "validation too small",
+        write_csv(TWELVE, val_fraction=0.04),
+        "data.val_fraction",
+        "0.04 leaves no validation samples of the 12",
+    ),
+    (
+        "more folds than samples",
+        together(write_csv(TWELVE), set_key("evaluate.folds", 12)),
+        "evaluate.folds",
+        "fold 10 of 12 gets no validation samples",
+    ),
+    ("no test set", set_key("data.test_fraction", 0.0), "data.test_fraction", "test_set: false"),
     # class_paths: located and read, never imported at parse time
     ("class_path no dots", set_key("model", {"class_path": "Model"}), "model.class_path", ""),
     ("class_path no module", set_key("model", {"class_path": "nosuch.Model"}), "model", "nosuch"),
@@ -307,10 +471,11 @@ def assert_refused(result: subprocess.CompletedProcess, words: str) -> None:
     [
         (set_key("budget.rundos", 2), "budget.rundos: unknown key"),
         (set_key("sweep", "../escape"), "sweep: '../escape' is not a valid sweep name"),
+        (set_key("space.lr.low", "1e-3"), "space.lr.low: '1e-3' is not of type 'number' (YAML"),
         (set_key("model", {"class_path": "nosuch.Model"}), "model.class_path"),
         (None, "key 'activation' is given twice"),
     ],
-    ids=["typo", "sweep name", "class_path", "duplicate key"],
+    ids=["typo", "sweep name", "1e-3", "class_path", "duplicate key"],
 )
 def test_snakemake_refuses_before_any_job(tmp_path, change, words):
     config = copy.deepcopy(TINY_SWEEP)
@@ -444,3 +609,60 @@ def test_a_yte_config_is_refused_by_every_entry_point_without_running_it(tmp_pat
     assert workflow.returncode != 0
     last = workflow.stderr.strip().splitlines()[-1]
     assert "YTE templating (__use_yte__), which runs Python code; Snakemake has evaluated" in last
+
+
+def test_unusual_but_valid_data_files_read(tmp_path):
+    """Data files as users save them: a semicolon CSV (Excel where the decimal mark is a comma)
+    with spaces around its names, string labels; an NPZ with a 1-D x, float64 class labels,
+    one-hot rows or a column of labels."""
+    from snakesweep.train.data import read_csv, read_npz
+
+    path = tmp_path / "semi.csv"
+    path.write_text("a; b; label\n" + '1;2; cat\n3;4;"dog;\nlong-haired"\n' * 5)
+    arrays = read_csv({"path": str(path), "target": "label"})
+    assert arrays.x.shape == (10, 2) and arrays.class_names == ["cat", "dog;\nlong-haired"]
+    labels = np.arange(30) % 3
+    for y in (labels.astype(np.float64), np.eye(3)[labels], labels[:, None]):
+        np.savez(tmp_path / "data.npz", x=np.linspace(0, 1, 30), y=y)
+        arrays = read_npz({"path": str(tmp_path / "data.npz")})
+        assert arrays.x.shape == (30, 1) and arrays.class_names == ["0", "1", "2"]
+        assert arrays.y.tolist() == labels.tolist()
+
+
+def test_an_empty_part_that_nothing_reads_is_allowed(tmp_path):
+    """No validation split when the objective is the training loss; no test split when the
+    test set is not evaluated."""
+    config = copy.deepcopy(TINY_SWEEP)
+    config["data"] = {"name": "digits", "val_fraction": 0.0, "test_fraction": 0.0}
+    config["objective"] = {"metric": "train/loss", "direction": "minimize"}
+    config["evaluate"] = {"test_set": False}
+    load_config(config, tmp_path / "results")
+
+
+def test_a_nested_config_override_keeps_its_numbers(tmp_path):
+    """`snakemake --config budget={"rounds": 3}` runs 3 rounds: Snakemake reads nested values
+    as text ('3'), which the workflow reads again as a config file would."""
+    from snakesweep.configfile import typed_overrides
+
+    overrides = {"budget": {"rounds": "3", "target": "1.0e-3"}, "sweep": "007", "x": ["2", "a"]}
+    assert typed_overrides(overrides) == {
+        "budget": {"rounds": 3, "target": 0.001},
+        "sweep": "007",
+        "x": [2, "a"],
+    }
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    result = run_snakemake(tmp_path, configfile, "-n", "--config", 'budget={"rounds": 3}')
+    assert re.search(r"^propose\s+3$", result.stdout, re.MULTILINE), result.stdout[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a folder without write permission")
+def test_a_results_folder_that_cannot_be_written_stops_the_run_before_any_job(tmp_path):
+    """One line naming the folder, no traceback, nothing written under results/ or logs/."""
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    (tmp_path / "results").mkdir(mode=0o555)
+    result = run_snakemake(tmp_path, configfile, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "snakesweep: results/tiny cannot be written: results is read-only" in output
+    assert not list((tmp_path / "results").iterdir()) and not (tmp_path / "logs").exists()

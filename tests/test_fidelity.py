@@ -166,7 +166,11 @@ def test_bohb_uses_the_model_once_a_fidelity_has_enough_results():
         (
             {},
             None,
-            {"pruning": {"rule": "median"}, "data": {"name": "digits", "val_fraction": 0.0}},
+            {
+                "pruning": {"rule": "median", "metric": "val/loss"},
+                "data": {"name": "digits", "val_fraction": 0.0},
+                "objective": {"metric": "train/loss", "direction": "minimize"},
+            },
             "pruning.metric",
         ),
     ],

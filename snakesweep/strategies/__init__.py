@@ -33,6 +33,7 @@ from snakesweep.strategies._base import (
     check_options,
     dedupe,
     observations,
+    read_table,
     rng_for,
 )
 
@@ -192,7 +193,7 @@ def warm_start_table(paths: list[str], space: Space) -> pd.DataFrame:
             raise ConfigError(
                 key, f"no such file: {path}", "give an earlier sweep's results/<sweep>/trials.csv"
             )
-        table = pd.read_csv(path)
+        table = read_table(path, key)
         missing = [c for c in [*space.tuned, "objective"] if c not in table.columns]
         if missing:
             raise ConfigError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,3 +181,16 @@ def dedupe(
 
         out += distinct(space, full_grid(space, points=None, strict=False), n - len(out), keys)
     return out
+
+
+def read_table(path: Path | str, key: str) -> pd.DataFrame:
+    """A CSV file the config names (a warm-start table, a replay list), or a ConfigError naming
+    `key` when it is empty or not a CSV table."""
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            key,
+            f"{path} is not a CSV table ({str(error).splitlines()[0]})",
+            "give a CSV file with a header row, e.g. an earlier sweep's trials.csv",
+        ) from None

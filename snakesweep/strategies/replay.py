@@ -12,7 +12,7 @@ from typing import Any
 
 from snakesweep.errors import ConfigError
 from snakesweep.space import Space, _isnan
-from snakesweep.strategies._base import Observations
+from snakesweep.strategies._base import Observations, read_table
 
 NAME = "replay"
 OPTIONS: dict[str, Any] = {"file": None, "configs": None}
@@ -37,9 +37,7 @@ def load_configs(options: dict[str, Any], space: Space) -> list[dict[str, Any]]:
                 "give a path relative to the directory snakemake runs in",
             )
         if path.suffix.lower() == ".csv":
-            import pandas as pd
-
-            table = pd.read_csv(path)
+            table = read_table(path, key)
             missing = [n for n in space.tuned if n not in table.columns]
             if missing:
                 raise ConfigError(
@@ -49,7 +47,14 @@ def load_configs(options: dict[str, Any], space: Space) -> list[dict[str, Any]]:
         else:
             import yaml
 
-            raw = yaml.safe_load(path.read_text())
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (yaml.YAMLError, UnicodeDecodeError) as error:
+                raise ConfigError(
+                    key,
+                    f"{path} is neither a CSV table nor a YAML list ({str(error).splitlines()[0]})",
+                    "name a .csv file, or a YAML list of parameter mappings",
+                ) from None
     else:
         raw = options["configs"]
     if not isinstance(raw, list) or not raw:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from snakesweep.errors import ConfigError
-from snakesweep.train.data import BUILTIN, SKLEARN_SETS, TASKS, data_config, read_csv, read_npz
+from snakesweep.train.data import (
+    BUILTIN,
+    TASKS,
+    Arrays,
+    check_split,
+    data_config,
+    load_arrays,
+)
 from snakesweep.train.options import (
     CHOICES,
     MODELS,
@@ -21,6 +28,7 @@ from snakesweep.train.options import (
     POSITIVE,
     bounds_of,
     is_hyperparameter,
+    model_input,
 )
 
 # The schema's defaults of the `data:` section, for a config checked before load_config filled
@@ -52,8 +60,10 @@ def check(config: dict[str, Any], space: Any = None) -> None:
     if (config.get("train") or {}).get("function"):
         _check_function(config)
         return
-    task = _check_data(config)
+    arrays = _check_data(config)
     user_model = _check_model(model)
+    if not user_model and arrays is not None:
+        model_input(model.get("name", "mlp"), arrays.input_shape)
     _check_space(config, space, user_model, model, data)
     folds = evaluate.get("folds")
     if folds is not None and (not isinstance(folds, int) or isinstance(folds, bool) or folds < 2):
@@ -65,8 +75,20 @@ def check(config: dict[str, Any], space: Any = None) -> None:
             "makes its own split",
             "omit evaluate.folds, or let the DataModule take a fold argument in init_args",
         )
-    if not user_model and not data.get("class_path"):
-        _check_objective(config, task)
+    if arrays is None:
+        return
+    if not user_model:
+        _check_objective(config, arrays.task)
+    # (a pruning metric's own validation split is checked with pruning, snakesweep/pruning.py)
+    early = ((config.get("train") or {}).get("early_stopping")) or {}
+    metrics = [(config.get("objective") or {}).get("metric", "val/loss"), early.get("monitor")]
+    check_split(
+        arrays,
+        data_config({**DATA_DEFAULTS, **data}, config.get("seed") or 0),
+        folds,
+        validated=any(str(m).startswith("val/") for m in metrics),
+        tested=evaluate.get("test_set", True),
+    )
 
 
 def _check_function(config: dict[str, Any]) -> None:
@@ -91,7 +113,9 @@ def _check_function(config: dict[str, Any]) -> None:
         raise ConfigError("pruning.rule", "is not available with train.function", "use none")
 
 
-def _check_data(config: dict[str, Any]) -> str | None:
+def _check_data(config: dict[str, Any]) -> Arrays | None:
+    """The data set of the `data:` section, loaded as a trial loads it (every problem of a
+    user's file is a ConfigError); None for a user's DataModule, which is only located."""
     data = config.get("data") or {}
     if data.get("class_path"):
         _check_class(data["class_path"], "data.class_path", "LightningDataModule")
@@ -111,13 +135,9 @@ def _check_data(config: dict[str, Any]) -> str | None:
         raise ConfigError(
             "data.val_fraction", "val_fraction + test_fraction leave no training data"
         )
-    if name == "csv":
-        return read_csv(cfg).task  # reads the file: missing target, non-numeric features
-    if name == "npz":
-        return read_npz(cfg).task
     if cfg.get("task") and cfg["task"] not in TASKS:
         raise ConfigError("data.task", f"unknown task {cfg['task']!r}")
-    return SKLEARN_SETS.get(name, "classification")
+    return load_arrays(cfg)
 
 
 def _check_model(model: dict[str, Any]) -> bool:

@@ -9,8 +9,10 @@ trial ever sees the test set.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,15 +119,24 @@ def load_arrays(cfg: dict[str, Any]) -> Arrays:
             f"use one of {', '.join(BUILTIN)} or data.class_path",
         )
     if cfg.get("shape"):
-        shape = tuple(int(s) for s in cfg["shape"])
-        if int(np.prod(shape)) != int(np.prod(arrays.input_shape)):
-            raise ConfigError(
-                "data.shape",
-                f"{list(shape)} does not fit {int(np.prod(arrays.input_shape))} features",
-            )
+        shape = reshaped(cfg, arrays.input_shape)
         arrays.x = arrays.x.reshape((len(arrays.x), *shape))
         arrays.kind = "image" if len(shape) == 3 else "sequence" if len(shape) == 2 else "tabular"
     return arrays
+
+
+def reshaped(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One sample's shape after `data.shape` (when given, it must hold the same features)."""
+    if not cfg.get("shape"):
+        return input_shape
+    shape = tuple(int(s) for s in cfg["shape"])
+    if math.prod(shape) != math.prod(input_shape):
+        raise ConfigError(
+            "data.shape",
+            f"{list(shape)} does not fit {math.prod(input_shape)} features",
+            f"give dimensions whose product is {math.prod(input_shape)}",
+        )
+    return shape
 
 
 def _sklearn_file(name: str) -> Path:
@@ -206,13 +217,40 @@ def make_sequences(cfg: dict[str, Any], seed: int) -> Arrays:
 
 
 def read_csv(cfg: dict[str, Any]) -> Arrays:
-    """A user's CSV: `target` column, numeric `features` (default: all other columns)."""
+    """A user's CSV: `target` column, numeric `features` (default: all other columns). Fields
+    are separated by commas, or by semicolons or tabs when the header has no comma (the CSV
+    that Excel writes where the decimal mark is a comma)."""
     path = _user_path(cfg, "data.path")
-    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, encoding="utf-8-sig") as fh:  # -sig: Excel's byte-order mark
+            text = fh.read()
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            "data.path",
+            f"{path} is not UTF-8 text (byte {error.object[error.start]:#x} at offset "
+            f"{error.start})",
+            "save it as UTF-8 (Excel: CSV UTF-8; or iconv -f latin1 -t utf-8)",
+        ) from None
+    first = text.partition("\n")[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not rows:
         raise ConfigError("data.path", f"{path} is empty")
-    header, body = rows[0], [r for r in rows[1:] if r]
+    header, body = [c.strip() for c in rows[0]], [r for r in rows[1:] if r]
+    if not body:
+        raise ConfigError("data.path", f"{path} has a header but no data rows")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ConfigError(
+            "data.path", f"{path}: column {repeated[0]!r} is named twice", "rename one of them"
+        )
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise ConfigError(
+                "data.path",
+                f"{path}, row {i + 2} has {len(row)} fields, the header {len(header)}",
+                "give every row one field per column",
+            )
     target = cfg.get("target")
     if not target:
         raise ConfigError("data.target", "missing", "name the CSV column to predict")
@@ -221,6 +259,10 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
             "data.target", f"column {target!r} not in {path} (columns: {', '.join(header)})"
         )
     features = cfg.get("features") or [c for c in header if c != target]
+    if not features:
+        raise ConfigError(
+            "data.path", f"{path} has no column besides the target {target!r}", "add features"
+        )
     missing = [c for c in features if c not in header]
     if missing:
         raise ConfigError("data.features", f"columns {missing} not in {path}")
@@ -234,16 +276,19 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     x = np.empty((len(body), len(idx)), dtype=np.float32)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
-            value = row[col].strip() if col < len(row) else ""
+            value = row[col].strip()
             where = f"column {features[j]!r} of {path}, row {i + 2}"
             try:
                 x[i, j] = float(value)
             except ValueError:
                 if value:
+                    decimal_comma = _is_float(value.replace(",", ".", 1))
                     raise ConfigError(
                         "data.features",
                         f"{where} is not numeric ({value!r})",
-                        "drop or encode the column, or list numeric columns in data.features",
+                        "write decimals with a point (1.5, not 1,5)"
+                        if decimal_comma
+                        else "drop or encode the column, or list numeric columns in data.features",
                     ) from None
                 raise ConfigError(
                     "data.path",
@@ -256,29 +301,82 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
                     f"{where} is {value!r} (a missing or infinite value)",
                     "fill or drop the rows with missing values",
                 )
-    labels = [r[header.index(target)] for r in body]
-    return _with_target(x, labels, cfg, "tabular")
+    column = header.index(target)
+    labels = [r[column].strip() for r in body]
+    if "" in labels:
+        raise ConfigError(
+            "data.path",
+            f"column {target!r} of {path}, row {labels.index('') + 2} is empty (a missing target)",
+            "fill or drop the rows with missing values",
+        )
+    return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
 def read_npz(cfg: dict[str, Any]) -> Arrays:
-    """A user's NPZ: arrays `x_key` (default x) and `y_key` (default y)."""
+    """A user's NPZ: arrays `x_key` (default x) and `y_key` (default y), numeric, as
+    numpy.savez writes them. A 1-D x is one feature per sample; a y of shape (n, 1) or one-hot
+    rows (classification) is read as one label per sample."""
     path = _user_path(cfg, "data.path")
-    with np.load(path, allow_pickle=False) as npz:
-        for key in ("x_key", "y_key"):
-            name = cfg.get(key, key[0])
-            if name not in npz:
-                raise ConfigError(
-                    f"data.{key}", f"array {name!r} not in {path} (arrays: {', '.join(npz.files)})"
-                )
-        x = np.asarray(npz[cfg.get("x_key", "x")], dtype=np.float32)
-        y = npz[cfg.get("y_key", "y")]
+    names = {key: cfg.get(key, key[0]) for key in ("x_key", "y_key")}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = list(npz.files)
+            arrays = {key: npz[name] for key, name in names.items() if name in files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ConfigError(
+            "data.path",
+            f"{path} cannot be read as numeric NumPy arrays ({str(error).splitlines()[0]})",
+            "save numbers with numpy.savez(path, x=features, y=targets), not Python objects",
+        ) from None
+    for key, name in names.items():
+        if key not in arrays:
+            raise ConfigError(
+                f"data.{key}", f"array {name!r} not in {path} (arrays: {', '.join(files)})"
+            )
+    x, y = arrays["x_key"], arrays["y_key"]
+    if x.dtype.kind not in "biuf" or x.ndim == 0:
+        raise ConfigError(
+            "data.x_key",
+            f"array {names['x_key']!r} of {path} is not an array of numbers ({x.dtype}, "
+            f"shape {list(x.shape)})",
+            "save one row of numbers per sample",
+        )
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    classification = cfg.get("task", "classification") == "classification"
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and classification and _one_hot(y):
+        y = np.argmax(y, axis=1)
+    if y.ndim != 1 or y.dtype.kind not in "biufU":
+        raise ConfigError(
+            "data.y_key",
+            f"array {names['y_key']!r} of {path} is not one target per sample ({y.dtype}, "
+            f"shape {list(y.shape)})",
+            "give class labels or one-hot rows (classification), or one number per sample",
+        )
     if len(x) != len(y):
         raise ConfigError("data.path", f"{path}: x has {len(x)} rows, y has {len(y)}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise ConfigError(
+            "data.path",
+            f"array {names['x_key']!r} of {path} holds {bad} missing or infinite values",
+            "fill or drop the samples with missing values",
+        )
+    if classification and y.dtype.kind == "f" and np.all(y == np.round(y)):
+        y = y.astype(np.int64)  # class labels saved as floats: 1, not 1.0
     kind = {4: "image", 3: "sequence"}.get(x.ndim, "tabular")
-    return _with_target(x, list(y), cfg, kind)
+    return _with_target(x, list(y), cfg, kind, "data.y_key")
 
 
-def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) -> Arrays:
+def _one_hot(y: np.ndarray) -> bool:
+    return y.dtype.kind in "biuf" and bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1))
+
+
+def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, key: str) -> Arrays:
+    """The arrays with `labels` as targets; `key` names the config key of the targets."""
     task = cfg.get("task", "classification")
     if task not in TASKS:
         raise ConfigError("data.task", f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
@@ -286,15 +384,28 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str) ->
         try:
             y = np.asarray(labels, dtype=np.float32)
         except ValueError:
-            raise ConfigError("data.target", "regression target is not numeric") from None
+            raise ConfigError(key, "regression target is not numeric") from None
+        if not np.all(np.isfinite(y)):
+            raise ConfigError(
+                key,
+                "the regression target has missing or infinite values",
+                "fill or drop the samples with missing values",
+            )
         return Arrays(x, y, task, kind)
     names = sorted({str(v) for v in labels}, key=_natural)
-    if len(names) > max(20, len(labels) // 2) and all(_is_float(n) for n in names):
+    if len(names) < 2:
         raise ConfigError(
-            "data.task",
-            f"the target has {len(names)} distinct numbers in {len(labels)} rows: as a "
-            "classification every value would be its own class",
-            "set data.task: regression",
+            key,
+            f"every sample has the class {names[0]!r}: a classifier needs at least two classes",
+            "predict another target, or set data.task: regression",
+        )
+    if len(names) > max(20, len(labels) // 2):
+        numbers = all(_is_float(n) for n in names)
+        raise ConfigError(
+            "data.task" if numbers else key,
+            f"the target has {len(names)} distinct {'numbers' if numbers else 'values'} in "
+            f"{len(labels)} rows: as a classification almost every value would be its own class",
+            "set data.task: regression" if numbers else "predict a column of class labels",
         )
     index = {n: i for i, n in enumerate(names)}
     y = np.asarray([index[str(v)] for v in labels], dtype=np.int64)
@@ -373,15 +484,57 @@ def split_indices(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), test_idx
 
 
+def subset_of(cfg: dict[str, Any], n: int) -> slice | np.ndarray:
+    """The samples a sweep uses: all, or the seeded `data.subset` of them."""
+    if not cfg.get("subset"):
+        return slice(None)
+    rng = np.random.default_rng(int(cfg["split_seed"]) + 1)
+    return np.sort(rng.permutation(n)[: int(cfg["subset"])])
+
+
+def check_split(
+    arrays: Arrays, cfg: dict[str, Any], folds: int | None, validated: bool, tested: bool
+) -> None:
+    """A ConfigError when the split leaves a part empty that the sweep reads: training always,
+    validation (every fold's) when a metric is `validated`, the test set when `tested`."""
+    y = arrays.y[subset_of(cfg, len(arrays.y))]
+    fractions = (float(cfg["val_fraction"]), float(cfg["test_fraction"]))
+    n = f"the {len(y)}"
+    for fold in range(folds) if folds else [None]:
+        train, val, test = split_indices(
+            y, arrays.task, *fractions, int(cfg["split_seed"]), fold, folds
+        )
+        if not len(train):
+            raise ConfigError(
+                "data.test_fraction", f"leaves no training samples of {n}", "use more data"
+            )
+        if validated and not len(val) and folds:
+            raise ConfigError(
+                "evaluate.folds",
+                f"fold {fold} of {folds} gets no validation samples of {n}",
+                "use fewer folds or more data",
+            )
+        if validated and not len(val):
+            raise ConfigError(
+                "data.val_fraction",
+                f"{fractions[0]} leaves no validation samples of {n}",
+                "raise data.val_fraction, use more data, or optimise train/loss",
+            )
+    if tested and not len(test):
+        raise ConfigError(
+            "data.test_fraction",
+            f"{fractions[1]} leaves no test samples of {n} for the final evaluation",
+            "raise data.test_fraction, or set evaluate.test_set: false",
+        )
+
+
 def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Split:
     """Load the sweep's data and split it. `refit` merges validation into training."""
     cfg = data_config(sweep.data, sweep.seed)
     arrays = load_arrays(cfg)
     seed = int(cfg["split_seed"])
-    x, y = arrays.x, arrays.y
-    if cfg.get("subset"):
-        keep = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[: int(cfg["subset"])])
-        x, y = x[keep], y[keep]
+    keep = subset_of(cfg, len(arrays.y))
+    x, y = arrays.x[keep], arrays.y[keep]
     folds = sweep.folds if fold is not None else None
     tr, va, te = split_indices(
         y, arrays.task, float(cfg["val_fraction"]), float(cfg["test_fraction"]), seed, fold, folds

@@ -13,7 +13,13 @@ import torch
 from torch import nn
 
 from snakesweep.errors import ConfigError
-from snakesweep.train.options import ACTIVATIONS, INITIALISERS, MODELS, layer_widths
+from snakesweep.train.options import (
+    ACTIVATIONS,
+    INITIALISERS,
+    MODELS,
+    layer_widths,
+    model_input,
+)
 
 
 def activation(name: str, slope: float = 0.01) -> nn.Module:
@@ -90,14 +96,7 @@ def build_network(
         if not blocks:
             head = nn.Sequential(nn.Flatten(), head)
     elif name == "cnn":
-        if len(input_shape) != 3:
-            raise ConfigError(
-                "model.name",
-                f"cnn needs image data (channels, height, width), "
-                f"got inputs of shape {list(input_shape)}",
-                "use data.shape to reshape features into an image",
-            )
-        channels, height, width = input_shape
+        channels, height, width = model_input(name, input_shape)
         blocks = []
         k = int(hp["kernel_size"])
         for c_out in layer_widths(hp, "channels", int(hp["conv_layers"]), double=True):
@@ -121,15 +120,7 @@ def build_network(
             else nn.Sequential(nn.Flatten(), nn.Linear(n_flat, n_out))
         )
     elif name in ("lstm", "gru"):
-        if len(input_shape) == 3 and input_shape[0] == 1:
-            input_shape = input_shape[1:]  # a one-channel image is read row by row
-        if len(input_shape) != 2:
-            raise ConfigError(
-                "model.name",
-                f"{name} needs sequences (steps, features), got "
-                f"inputs of shape {list(input_shape)}",
-            )
-        n_in = input_shape[1]
+        n_in = model_input(name, input_shape)[1]
         widths = layer_widths(hp, "hidden_units", max(n_layers, 1))
         blocks = []
         for i, width in enumerate(widths):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from snakesweep.errors import ConfigError
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Optimizers that take a momentum (and, for sgd, nesterov) argument.
@@ -144,3 +146,26 @@ def layer_widths(hp: dict[str, Any], base: str, n: int, double: bool = False) ->
         if key in hp and hp[key] is not None:
             widths[i] = int(hp[key])
     return widths
+
+
+def model_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The input shape built-in model `name` reads one sample as (a one-channel image is a
+    sequence of rows for lstm and gru); a ConfigError when the model cannot read it."""
+    if name == "cnn" and len(input_shape) != 3:
+        raise ConfigError(
+            "model.name",
+            f"cnn needs image data (channels, height, width), "
+            f"got inputs of shape {list(input_shape)}",
+            "use data.shape to reshape features into an image",
+        )
+    if name in ("lstm", "gru"):
+        if len(input_shape) == 3 and input_shape[0] == 1:
+            input_shape = input_shape[1:]
+        if len(input_shape) != 2:
+            raise ConfigError(
+                "model.name",
+                f"{name} needs sequences (steps, features), got inputs of shape "
+                f"{list(input_shape)}",
+                "use data.shape to reshape features into [steps, features]",
+            )
+    return input_shape
