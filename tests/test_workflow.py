@@ -80,6 +80,9 @@ def test_console_shows_the_plan_rounds_and_results_not_the_jobs(finished):
     assert ours[1].startswith("[snakesweep] round 1/2: ") and "ETA" in ours[1]
     assert ours[2].startswith("[snakesweep] round 2/2: ")
     assert "rule train:" not in output and "Select jobs to execute" not in output
+    # Lightning's own lines go to each trial's log, not to the console
+    assert "GPU available" not in output and "Trainer.fit" not in output, output
+    assert "GPU available" in (workdir / "logs" / "train" / "tiny" / "r000-t000.log").read_text()
     # the job blocks are in Snakemake's log file
     first_run = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0]
     assert "rule train:" in first_run.read_text()

@@ -263,12 +263,20 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
     return metrics
 
 
+# The loggers to which Lightning adds a console handler (and stops propagating) when imported
+# in a process whose root logger has none yet, as the warm worker is.
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
 def log_to_file() -> None:
-    """Lightning's info lines and Python warnings go to the job's log (the root logger) instead
-    of the console, where they would bury the sweep's own lines. Lightning adds its own
-    console handler when it is imported; where the root logger has none, nothing changes."""
+    """Lightning's info lines ("GPU available", tips) and Python warnings go to the job's log
+    (the root logger) instead of the console, where they would bury the sweep's own lines.
+    Where the root logger has no handler, nothing changes."""
     if logging.getLogger().handlers:
-        logging.getLogger("lightning").handlers.clear()
+        for name in LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
         logging.captureWarnings(True)
 
 
