@@ -27,7 +27,12 @@ SPACE = {
 }
 
 
-def sweep_config(sweep: str = "fake", rounds: int = 3, per_round: int = 4, uri: str = "") -> dict:
+def sweep_config(
+    sweep: str = "fake",
+    rounds: int = 3,
+    per_round: int = 4,
+    uri: str = "sqlite:///results/mlflow.db",
+) -> dict:
     return {
         "sweep": sweep,
         "seed": 3,
