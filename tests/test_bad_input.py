@@ -627,6 +627,12 @@ def test_unusual_but_valid_data_files_read(tmp_path):
         arrays = read_npz({"path": str(tmp_path / "data.npz")})
         assert arrays.x.shape == (30, 1) and arrays.class_names == ["0", "1", "2"]
         assert arrays.y.tolist() == labels.tolist()
+    # 8-bit images (samples, channels, height, width) are scaled to [0, 1], as mnist is
+    pixels = np.full((6, 1, 4, 4), 255, dtype=np.uint8)
+    pixels[:, :, :2] = 0
+    np.savez(tmp_path / "images.npz", x=pixels, y=np.arange(6) % 2)
+    arrays = read_npz({"path": str(tmp_path / "images.npz")})
+    assert arrays.kind == "image" and arrays.x.min() == 0.0 and arrays.x.max() == 1.0
 
 
 def test_an_empty_part_that_nothing_reads_is_allowed(tmp_path):

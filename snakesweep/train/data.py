@@ -341,7 +341,10 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
             f"shape {list(x.shape)})",
             "save one row of numbers per sample",
         )
-    x = np.asarray(x, dtype=np.float32)
+    # Images saved as 8-bit pixels (0..255) are scaled to [0, 1], as the bundled mnist is: image
+    # data is not standardised after the split, and raw pixel values would stall training.
+    scale = 255.0 if x.dtype == np.uint8 and x.ndim == 4 else 1.0
+    x = np.asarray(x, dtype=np.float32) / scale
     if x.ndim == 1:
         x = x[:, None]
     classification = cfg.get("task", "classification") == "classification"
