@@ -39,7 +39,7 @@ def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame)
             files.trial_curve(trial),
             f"Learning curves of {trial}",
             dpi=60,
-            fixed_margins=True,
+            small=True,
         )
         for trial, history in read_histories(files.trials_dir, trials).items()
         if len(history) >= 2

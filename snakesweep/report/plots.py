@@ -48,7 +48,7 @@ def warm_up() -> None:
         {"epoch": [0, 1], "train/loss": [1.0, 0.5], "val/loss": [1.0, 0.6], "val/acc": [0.5, 0.7]}
     )
     with tempfile.TemporaryDirectory() as folder:
-        plot_learning_curves({"trial": history}, Path(folder, "curves.png"), dpi=60)
+        plot_learning_curves({"trial": history}, Path(folder, "curves.png"), dpi=60, small=True)
 
 
 def _message(path: Path | str, title: str, text: str) -> Path:
@@ -296,12 +296,13 @@ def plot_learning_curves(
     path: Path | str,
     title: str = "",
     dpi: int = DPI,
-    fixed_margins: bool = False,
+    small: bool = False,
 ) -> Path:
     """Per-epoch loss (train solid, validation dashed) and the first other validation metric of
-    the given trials (e.g. the top five), one colour per trial. With `fixed_margins` (a trial's
-    own small curve, drawn every round) the panels get fixed margins instead of tight_layout,
-    which measures every label first: a third of the plot's time."""
+    the given trials (e.g. the top five), one colour per trial. `small` is a trial's own curve,
+    drawn every round while trials train: fixed margins instead of tight_layout (which
+    measures every label first), at most five ticks an axis and no legend (the title says which
+    line is which): about 0.065 s a trial instead of 0.10 s."""
     title = title or "Learning curves"
     histories = {k: v for k, v in histories.items() if not v.empty and "epoch" in v}
     if not histories:
@@ -332,10 +333,15 @@ def plot_learning_curves(
             f"{label} per epoch" + (" (train solid, validation dashed)" if label == "loss" else "")
         )
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if small:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+        elif ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.suptitle(title)
-    if fixed_margins:
+    if small:
         width, height = fig.get_size_inches()
         fig.subplots_adjust(
             left=0.9 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.7 / height,
