@@ -252,18 +252,27 @@ def test_input(wildcards):
     return {"test": paths(wildcards).test_json} if EVALUATED else {}
 
 
-def get_report_inputs(wildcards):
-    """The final table, the test-set result and every trial's per-epoch history."""
+def get_search_plot_inputs(wildcards):
+    """The final table and every trial's per-epoch history (the top trials' learning curves)."""
     files = paths(wildcards)
     return {
         "table": files.trials_csv,
-        "best": files.best_yaml,
-        **test_input(wildcards),
         "histories": [
             files.trial_history(trial)
             for index in range(ROUNDS)
             for trial in trial_ids(wildcards.sweep, index)
         ],
+    }
+
+
+def get_report_inputs(wildcards):
+    """The final table, the test-set result and the search's plots (summary.md shows them)."""
+    files = paths(wildcards)
+    return {
+        "table": files.trials_csv,
+        "best": files.best_yaml,
+        **test_input(wildcards),
+        "plots": [files.plot(name) for name in REPORT_PLOTS],
     }
 
 

@@ -1,4 +1,4 @@
-"""Draw the sweep's plots and write summary.md (and HTML pages of both for the report)."""
+"""Write summary.md (and HTML pages of it and of the trials table for the report)."""
 
 import logging
 import sys
@@ -13,27 +13,27 @@ def main(smk) -> None:
     # Heavy imports here, not above: a job handed to the warm worker never pays for them.
     from snakesweep.history import read_history
     from snakesweep.outputs import write_atomic
-    from snakesweep.report.build import trials_page, write_plots, write_summary
+    from snakesweep.report.build import trials_page, write_summary
     from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
     sweep = sweep_of(smk.config)
     table = read_history(smk.input.table)
-    plots = {name: Path(smk.output[name]) for name in REPORT_PLOTS}
-    write_plots(table, sweep, plots)
     test = getattr(smk.input, "test", None)
-    test_json = Path(test) if test else None
     write_summary(
         table,
         sweep,
         Path(smk.output.summary),
-        test_json,
-        # The partial dependence is drawn by its own job, beside this one.
-        [*plots.values(), sweep.paths.plot("partial_dependence")],
+        Path(test) if test else None,
+        # The partial dependence is drawn by its own job, beside the other plots.
+        [
+            *(sweep.paths.plot(name) for name in REPORT_PLOTS),
+            sweep.paths.plot("partial_dependence"),
+        ],
         Path(smk.output.summary_html),
     )
     write_atomic(smk.output.table, trials_page(table, sweep.name))
-    logging.info("wrote %d plots and %s", len(plots), smk.output.summary)
+    logging.info("wrote %s", smk.output.summary)
 
 
 if __name__ == "__main__":

@@ -427,7 +427,7 @@ def estimate(
 
 def evaluation_steps(sweep: Sweep) -> list[str]:
     """The steps after the search (their names as the workflow's rules)."""
-    steps = ["aggregate", "track", "report"]
+    steps = ["aggregate", "track", "plot_search", "report"]
     if sweep.evaluated:
         steps[1:1] = ["evaluate_best", "evaluate_ensemble"]
     return [*steps, "provenance", "track_final"]

@@ -38,7 +38,7 @@ EXPECTED = {
     ("report", "summary"): FILES.summary_md,
     ("report", "summary_html"): FILES.report_page("summary"),
     ("report", "table"): FILES.report_page("trials"),
-    **{("report", name): FILES.plot(name) for name in REPORT_PLOTS},
+    **{("plot_search", name): FILES.plot(name) for name in REPORT_PLOTS},
     ("plot_confusion_matrix", "matrix"): FILES.evaluation("confusion_matrix.csv"),
     ("plot_confusion_matrix", "output 0"): FILES.plot("confusion_matrix"),
     ("plot_partial_dependence", "table"): FILES.trials_csv,

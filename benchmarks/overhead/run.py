@@ -407,6 +407,7 @@ def markdown(result: dict, arms: list[str]) -> str:
         row("track job, median", lambda a: d(a)["job_s_median"]["track"]),
         row("track_final", lambda a: d(a)["job_s_median"]["track_final"]),
         row("evaluate_best", lambda a: d(a)["job_s_median"]["evaluate_best"]),
+        row("plot_search", lambda a: d(a)["job_s_median"]["plot_search"]),
         row("report", lambda a: d(a)["job_s_median"]["report"]),
         row("tabular 120 trials wall (MLflow included)", lambda a: t(a)["wall_s"]),
         row("tabular 120, last round line", lambda a: t(a)["last_round_line_s"]),
