@@ -6,6 +6,7 @@ Every problem becomes a `ConfigError` naming the key, raised before any job star
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 from pathlib import Path
@@ -65,7 +66,9 @@ def validate_schema(config: dict, schema: dict) -> None:
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
-        raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
+        close = difflib.get_close_matches(str(extra[0]), known, n=1) if extra else []
+        guess = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(key, "unknown key", f"{guess}known keys here: {', '.join(known)}")
     if error.validator in ("anyOf", "oneOf", "pattern"):
         # The schema's own words say which forms are allowed; its regular expression does not.
         problem = f"{error.instance!r} is not one of the forms this key takes"

@@ -191,6 +191,18 @@ CASES = [
     ("empty choices", set_key("space.activation.choices", []), "space.activation", ""),
     ("unknown choice", set_key("space.activation.choices", ["relu", "swish"]), "activation", ""),
     ("unknown hyperparameter", set_key("space.lerning_rate", 0.1), "space.lerning_rate", ""),
+    (
+        "hyperparameter typo",
+        set_key("space.lr_schedule", "cosine"),
+        "space.lr_schedule",
+        "did you mean lr_scheduler? the trainer's hyperparameters are listed under",
+    ),
+    (
+        "search option typo",
+        set_key("search.n_initial_points", 5),
+        "search.n_initial_points",
+        "unknown key (did you mean initial_points? known keys here:",
+    ),
     ("spec typo", set_key("space.lr.hihg", 0.1), "space.lr", "hihg"),
     ("condition on nothing", set_key("space.momentum.when", {"optimiser": ["sgd"]}), "space", ""),
     ("bound not a number", set_key("space.lr.high", "big"), "space.lr.high", "number"),

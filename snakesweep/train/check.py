@@ -8,6 +8,7 @@ checked again, by import, when the trial starts.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from snakesweep.train.data import (
 )
 from snakesweep.train.options import (
     CHOICES,
+    HYPERPARAMETERS,
     MODELS,
     MOMENTUM_OPTIMIZERS,
     POSITIVE,
@@ -207,10 +209,12 @@ def _check_space(
         return
     for name in names:
         if not is_hyperparameter(name):
+            close = difflib.get_close_matches(name, HYPERPARAMETERS, n=1)
+            listed = "the trainer's hyperparameters are listed under Hyperparameters in README.md"
             raise ConfigError(
                 f"space.{name}",
                 "unknown hyperparameter",
-                "see config/README.md for the names the trainer understands",
+                f"did you mean {close[0]}? {listed}" if close else listed,
             )
     _check_bounds(mapping, names)
     for name, allowed in CHOICES.items():
