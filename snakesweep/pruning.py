@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from snakesweep.errors import ConfigError, finite_number
+from snakesweep.metrics import mode_of
 
 PRUNING_DEFAULTS: dict[str, Any] = {
     "rule": "none",
@@ -60,8 +61,7 @@ def pruning_of(config: Mapping[str, Any]) -> dict[str, Any] | None:
     if cfg["metric"] in (None, objective.get("metric")):
         mode = "max" if objective.get("direction") == "maximize" else "min"
     else:
-        higher_is_better = ("acc", "f1", "precision", "recall", "auroc", "r2")
-        mode = "max" if str(metric).rpartition("/")[2] in higher_is_better else "min"
+        mode = mode_of(metric) or "min"
     for key in ("warmup_epochs", "min_trials"):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
