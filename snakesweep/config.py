@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from snakesweep.errors import ConfigError
+from snakesweep.metrics import check_sense
 from snakesweep.paths import SweepPaths
 from snakesweep.verify import check_expect
 
@@ -218,6 +219,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     else:
         check_training(resolved, space)
     check_expect(resolved)
+    check_sense(resolved)
     from snakesweep.fidelity import fidelity_of
     from snakesweep.pruning import pruning_of
 

@@ -381,6 +381,39 @@ CASES = [
         "type: int",
     ),
     ("word dropout", set_key("space.dropout", "high"), "space.dropout", "number"),
+    # a direction, early-stopping mode or target against what the metric measures
+    (
+        "accuracy minimised",
+        set_key("objective", {"metric": "val/acc", "direction": "minimize"}),
+        "objective.direction",
+        "minimize searches for the worst val/acc: higher values are better (use direction: max",
+    ),
+    ("loss maximised", set_key("objective.direction", "maximize"), "objective.direction", "min"),
+    (
+        "early stopping backwards",
+        set_key("train.early_stopping", {"monitor": "val/loss", "mode": "max"}),
+        "train.early_stopping.mode",
+        "max stops training while val/loss is still improving (use mode: min",
+    ),
+    (
+        "target in percent",
+        together(
+            set_key("objective", {"metric": "val/acc", "direction": "maximize"}),
+            set_key("budget.target", 95),
+        ),
+        "budget.target",
+        "val/acc lies in [0, 1]; a target of 95 is never reached (write it as a fraction",
+    ),
+    (
+        "target above a perfect r2",
+        together(
+            set_key("data.name", "diabetes"),
+            set_key("objective", {"metric": "val/r2", "direction": "maximize"}),
+            set_key("budget.target", 2.0),
+        ),
+        "budget.target",
+        "give a target in [-inf, 1]",
+    ),
     # metrics the trainer does not log
     (
         "monitor typo",
