@@ -414,6 +414,29 @@ CASES = [
         "budget.target",
         "give a target in [-inf, 1]",
     ),
+    # pruning settings that never take effect
+    (
+        "percentile with median",
+        set_key("pruning", {"rule": "median", "percentile": 10}),
+        "pruning.percentile",
+        "10 is read only by rule: percentile (median prunes at 50) (set rule: percentile",
+    ),
+    (
+        "warmup past the last epoch",
+        set_key("pruning", {"rule": "median", "warmup_epochs": 2}),
+        "pruning.warmup_epochs",
+        "2, but trials train at most 2 epochs (numbered from 0): no epoch is ever judged",
+    ),
+    (
+        "warmup past the highest rung",
+        together(
+            drop_key("space.max_epochs"),
+            set_key("search", {"strategy": "hyperband", "max_fidelity": 9}),
+            set_key("pruning", {"rule": "median", "warmup_epochs": 12}),
+        ),
+        "pruning.warmup_epochs",
+        "trials train at most 9 epochs",
+    ),
     # metrics the trainer does not log
     (
         "monitor typo",
