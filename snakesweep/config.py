@@ -18,6 +18,7 @@ import yaml
 from snakesweep.errors import ConfigError
 from snakesweep.metrics import check_sense
 from snakesweep.paths import SweepPaths
+from snakesweep.stopping import check_round_fits
 from snakesweep.verify import check_expect
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -220,6 +221,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
         check_training(resolved, space)
     check_expect(resolved)
     check_sense(resolved)
+    check_round_fits(resolved["budget"], resolved["search"]["strategy"])
     from snakesweep.fidelity import fidelity_of
     from snakesweep.pruning import pruning_of
 

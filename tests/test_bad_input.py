@@ -165,6 +165,12 @@ CASES = [
         "search.bracket_size",
         "rung of 1500 trials",
     ),
+    (
+        "max_trials below a round",
+        set_key("budget", {"rounds": 2, "trials_per_round": 4, "max_trials": 2}),
+        "budget.max_trials",
+        "2 is below trials_per_round (4): the first round alone runs 4 trials (lower",
+    ),
     ("seed negative", set_key("seed", -1), "seed", ""),
     ("seed float", set_key("seed", 1.5), "seed", "integer"),
     ("direction", set_key("objective.direction", "minimise"), "objective.direction", ""),
