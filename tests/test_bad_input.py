@@ -187,6 +187,13 @@ CASES = [
         "search.failure_penalty",
         "'worse' is not one of the forms this key takes (Objective a failed",
     ),
+    (
+        "failure penalty infinite",
+        set_key("search.failure_penalty", float("inf")),
+        "search.failure_penalty",
+        "must be 'worst' or a finite number, got inf",
+    ),
+    ("failure penalty nan", set_key("search.failure_penalty", float("nan")), "search", "finite"),
     ("devices zero", set_key("train.devices", 0), "train.devices", ""),
     # search-space definitions
     ("empty space", set_key("space", {}), "space", ""),
