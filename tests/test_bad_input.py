@@ -394,6 +394,19 @@ CASES = [
         "type: int",
     ),
     ("word dropout", set_key("space.dropout", "high"), "space.dropout", "number"),
+    (
+        "boolean as a word",
+        set_key("space.batch_norm", {"type": "categorical", "choices": ["yes", "no"]}),
+        "space.batch_norm.choices",
+        "batch_norm is true or false, got 'yes' (write true or false, without quotes)",
+    ),
+    ("boolean quoted", set_key("space.flip", "false"), "space.flip", "flip is true or false"),
+    (
+        "boolean as a range",
+        set_key("space.nesterov", {"type": "int", "low": 0, "high": 1}),
+        "space.nesterov.type",
+        "choices: [true, false]",
+    ),
     # a direction, early-stopping mode or target against what the metric measures
     (
         "accuracy minimised",

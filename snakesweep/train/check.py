@@ -223,6 +223,21 @@ def _check_space(
                 raise ConfigError(
                     f"space.{name}", f"unknown {name} {value!r}", f"use one of {', '.join(allowed)}"
                 )
+    for name in (n for n in mapping if isinstance(HYPERPARAMETERS.get(n), bool)):
+        spec = mapping[name]
+        if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+            raise ConfigError(
+                f"space.{name}.type",
+                f"{name} is true or false",
+                "use type: categorical, choices: [true, false]",
+            )
+        for suffix, value in _space_values(spec):
+            if not isinstance(value, bool):
+                raise ConfigError(
+                    f"space.{name}{suffix}",
+                    f"{name} is true or false, got {value!r}",
+                    "write true or false, without quotes",
+                )
     if "momentum" in mapping:
         listed = _space_values(mapping.get("optimizer", "adam"))
         optimizers = [value for _, value in listed] or list(CHOICES["optimizer"])
