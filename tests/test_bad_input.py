@@ -304,6 +304,21 @@ CASES = [
         "search.file",
         "neither a CSV table nor a YAML list",
     ),
+    (
+        "replay value of a fixed parameter",
+        set_key(
+            "search",
+            {
+                "strategy": "replay",
+                "configs": [
+                    {"lr": 0.01, "hidden_units": 8, "activation": "relu", "optimizer": "adam"},
+                    {"lr": 0.01, "hidden_units": 8, "activation": "relu", "max_epochs": 5},
+                ],
+            },
+        ),
+        "search.configs[1].max_epochs",
+        "5 is not a value of max_epochs (its value is 2)",
+    ),
     # a built-in model and data of a shape it cannot read
     (
         "cnn on a table",
