@@ -319,6 +319,15 @@ CASES = [
         "search.configs[1].max_epochs",
         "5 is not a value of max_epochs (its value is 2)",
     ),
+    (
+        "baseline not a choice",
+        set_key(
+            "search",
+            {"strategy": "one_at_a_time", "points": 3, "baseline": {"activation": "relu6"}},
+        ),
+        "search.baseline.activation",
+        "'relu6' is not a value of activation (choices are ['relu', 'tanh'])",
+    ),
     # a built-in model and data of a shape it cannot read
     (
         "cnn on a table",
