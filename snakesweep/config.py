@@ -75,7 +75,18 @@ def validate_schema(config: dict, schema: dict) -> None:
         # The schema's own words say which forms are allowed; its regular expression does not.
         problem = f"{error.instance!r} is not one of the forms this key takes"
         raise ConfigError(_key(error.absolute_path), problem, _description(error))
-    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error))
+    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error) or _guess(error))
+
+
+def _guess(error: jsonschema.ValidationError) -> str:
+    """The allowed value closest to a misspelt one (`Bayes`, `minimise`, `relu6`)."""
+    if error.validator != "enum" or not isinstance(error.instance, str):
+        return ""
+    allowed = {str(value).lower(): value for value in error.validator_value}
+    typed = error.instance.lower()
+    close = [name for name in allowed if typed and name.startswith(typed)][:1]
+    close = close or difflib.get_close_matches(typed, allowed, n=1)
+    return f"did you mean {allowed[close[0]]}?" if close else ""
 
 
 def _description(error: jsonschema.ValidationError) -> str:
