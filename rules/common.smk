@@ -441,6 +441,9 @@ onerror:
 onsuccess:
     warm_worker.stop(WORKER)
     cancel_pending_timers()
-    from snakesweep.console import finished_lines
+    from snakesweep.console import every_trial_failed, finished_lines
 
     print("\n".join(finished_lines(THE_SWEEP)))
+    failure = every_trial_failed(THE_SWEEP)
+    if failure:
+        sys.exit(failure)

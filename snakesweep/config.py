@@ -6,6 +6,7 @@ Every problem becomes a `ConfigError` naming the key, raised before any job star
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 from pathlib import Path
@@ -15,7 +16,9 @@ import jsonschema
 import yaml
 
 from snakesweep.errors import ConfigError
+from snakesweep.metrics import check_sense
 from snakesweep.paths import SweepPaths
+from snakesweep.stopping import check_round_fits
 from snakesweep.verify import check_expect
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -65,12 +68,25 @@ def validate_schema(config: dict, schema: dict) -> None:
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
         key = _key([*error.absolute_path, extra[0]]) if extra else _key(error.absolute_path)
-        raise ConfigError(key, "unknown key", f"known keys here: {', '.join(known)}")
+        close = difflib.get_close_matches(str(extra[0]), known, n=1) if extra else []
+        guess = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(key, "unknown key", f"{guess}known keys here: {', '.join(known)}")
     if error.validator in ("anyOf", "oneOf", "pattern"):
         # The schema's own words say which forms are allowed; its regular expression does not.
         problem = f"{error.instance!r} is not one of the forms this key takes"
         raise ConfigError(_key(error.absolute_path), problem, _description(error))
-    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error))
+    raise ConfigError(_key(error.absolute_path), error.message, _type_fix(error) or _guess(error))
+
+
+def _guess(error: jsonschema.ValidationError) -> str:
+    """The allowed value closest to a misspelt one (`Bayes`, `minimise`, `relu6`)."""
+    if error.validator != "enum" or not isinstance(error.instance, str):
+        return ""
+    allowed = {str(value).lower(): value for value in error.validator_value}
+    typed = error.instance.lower()
+    close = [name for name in allowed if typed and name.startswith(typed)][:1]
+    close = close or difflib.get_close_matches(typed, allowed, n=1)
+    return f"did you mean {allowed[close[0]]}?" if close else ""
 
 
 def _description(error: jsonschema.ValidationError) -> str:
@@ -215,6 +231,8 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     else:
         check_training(resolved, space)
     check_expect(resolved)
+    check_sense(resolved)
+    check_round_fits(resolved["budget"], resolved["search"]["strategy"])
     from snakesweep.fidelity import fidelity_of
     from snakesweep.pruning import pruning_of
 

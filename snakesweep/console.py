@@ -71,3 +71,28 @@ def finished_lines(sweep: Sweep) -> list[str]:
         f"{sweep_dir}/report.html",
         f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(sweep.tracking['uri'])}",
     ]
+
+
+def every_trial_failed(sweep: Sweep) -> str | None:
+    """The message a run ends with, exit status 1, when trials ran and none of them finished:
+    how many failed and the first one's error and log. None when any trial finished."""
+    import pandas as pd
+
+    table_file = sweep.paths.trials_csv
+    if not table_file.exists():
+        return None
+    table = pd.read_csv(table_file, usecols=["trial", "status", "error"], dtype=str)
+    if table.empty or table["status"].isin(["ok", "pruned"]).any():
+        return None
+    first = table.iloc[0]
+    trial = first["trial"]
+    log = (
+        f"logs/train_fold/{sweep.name}/{trial}/"
+        if sweep.folds > 1
+        else f"logs/train/{sweep.name}/{trial}.log"
+    )
+    return (
+        f"snakesweep: every trial failed ({len(table)} of {len(table)}): {trial} "
+        f"{first['status']}: {first['error']} (its log: {log}; the report: "
+        f"{sweep.paths.summary_md})"
+    )

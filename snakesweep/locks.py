@@ -107,10 +107,13 @@ def claim(state_dir: Path = Path(".snakemake"), pid: int | None = None) -> Claim
     for path, owner in _owners(state_dir):
         if not owner_gone(owner):
             continue
-        for name in owner.get("locks", []):
-            (state_dir / "locks" / Path(name).name).unlink(missing_ok=True)
+        # A run that ended normally deleted its locks itself: only its record is left.
+        left = [state_dir / "locks" / Path(name).name for name in owner.get("locks", [])]
+        left = [lock for lock in left if lock.exists()]
+        for lock in left:
+            lock.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
-        if owner.get("locks"):
+        if left:
             removed.append(str(owner.get("pid")))
     note = None
     if removed:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from snakesweep.errors import ConfigError, finite_number
+from snakesweep.metrics import mode_of
 
 PRUNING_DEFAULTS: dict[str, Any] = {
     "rule": "none",
@@ -37,6 +38,12 @@ def pruning_of(config: Mapping[str, Any]) -> dict[str, Any] | None:
             "pruning.rule", f"unknown rule {cfg['rule']!r}", "use none, median or percentile"
         )
     if cfg["rule"] == "median":
+        if cfg["percentile"] != 50:
+            raise ConfigError(
+                "pruning.percentile",
+                f"{cfg['percentile']} is read only by rule: percentile (median prunes at 50)",
+                "set rule: percentile, or remove percentile",
+            )
         cfg["percentile"] = 50.0
     pct = finite_number("pruning.percentile", cfg["percentile"])
     if not 0 < pct < 100:
@@ -60,13 +67,34 @@ def pruning_of(config: Mapping[str, Any]) -> dict[str, Any] | None:
     if cfg["metric"] in (None, objective.get("metric")):
         mode = "max" if objective.get("direction") == "maximize" else "min"
     else:
-        higher_is_better = ("acc", "f1", "precision", "recall", "auroc", "r2")
-        mode = "max" if str(metric).rpartition("/")[2] in higher_is_better else "min"
+        mode = mode_of(metric) or "min"
     for key in ("warmup_epochs", "min_trials"):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"pruning.{key}", f"must be an integer >= 0, got {value!r}")
+    epochs = most_epochs(config)
+    if epochs is not None and cfg["warmup_epochs"] >= epochs:
+        raise ConfigError(
+            "pruning.warmup_epochs",
+            f"{cfg['warmup_epochs']}, but trials train at most {epochs} epochs (numbered from 0): "
+            "no epoch is ever judged",
+            f"use warmup_epochs below {epochs}",
+        )
     return {**cfg, "metric": metric, "mode": mode, "percentile": pct}
+
+
+def most_epochs(config: Mapping[str, Any]) -> int | None:
+    """The most epochs a trial of this config trains (None when the space does not say)."""
+    from snakesweep.fidelity import DEFAULT_EPOCHS, fidelity_of
+
+    fidelity = fidelity_of(config)
+    if fidelity is not None and fidelity.resumable:
+        return int(fidelity.high)
+    spec = (config.get("space") or {}).get("max_epochs", DEFAULT_EPOCHS)
+    if isinstance(spec, Mapping):
+        values = spec.get("values")
+        spec = spec.get("value", spec.get("high", max(values) if values else None))
+    return int(spec) if isinstance(spec, int | float) and not isinstance(spec, bool) else None
 
 
 def curve_rows(

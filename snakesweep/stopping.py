@@ -50,6 +50,21 @@ def check_budget(budget: Mapping[str, Any] | None) -> dict[str, Any]:
     return b
 
 
+def check_round_fits(budget: Mapping[str, Any], strategy: str) -> None:
+    """A max_trials below trials_per_round is refused: the first round alone would run more
+    trials than it allows (multi-fidelity rounds are rungs, sized by their schedule)."""
+    from snakesweep.fidelity import MULTI_FIDELITY
+
+    most, per_round = budget.get("max_trials"), budget.get("trials_per_round", 4)
+    if strategy not in MULTI_FIDELITY and most is not None and most < per_round:
+        raise ConfigError(
+            "budget.max_trials",
+            f"{most} is below trials_per_round ({per_round}): the first round alone runs "
+            f"{per_round} trials",
+            f"lower trials_per_round to {most}, or raise max_trials",
+        )
+
+
 def _oriented(history: pd.DataFrame | None, direction: str) -> np.ndarray:
     if history is None or len(history) == 0 or "objective" not in history.columns:
         return np.zeros(0)

@@ -165,12 +165,27 @@ CASES = [
         "search.bracket_size",
         "rung of 1500 trials",
     ),
+    (
+        "max_trials below a round",
+        set_key("budget", {"rounds": 2, "trials_per_round": 4, "max_trials": 2}),
+        "budget.max_trials",
+        "2 is below trials_per_round (4): the first round alone runs 4 trials (lower",
+    ),
     ("seed negative", set_key("seed", -1), "seed", ""),
     ("seed float", set_key("seed", 1.5), "seed", "integer"),
-    ("direction", set_key("objective.direction", "minimise"), "objective.direction", ""),
+    ("direction", set_key("objective.direction", "minimise"), "objective.direction", "minimize?"),
+    ("direction cut short", set_key("objective.direction", "min"), "objective", "mean minimize?"),
     ("time limit zero", set_key("limits.trial_time_s", 0), "limits.trial_time_s", ""),
     ("metric not logged", set_key("objective.metric", "val/accuracy"), "objective.metric", ""),
     ("strategy typo", set_key("search.strategy", "bayez"), "search.strategy", "bayes"),
+    (
+        "strategy capitalised",
+        set_key("search.strategy", "Bayes"),
+        "search.strategy",
+        "'Bayes' is not one of ['grid', ",
+    ),
+    ("acquisition lower case", set_key("search.acq_func", "ei"), "search", "did you mean EI?"),
+    ("refit typo", set_key("evaluate.refit", "trainval"), "evaluate", "did you mean train_val?"),
     ("train typo", set_key("train.acelerator", "cpu"), "train.acelerator", "unknown key"),
     ("accelerator typo", set_key("train.accelerator", "gpuu"), "train.accelerator", "'cuda'"),
     ("precision typo", set_key("train.precision", "16-mix"), "train.precision", "'16-mixed'"),
@@ -181,6 +196,13 @@ CASES = [
         "search.failure_penalty",
         "'worse' is not one of the forms this key takes (Objective a failed",
     ),
+    (
+        "failure penalty infinite",
+        set_key("search.failure_penalty", float("inf")),
+        "search.failure_penalty",
+        "must be 'worst' or a finite number, got inf",
+    ),
+    ("failure penalty nan", set_key("search.failure_penalty", float("nan")), "search", "finite"),
     ("devices zero", set_key("train.devices", 0), "train.devices", ""),
     # search-space definitions
     ("empty space", set_key("space", {}), "space", ""),
@@ -191,6 +213,18 @@ CASES = [
     ("empty choices", set_key("space.activation.choices", []), "space.activation", ""),
     ("unknown choice", set_key("space.activation.choices", ["relu", "swish"]), "activation", ""),
     ("unknown hyperparameter", set_key("space.lerning_rate", 0.1), "space.lerning_rate", ""),
+    (
+        "hyperparameter typo",
+        set_key("space.lr_schedule", "cosine"),
+        "space.lr_schedule",
+        "did you mean lr_scheduler? the trainer's hyperparameters are listed under",
+    ),
+    (
+        "search option typo",
+        set_key("search.n_initial_points", 5),
+        "search.n_initial_points",
+        "unknown key (did you mean initial_points? known keys here:",
+    ),
     ("spec typo", set_key("space.lr.hihg", 0.1), "space.lr", "hihg"),
     ("condition on nothing", set_key("space.momentum.when", {"optimiser": ["sgd"]}), "space", ""),
     ("bound not a number", set_key("space.lr.high", "big"), "space.lr.high", "number"),
@@ -278,6 +312,30 @@ CASES = [
         ),
         "search.file",
         "neither a CSV table nor a YAML list",
+    ),
+    (
+        "replay value of a fixed parameter",
+        set_key(
+            "search",
+            {
+                "strategy": "replay",
+                "configs": [
+                    {"lr": 0.01, "hidden_units": 8, "activation": "relu", "optimizer": "adam"},
+                    {"lr": 0.01, "hidden_units": 8, "activation": "relu", "max_epochs": 5},
+                ],
+            },
+        ),
+        "search.configs[1].max_epochs",
+        "5 is not a value of max_epochs (its value is 2)",
+    ),
+    (
+        "baseline not a choice",
+        set_key(
+            "search",
+            {"strategy": "one_at_a_time", "points": 3, "baseline": {"activation": "relu6"}},
+        ),
+        "search.baseline.activation",
+        "'relu6' is not a value of activation (choices are ['relu', 'tanh'])",
     ),
     # a built-in model and data of a shape it cannot read
     (
@@ -369,6 +427,75 @@ CASES = [
         "type: int",
     ),
     ("word dropout", set_key("space.dropout", "high"), "space.dropout", "number"),
+    (
+        "boolean as a word",
+        set_key("space.batch_norm", {"type": "categorical", "choices": ["yes", "no"]}),
+        "space.batch_norm.choices",
+        "batch_norm is true or false, got 'yes' (write true or false, without quotes)",
+    ),
+    ("boolean quoted", set_key("space.flip", "false"), "space.flip", "flip is true or false"),
+    (
+        "boolean as a range",
+        set_key("space.nesterov", {"type": "int", "low": 0, "high": 1}),
+        "space.nesterov.type",
+        "choices: [true, false]",
+    ),
+    # a direction, early-stopping mode or target against what the metric measures
+    (
+        "accuracy minimised",
+        set_key("objective", {"metric": "val/acc", "direction": "minimize"}),
+        "objective.direction",
+        "minimize searches for the worst val/acc: higher values are better (use direction: max",
+    ),
+    ("loss maximised", set_key("objective.direction", "maximize"), "objective.direction", "min"),
+    (
+        "early stopping backwards",
+        set_key("train.early_stopping", {"monitor": "val/loss", "mode": "max"}),
+        "train.early_stopping.mode",
+        "max stops training while val/loss is still improving (use mode: min",
+    ),
+    (
+        "target in percent",
+        together(
+            set_key("objective", {"metric": "val/acc", "direction": "maximize"}),
+            set_key("budget.target", 95),
+        ),
+        "budget.target",
+        "val/acc lies in [0, 1]; a target of 95 is never reached (write it as a fraction",
+    ),
+    (
+        "target above a perfect r2",
+        together(
+            set_key("data.name", "diabetes"),
+            set_key("objective", {"metric": "val/r2", "direction": "maximize"}),
+            set_key("budget.target", 2.0),
+        ),
+        "budget.target",
+        "give a target in [-inf, 1]",
+    ),
+    # pruning settings that never take effect
+    (
+        "percentile with median",
+        set_key("pruning", {"rule": "median", "percentile": 10}),
+        "pruning.percentile",
+        "10 is read only by rule: percentile (median prunes at 50) (set rule: percentile",
+    ),
+    (
+        "warmup past the last epoch",
+        set_key("pruning", {"rule": "median", "warmup_epochs": 2}),
+        "pruning.warmup_epochs",
+        "2, but trials train at most 2 epochs (numbered from 0): no epoch is ever judged",
+    ),
+    (
+        "warmup past the highest rung",
+        together(
+            drop_key("space.max_epochs"),
+            set_key("search", {"strategy": "hyperband", "max_fidelity": 9}),
+            set_key("pruning", {"rule": "median", "warmup_epochs": 12}),
+        ),
+        "pruning.warmup_epochs",
+        "trials train at most 9 epochs",
+    ),
     # metrics the trainer does not log
     (
         "monitor typo",

@@ -178,17 +178,24 @@ def test_faulty_trials_are_recorded_and_the_sweep_completes(tmp_path):
     assert best["trials"] == {"ok": 1, "failed": 2, "diverged": 1}
 
 
-def test_a_sweep_where_every_trial_failed_still_ends_with_its_report(tmp_path):
+def test_a_sweep_where_every_trial_failed_ends_with_its_report_and_exit_status_1(tmp_path):
     """No trial finished: the test-set steps write what they declare (saying why) and the
-    report explains, instead of the workflow failing on missing outputs."""
+    report explains, instead of the workflow failing on missing outputs; the run then ends
+    with one line naming the first trial's error and log, and exit status 1 (not success)."""
     config = {**FAULTY_SWEEP, "budget": {"rounds": 1, "trials_per_round": 2}}
     config["space"] = {
         **FAULTY_SWEEP["space"],
         "fault": {"type": "categorical", "choices": ["exception", "nan_loss"]},
     }
-    result = run_snakemake(tmp_path, write_config(tmp_path, config))
+    result = run_snakemake(tmp_path, write_config(tmp_path, config), check=False)
+    output = result.stdout + result.stderr
     sweep = tmp_path / "results" / "faults"
-    assert "round 1/1: 0 ok, 2 failed" in result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    assert "round 1/1: 0 ok, 2 failed" in output
+    assert (
+        "snakesweep: every trial failed (2 of 2): r000-t000 failed: RuntimeError: injected "
+        "fault (its log: logs/train/faults/r000-t000.log; the report: results/faults/summary.md)"
+    ) in output
     assert json.loads((sweep / "test.json").read_text())["error"] == "no trial finished ok"
     assert json.loads((sweep / "ensemble.json").read_text())["members"] == []
     assert pd.read_csv(sweep / "test_predictions.csv").empty

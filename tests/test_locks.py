@@ -40,6 +40,16 @@ def test_locks_of_a_killed_run_are_removed_and_only_its_own(tmp_path):
     assert hold_locks(taken) == ["2.input.lock"]
 
 
+def test_a_run_that_ended_normally_is_not_reported_as_killed(tmp_path):
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    state = state_dir_with_locks(tmp_path, ended.pid, "123")
+    (state / "locks" / "0.output.lock").unlink()  # Snakemake deleted its locks at the end
+    assert claim(state).note is None
+    [record] = (state / OWNERS_DIR).iterdir()
+    assert json.loads(record.read_text())["pid"] == os.getpid()
+
+
 def test_locks_of_a_live_run_are_kept(tmp_path):
     live = subprocess.Popen(["sleep", "30"])
     try:

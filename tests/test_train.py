@@ -229,6 +229,16 @@ def test_early_stopping_stops(tmp_path):
     assert metrics["epochs"] == 2
 
 
+def test_early_stopping_on_another_metric_watches_it_in_its_own_sense(tmp_path):
+    # The objective is val/loss (min); val/acc rises while digits trains, so it must not stop
+    # after `patience` epochs as it would if the monitor took the objective's mode.
+    params = {"max_epochs": 8, "lr": 0.01, "early_stopping_patience": 3}
+    config = sweep(train={"early_stopping": {"monitor": "val/acc"}})
+    metrics = fit_trial(params, config, tmp_path, seed=0)
+    accuracy = [float(r["val/acc"]) for r in read_history(tmp_path / "history.csv")]
+    assert accuracy[-1] > accuracy[0] and metrics["epochs"] > 4
+
+
 def test_augmentations_change_inputs():
     import torch
 

@@ -9,6 +9,7 @@ so a rerun proposes the same trials. `STRATEGIES` lists the registered names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -169,8 +170,15 @@ def search_options(search: str | Mapping[str, Any] | None) -> tuple[Strategy, di
     check_options(strat.name, search, allowed)
     opts = {**allowed, **search, "strategy": strat.name}
     pen = opts["failure_penalty"]
-    if pen != "worst" and (isinstance(pen, bool) or not isinstance(pen, int | float)):
-        raise ConfigError("search.failure_penalty", f"must be 'worst' or a number, got {pen!r}")
+    if pen != "worst" and (
+        isinstance(pen, bool) or not isinstance(pen, int | float) or not math.isfinite(pen)
+    ):
+        raise ConfigError(
+            "search.failure_penalty",
+            f"must be 'worst' or a finite number, got {pen!r}",
+            "the optimiser cannot model an infinite or missing objective: use worst, or a "
+            "number just past the worst value you expect",
+        )
     ws = opts["warm_start"]
     if isinstance(ws, str):
         opts["warm_start"] = [ws]

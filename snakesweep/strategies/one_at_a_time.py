@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from snakesweep.errors import ConfigError
-from snakesweep.space import Space
+from snakesweep.space import Space, _values_hint
 from snakesweep.strategies._base import Observations, distinct, positive_int
 from snakesweep.strategies.grid import param_grid
 
@@ -64,7 +64,9 @@ def check(options: dict[str, Any], space: Space) -> None:
                 f"use one of {', '.join(space.tuned)}",
             )
         if not space[n].contains(v):
-            raise ConfigError(f"search.baseline.{n}", f"{v!r} is outside the parameter's range")
+            raise ConfigError(
+                f"search.baseline.{n}", f"{v!r} is not a value of {n}", _values_hint(space[n])
+            )
     for n in space.tuned:
         param_grid(space[n], options["points"], strict=True)
 

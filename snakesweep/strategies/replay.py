@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from snakesweep.errors import ConfigError
-from snakesweep.space import Space, _isnan
+from snakesweep.space import Space, _isnan, _values_hint
 from snakesweep.strategies._base import Observations, read_table
 
 NAME = "replay"
@@ -75,7 +75,9 @@ def load_configs(options: dict[str, Any], space: Space) -> list[dict[str, Any]]:
                 continue
             p = space[name]
             if not p.contains(v):
-                raise ConfigError(f"{key}[{i}].{name}", f"{v!r} is outside the space")
+                raise ConfigError(
+                    f"{key}[{i}].{name}", f"{v!r} is not a value of {name}", _values_hint(p)
+                )
             clean[name] = p.normalise(v)
         conf = space.complete(clean)
         for name in space.tuned:

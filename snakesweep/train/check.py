@@ -8,6 +8,7 @@ checked again, by import, when the trial starts.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from snakesweep.train.data import (
 )
 from snakesweep.train.options import (
     CHOICES,
+    HYPERPARAMETERS,
     MODELS,
     MOMENTUM_OPTIMIZERS,
     POSITIVE,
@@ -207,10 +209,12 @@ def _check_space(
         return
     for name in names:
         if not is_hyperparameter(name):
+            close = difflib.get_close_matches(name, HYPERPARAMETERS, n=1)
+            listed = "the trainer's hyperparameters are listed under Hyperparameters in README.md"
             raise ConfigError(
                 f"space.{name}",
                 "unknown hyperparameter",
-                "see config/README.md for the names the trainer understands",
+                f"did you mean {close[0]}? {listed}" if close else listed,
             )
     _check_bounds(mapping, names)
     for name, allowed in CHOICES.items():
@@ -218,6 +222,21 @@ def _check_space(
             if value not in allowed:
                 raise ConfigError(
                     f"space.{name}", f"unknown {name} {value!r}", f"use one of {', '.join(allowed)}"
+                )
+    for name in (n for n in mapping if isinstance(HYPERPARAMETERS.get(n), bool)):
+        spec = mapping[name]
+        if isinstance(spec, dict) and spec.get("type") in ("float", "int"):
+            raise ConfigError(
+                f"space.{name}.type",
+                f"{name} is true or false",
+                "use type: categorical, choices: [true, false]",
+            )
+        for suffix, value in _space_values(spec):
+            if not isinstance(value, bool):
+                raise ConfigError(
+                    f"space.{name}{suffix}",
+                    f"{name} is true or false, got {value!r}",
+                    "write true or false, without quotes",
                 )
     if "momentum" in mapping:
         listed = _space_values(mapping.get("optimizer", "adam"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from snakesweep.errors import ConfigError
+from snakesweep.metrics import mode_of
 from snakesweep.train.options import resolve
 
 if TYPE_CHECKING:
@@ -188,10 +189,13 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
         )
         if int(hp["early_stopping_patience"]) > 0:
             es = tcfg.get("early_stopping") or {}  # optional, no default
+            monitor = es.get("monitor", metric)
+            # another metric than the objective stops in its own sense (val/acc: max)
+            default_mode = mode if monitor == metric else mode_of(monitor) or mode
             callbacks.append(
                 EarlyStopping(
-                    monitor=es.get("monitor", metric),
-                    mode=es.get("mode", mode),
+                    monitor=monitor,
+                    mode=es.get("mode", default_mode),
                     patience=int(hp["early_stopping_patience"]),
                     min_delta=float(hp["early_stopping_min_delta"]),
                 )
