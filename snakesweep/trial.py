@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from snakesweep.errors import ConfigError
 from snakesweep.outputs import write_json
 
 if TYPE_CHECKING:
@@ -230,11 +231,23 @@ def warm_up(config: dict) -> None:
     """Load what every trial of the sweep `config` (the dict the warm worker starts with) loads
     first, so that processes forked afterwards (the warm worker's jobs) find it loaded: the
     published table of `task: tabular` (a trial otherwise spends ~0.5 s unpickling it for one
-    lookup)."""
+    lookup), or the data set of a sweep that trains on a built-in set or a user's file."""
     if config.get("task") == "tabular":
         from snakesweep.tabular import load_table, tabular_name
 
         load_table(tabular_name(config))
+        return
+    data = config.get("data") or {}
+    if data.get("class_path") or (config.get("train") or {}).get("function"):
+        return  # the user's DataModule or training function loads its own data
+    from snakesweep.sweep import sweep_of
+    from snakesweep.train.data import data_config, load_arrays
+
+    try:
+        sweep = sweep_of(config)
+        load_arrays(data_config(sweep.data, sweep.seed))
+    except ConfigError as error:  # each trial meets it again and records it
+        log.warning("the data set was not loaded ahead of the trials: %s", error)
 
 
 def train_outcome(proposal: dict, sweep: Sweep, trial_dir: Path, fold: int | None = None) -> dict:

@@ -398,3 +398,17 @@ def test_plateau_schedule_reduces_lr_after_patience():
     assert m.lr_factor(4) == pytest.approx(0.5)
     m._update_plateau({"val/loss": 0.5})
     assert m.lr_factor(5) == pytest.approx(0.5)  # improvement: no further decay
+
+
+def test_a_data_set_is_loaded_once_a_process_read_only_and_again_when_its_file_changes(tmp_path):
+    from snakesweep.train.data import load_arrays
+
+    path = tmp_path / "data.csv"
+    path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    cfg = {"name": "csv", "path": str(path), "target": "label", "split_seed": 0}
+    first = load_arrays(cfg)
+    assert load_arrays(dict(cfg)) is first
+    with pytest.raises(ValueError, match="read-only"):
+        first.x[0, 0] = 1.0
+    path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    assert load_arrays(cfg).x.shape == (30, 1)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, TINY_SWEEP, comparable, run_snakemake, served_by_worker, write_config
 
-from snakesweep.config import identity
+from snakesweep.config import identity, load_config
 from snakesweep.worker import ENV_OWNER, ENV_PID, ENV_SOCKET, alive, socket_path
 
 # A job script as Snakemake runs it: main(smk) behind run_job. `smk` is a plain namespace.
@@ -226,6 +226,46 @@ def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tm
             check=True, timeout=300,
         )  # fmt: skip
         assert served.stdout.strip() == "tables 1 torch False"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def test_a_training_sweeps_jobs_find_its_data_set_loaded(tmp_path, monkeypatch):
+    """The worker loads the sweep's data set before it forks its jobs: a user's CSV is read once
+    a run, not once a trial."""
+    monkeypatch.chdir(tmp_path)
+    rows = "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(60))
+    (tmp_path / "data.csv").write_text("a,b,label\n" + rows)
+    data = {"name": "csv", "path": "data.csv", "target": "label"}
+    config = load_config(copy.deepcopy(TINY_SWEEP) | {"data": data}, tmp_path / "results")
+    worker = start_worker(tmp_path, os.getpid(), json.loads(json.dumps(config, default=str)))
+    (tmp_path / "job.py").write_text(
+        "import types\n"
+        "from snakesweep.worker import run_job\n"
+        "def main(smk):\n"
+        "    from snakesweep.train import data\n"
+        "    print('loaded', [arrays.x.shape for arrays in data._LOADED.values()])\n"
+        "if __name__ == '__main__':\n"
+        "    run_job(main, types.SimpleNamespace(threads=1))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
+        ENV_OWNER: str(os.getpid()),
+    }
+    try:
+        alone = subprocess.run(
+            [sys.executable, "job.py"], cwd=tmp_path, env={**env, ENV_SOCKET: ""},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert alone.stdout.strip() == "loaded []"
+        served = subprocess.run(
+            [sys.executable, "job.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            check=True, timeout=300,
+        )  # fmt: skip
+        assert served.stdout.strip() == "loaded [(60, 2)]"
     finally:
         worker.terminate()
         worker.wait(timeout=30)
