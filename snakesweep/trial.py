@@ -33,7 +33,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from snakesweep.errors import ConfigError
 from snakesweep.outputs import write_json
 
 if TYPE_CHECKING:
@@ -237,17 +236,17 @@ def warm_up(config: dict) -> None:
 
         load_table(tabular_name(config))
         return
-    data = config.get("data") or {}
-    if data.get("class_path") or (config.get("train") or {}).get("function"):
-        return  # the user's DataModule or training function loads its own data
+    data = config.get("data")
+    if not data or data.get("class_path") or (config.get("train") or {}).get("function"):
+        return  # no sweep yet, or the user's DataModule or training function loads its data
     from snakesweep.sweep import sweep_of
     from snakesweep.train.data import data_config, load_arrays
 
     try:
         sweep = sweep_of(config)
         load_arrays(data_config(sweep.data, sweep.seed))
-    except ConfigError as error:  # each trial meets it again and records it
-        log.warning("the data set was not loaded ahead of the trials: %s", error)
+    except Exception as error:  # a head start only: each trial meets the error and records it
+        print(f"snakesweep: the data set was not loaded ahead of the trials: {error}", flush=True)
 
 
 def train_outcome(proposal: dict, sweep: Sweep, trial_dir: Path, fold: int | None = None) -> dict:

@@ -271,6 +271,19 @@ def test_a_training_sweeps_jobs_find_its_data_set_loaded(tmp_path, monkeypatch):
         worker.wait(timeout=30)
 
 
+def test_a_worker_whose_data_set_cannot_be_loaded_still_serves_jobs(tmp_path, monkeypatch):
+    """Loading the data ahead is a head start only: a file gone since the config was checked
+    leaves each trial to meet the error itself, and the worker listens."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    data = {"name": "csv", "path": "data.csv", "target": "label"}
+    config = load_config(copy.deepcopy(TINY_SWEEP) | {"data": data}, tmp_path / "results")
+    (tmp_path / "data.csv").unlink()
+    worker = start_worker(tmp_path, os.getpid(), json.loads(json.dumps(config, default=str)))
+    worker.terminate()
+    worker.wait(timeout=30)
+
+
 @pytest.mark.parametrize("after_s", [0.3, 0.7, 1.2, 2.0])
 def test_the_worker_stops_at_once_when_told_while_it_imports(tmp_path, after_s):
     """SIGTERM in the middle of the worker's imports (some libraries catch every exception
