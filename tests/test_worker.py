@@ -196,39 +196,50 @@ def test_without_a_worker_the_job_runs_in_its_own_process(worker):
         assert "leaves alone: 0" in out
 
 
-def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tmp_path):
-    config = {"task": "tabular", "tabular": {"table": "hpobench/car"}}
-    worker = start_worker(tmp_path, os.getpid(), config)
-    (tmp_path / "job.py").write_text(
+def alone_and_served(workdir: Path, config: dict, prints: str) -> tuple[str, str]:
+    """What a job printing `prints` (an expression of what the worker may have loaded: the
+    tabular sweep's table, the data set) shows in its own process, then in a real worker started
+    for the sweep `config`."""
+    (workdir / "job.py").write_text(
         "import sys, types\n"
         "from snakesweep.worker import run_job\n"
         "def main(smk):\n"
         "    from snakesweep.tabular import load_table\n"
-        "    print('tables', load_table.cache_info().currsize, 'torch', 'torch' in sys.modules)\n"
+        "    from snakesweep.train.data import _LOADED\n"
+        f"    print({prints})\n"
         "if __name__ == '__main__':\n"
         "    run_job(main, types.SimpleNamespace(threads=1))\n"
     )
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
+        ENV_SOCKET: str(socket_path(workdir, os.getpid())),
         ENV_OWNER: str(os.getpid()),
     }
+    alone = subprocess.run(
+        [sys.executable, "job.py"], cwd=workdir, env={**env, ENV_SOCKET: ""},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    worker = start_worker(workdir, os.getpid(), json.loads(json.dumps(config, default=str)))
     try:
-        # a job in its own process has neither; the worker's job has the table, still no torch
-        alone = subprocess.run(
-            [sys.executable, "job.py"], cwd=tmp_path, env={**env, ENV_SOCKET: ""},
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert alone.stdout.strip() == "tables 0 torch False"
         served = subprocess.run(
-            [sys.executable, "job.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            [sys.executable, "job.py"], cwd=workdir, env=env, capture_output=True, text=True,
             check=True, timeout=300,
         )  # fmt: skip
-        assert served.stdout.strip() == "tables 1 torch False"
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    return alone.stdout.strip(), served.stdout.strip()
+
+
+def test_a_tabular_sweeps_jobs_find_the_table_loaded_and_torch_never_imported(tmp_path):
+    config = {"task": "tabular", "tabular": {"table": "hpobench/car"}}
+    prints = "'tables', load_table.cache_info().currsize, 'torch', 'torch' in sys.modules"
+    # a job in its own process has neither; the worker's job has the table, still no torch
+    assert alone_and_served(tmp_path, config, prints) == (
+        "tables 0 torch False",
+        "tables 1 torch False",
+    )
 
 
 def test_a_training_sweeps_jobs_find_its_data_set_loaded(tmp_path, monkeypatch):
@@ -239,36 +250,8 @@ def test_a_training_sweeps_jobs_find_its_data_set_loaded(tmp_path, monkeypatch):
     (tmp_path / "data.csv").write_text("a,b,label\n" + rows)
     data = {"name": "csv", "path": "data.csv", "target": "label"}
     config = load_config(copy.deepcopy(TINY_SWEEP) | {"data": data}, tmp_path / "results")
-    worker = start_worker(tmp_path, os.getpid(), json.loads(json.dumps(config, default=str)))
-    (tmp_path / "job.py").write_text(
-        "import types\n"
-        "from snakesweep.worker import run_job\n"
-        "def main(smk):\n"
-        "    from snakesweep.train import data\n"
-        "    print('loaded', [arrays.x.shape for arrays in data._LOADED.values()])\n"
-        "if __name__ == '__main__':\n"
-        "    run_job(main, types.SimpleNamespace(threads=1))\n"
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        ENV_SOCKET: str(socket_path(tmp_path, os.getpid())),
-        ENV_OWNER: str(os.getpid()),
-    }
-    try:
-        alone = subprocess.run(
-            [sys.executable, "job.py"], cwd=tmp_path, env={**env, ENV_SOCKET: ""},
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert alone.stdout.strip() == "loaded []"
-        served = subprocess.run(
-            [sys.executable, "job.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
-            check=True, timeout=300,
-        )  # fmt: skip
-        assert served.stdout.strip() == "loaded [(60, 2)]"
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    prints = "'loaded', [arrays.x.shape for arrays in _LOADED.values()]"
+    assert alone_and_served(tmp_path, config, prints) == ("loaded []", "loaded [(60, 2)]")
 
 
 def test_a_worker_whose_data_set_cannot_be_loaded_still_serves_jobs(tmp_path, monkeypatch):
