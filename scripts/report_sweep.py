@@ -4,7 +4,6 @@ import logging
 import sys
 from pathlib import Path
 
-from snakesweep.paths import REPORT_PLOTS
 from snakesweep.script_job import parse
 from snakesweep.worker import run_job
 
@@ -25,11 +24,8 @@ def main(smk) -> None:
         sweep,
         Path(smk.output.summary),
         Path(test) if test else None,
-        # The partial dependence is drawn by its own job, beside the other plots.
-        [
-            *(sweep.paths.plot(name) for name in REPORT_PLOTS),
-            sweep.paths.plot("partial_dependence"),
-        ],
+        # The partial dependence is drawn by its own job, beside the search's plots.
+        [*smk.input.plots, sweep.paths.plot("partial_dependence")],
         Path(smk.output.summary_html),
     )
     write_atomic(smk.output.table, trials_page(table, sweep.name))

@@ -150,24 +150,17 @@ def _load_arrays(cfg: dict[str, Any]) -> Arrays:
             f"use one of {', '.join(BUILTIN)} or data.class_path",
         )
     if cfg.get("shape"):
-        shape = reshaped(cfg, arrays.input_shape)
+        shape = tuple(int(s) for s in cfg["shape"])
+        features = math.prod(arrays.input_shape)
+        if math.prod(shape) != features:
+            raise ConfigError(
+                "data.shape",
+                f"{list(shape)} does not fit {features} features",
+                f"give dimensions whose product is {features}",
+            )
         arrays.x = arrays.x.reshape((len(arrays.x), *shape))
         arrays.kind = "image" if len(shape) == 3 else "sequence" if len(shape) == 2 else "tabular"
     return arrays
-
-
-def reshaped(cfg: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One sample's shape after `data.shape` (when given, it must hold the same features)."""
-    if not cfg.get("shape"):
-        return input_shape
-    shape = tuple(int(s) for s in cfg["shape"])
-    if math.prod(shape) != math.prod(input_shape):
-        raise ConfigError(
-            "data.shape",
-            f"{list(shape)} does not fit {math.prod(input_shape)} features",
-            f"give dimensions whose product is {math.prod(input_shape)}",
-        )
-    return shape
 
 
 def _sklearn_file(name: str) -> Path:
