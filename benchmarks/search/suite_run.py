@@ -80,6 +80,21 @@ def compute(problems: list[str], methods: list[str], seeds: range, label: str | 
                 )
 
 
+def floor_of(random_finals: list[float] | None) -> float:
+    """The floor medians count as (FLOOR x random search's median final regret)."""
+    return 1e-12 + FLOOR * (float(np.median(random_finals)) if random_finals else 1.0)
+
+
+def ratio(median: float, baseline_median: float, floor: float) -> float:
+    return max(median, floor) / max(baseline_median, floor)
+
+
+def geomean(ratios) -> float:
+    """Geometric mean of ratios, each clipped to [1/CLIP, CLIP]."""
+    logs = np.clip(np.log(list(ratios)), -math.log(CLIP), math.log(CLIP))
+    return math.exp(float(np.mean(logs)))
+
+
 def finals(method: str, problem: str, seeds: int) -> list[float] | None:
     """Final regrets of the cached seeds among the first `seeds` (None below 4 of them)."""
     out = []
@@ -127,11 +142,8 @@ def report(
                 meds[m], counts[m] = float(np.median(f)), len(f)
         if method not in meds:
             continue
-        rnd = finals("optuna-random", pname, baseline_seeds)
-        floor = 1e-12 + FLOOR * (float(np.median(rnd)) if rnd else 1.0)
-        ratios = {
-            b: (max(meds[method], floor) / max(meds[b], floor)) for b in BASELINES if b in meds
-        }
+        floor = floor_of(finals("optuna-random", pname, baseline_seeds))
+        ratios = {b: ratio(meds[method], meds[b], floor) for b in BASELINES if b in meds}
         half = next(g for g in ("tuning", "extension", "validation") if pname in GROUPS[g])
         rows[pname] = {"half": half, "median": meds, "seeds": counts, "ratio": ratios}
     summary = {}
@@ -144,11 +156,7 @@ def report(
             worst = sorted(r, key=r.get, reverse=True)[:3]
             summary[group][b] = {
                 "problems": len(r),
-                "geomean": math.exp(
-                    float(
-                        np.mean(np.clip(np.log(list(r.values())), -math.log(CLIP), math.log(CLIP)))
-                    )
-                ),
+                "geomean": geomean(r.values()),
                 "worst": [[p, r[p]] for p in worst],
                 "wins": sum(v < 1 for v in r.values()),
             }
