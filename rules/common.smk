@@ -310,7 +310,8 @@ def get_expect(wildcards):
 
 
 def get_verify_input(wildcards):
-    return THE_SWEEP.paths.verify_json
+    """verify.json, and the last round's record, so a re-run prints every round's line."""
+    return [THE_SWEEP.paths.verify_json, THE_SWEEP.paths.history(ROUNDS - 1)]
 
 
 def get_verify_log():

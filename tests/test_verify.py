@@ -163,6 +163,7 @@ def test_export_reproduce_and_verify_a_bundle_elsewhere(tmp_path):
     (user / "lr_table.tar.gz").write_bytes(bundle.read_bytes())
     result = snakesweep_command(user, "reproduce", "lr_table.tar.gz")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "round 1/1: 2 ok" in result.stdout + result.stderr  # the re-run shows every round
     verify = json.loads((user / "results" / "lr_table" / "verify.json").read_text())
     assert verify["passed"] and verify["checked"] == 2
     assert [row["measured"] for row in verify["rows"]] == [
