@@ -18,6 +18,7 @@ import yaml
 from snakesweep.errors import ConfigError
 from snakesweep.metrics import check_sense
 from snakesweep.paths import SweepPaths
+from snakesweep.space import single_choices_fixed
 from snakesweep.stopping import check_round_fits
 from snakesweep.verify import check_expect
 
@@ -202,6 +203,8 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
         return
     recorded = yaml.safe_load(frozen_path.read_text()) or {}
     frozen = without_runtime_settings(with_current_defaults(recorded))
+    if isinstance(frozen.get("space"), dict):  # recorded before one choice meant a fixed value
+        frozen["space"] = single_choices_fixed(frozen["space"])
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]
@@ -225,6 +228,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     resolved = fill_defaults(config, schema)
     check_sweep_name(resolved["sweep"])
     space = parse_space(resolved["space"])
+    resolved["space"] = single_choices_fixed(resolved["space"])
     check_search(resolved["search"], resolved["space"])
     if resolved["task"] == "tabular":
         check_tabular(resolved)
