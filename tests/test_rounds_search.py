@@ -15,6 +15,8 @@ SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "grid": [0.0, 0.5, 1.0]
 
 
 def _config(search: dict) -> Sweep:
+    """The sweep of `search`; the grid points of x only where the strategy reads them."""
+    gridded = search["strategy"] in ("grid", "one_at_a_time")
     return load_sweep(
         {
             "sweep": "rounds",
@@ -22,7 +24,9 @@ def _config(search: dict) -> Sweep:
             "objective": {"metric": "val/loss", "direction": "minimize"},
             "budget": {"rounds": 5, "trials_per_round": 2},
             "search": search,
-            "space": SPACE,
+            "space": SPACE
+            if gridded
+            else {**SPACE, "x": {"type": "float", "low": 0.0, "high": 1.0}},
             "train": {"function": "user_functions:noisy_quadratic"},
         }
     )
