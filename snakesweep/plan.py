@@ -106,6 +106,97 @@ def schedule(sweep: Sweep) -> list[Round]:
     return rounds
 
 
+# --- what the budget reaches -------------------------------------------------------------------
+def budget_note(sweep: Sweep) -> str | None:
+    """One line when the budget ends before the search gets to its later part: an unshuffled
+    grid, a one_at_a_time sequence or a replay list longer than the budget, or a bayes initial
+    design (a coarse_to_fine coarse stage) that no round gets past. None otherwise. Not an
+    error: raising the budget later continues the sweep where it stopped."""
+    from snakesweep.strategies import warm_start_table
+    from snakesweep.strategies.bayes import n_initial
+    from snakesweep.strategies.grid import full_grid
+    from snakesweep.strategies.one_at_a_time import sequence
+    from snakesweep.strategies.replay import load_configs
+
+    if sweep.fidelity is not None:
+        return None
+    budget, space, options = sweep.budget, sweep.space, dict(sweep.search.options)
+    rounds = schedule(sweep)
+    total = sum(r.trials for r in rounds)
+    runs = f"{_count(budget['rounds'], 'round')} of {budget['trials_per_round']} trials" + (
+        f", at most {budget['max_trials']}" if budget["max_trials"] else ""
+    )
+    strategy = sweep.search.strategy
+    if strategy in ("grid", "one_at_a_time", "replay"):
+        if strategy == "grid" and options["shuffle"]:
+            return None
+        order = (
+            list(full_grid(space, options["points"]))
+            if strategy == "grid"
+            else sequence(space, options)
+            if strategy == "one_at_a_time"
+            else load_configs(options, space)
+        )
+        if total >= len(order):
+            return None
+        what = {
+            "grid": f"the grid's {len(order)} configurations run in row order",
+            "one_at_a_time": f"one_at_a_time's {len(order)} configurations run in order (the "
+            "baseline, then each parameter in turn)",
+            "replay": f"the replay list's {len(order)} configurations run in order",
+        }[strategy]
+        never = ""
+        if strategy == "one_at_a_time":
+            varied = [
+                next((n for n in space.tuned if p.get(n) != order[0].get(n)), None) for p in order
+            ]
+            left = [n for n in space.tuned if n in varied[total:] and n not in varied[:total]]
+            never = f" ({', '.join(left)} never varied)" if left else ""
+        shuffle = ", or search.shuffle: true to sample the whole grid" if strategy == "grid" else ""
+        return (
+            f"[snakesweep] note: {what}; the budget ({runs}) runs the first {total} of them"
+            f"{never}: set {_budget_for(budget, len(order))} to run them all{shuffle}"
+        )
+    if strategy not in ("bayes", "coarse_to_fine"):
+        return None
+    warm = len(warm_start_table(list(options["warm_start"]), space)) if options["warm_start"] else 0
+    per_round = int(budget["trials_per_round"])
+    design = (
+        n_initial(options, space, per_round)
+        if strategy == "bayes"
+        else int(options["coarse_trials"])
+    )
+    # A round's proposals come from the model once the trials before it cover the design.
+    before_last = total - rounds[-1].trials + warm
+    if before_last >= design:
+        return None
+    option, model = {
+        "bayes": ("search.initial_points", "the model"),
+        "coarse_to_fine": ("search.coarse_trials", "the narrowed search"),
+    }[strategy]
+    need = (math.ceil(max(0, design - warm) / per_round) + 1) * per_round
+    smallest = 2 if strategy == "coarse_to_fine" else 1
+    lower = f"{option} to {before_last} or less, or " if before_last >= smallest else ""
+    return (
+        f"[snakesweep] note: {strategy} proposes its first {design} trials from a quasi-random "
+        f"design ({option}); the budget ({runs}) never gets past it, so {model} never "
+        f"proposes: set {lower}{_budget_for(budget, need)}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _budget_for(budget: Any, trials: int) -> str:
+    """The budget keys that let a sweep run `trials` trials, as `key: value` pairs."""
+    rounds = math.ceil(trials / budget["trials_per_round"])
+    keys = [f"budget.rounds: {rounds}"] if budget["rounds"] < rounds else []
+    if budget["max_trials"] is not None and budget["max_trials"] < trials:
+        keys.append(f"budget.max_trials: {trials}")
+    return " and ".join(keys)
+
+
 # --- what the files say -----------------------------------------------------------------------
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
@@ -279,13 +370,14 @@ def run_of(files: SweepPaths) -> dict[str, Any]:
 
 def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
     """At the start of a run: record it (the round line's elapsed time counts from here) and
-    return the plan's one-line summary."""
+    return the plan's one-line summary, and the budget's note when it has one (budget_note)."""
     import socket
 
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
     sweep.paths.invocation_json.write_text(json.dumps(run) + "\n")
-    return summary_line(estimate(sweep, cores, gpus, now=started, starting=True))
+    plan = estimate(sweep, cores, gpus, now=started, starting=True)
+    return "\n".join(filter(None, [summary_line(plan), plan["budget_note"]]))
 
 
 # --- the estimate -----------------------------------------------------------------------------
@@ -404,6 +496,7 @@ def estimate(
         "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
         "evaluation_steps": evaluation_steps(sweep),
         "stopped": state.stopped,
+        "budget_note": budget_note(sweep),
         "stopping_rules": [
             key for key in ("max_time_s", "target", "patience") if sweep.budget.get(key) is not None
         ],
@@ -481,7 +574,7 @@ def summary_line(plan: dict[str, Any]) -> str:
 
 def describe(plan: dict[str, Any]) -> str:
     """The human-readable plan: the schedule, then the estimate."""
-    lines = [summary_line(plan), ""]
+    lines = [summary_line(plan), *filter(None, [plan["budget_note"]]), ""]
     for item in plan["rounds"]:
         epochs = f" x {item['epochs']:g} epochs" if item["epochs"] else ""
         if item["data_fraction"] != 1.0:
