@@ -17,6 +17,7 @@ import yaml
 
 from snakesweep.errors import ConfigError
 from snakesweep.metrics import check_sense
+from snakesweep.outputs import damaged_error, read_whole
 from snakesweep.paths import SweepPaths
 from snakesweep.space import single_choices_fixed
 from snakesweep.stopping import check_round_fits
@@ -201,7 +202,9 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
     """Refuse a config that differs from the one a sweep directory was started with."""
     if not frozen_path.exists():
         return
-    recorded = yaml.safe_load(frozen_path.read_text()) or {}
+    recorded = yaml.safe_load(read_whole(frozen_path))
+    if not isinstance(recorded, dict):
+        raise damaged_error(frozen_path, "not a sweep's record (a mapping of its settings)")
     frozen = without_runtime_settings(with_current_defaults(recorded))
     if isinstance(frozen.get("space"), dict):  # recorded before one choice meant a fixed value
         frozen["space"] = single_choices_fixed(frozen["space"])

@@ -633,6 +633,26 @@ def test_config_changed_mid_sweep_is_refused(tmp_path):
     assert sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*")) == before
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [("", "empty"), ("space: {lr: [\n", "cut off"), ("- a list\n", "not a sweep's record")],
+)
+def test_a_damaged_sweep_record_is_named_not_a_traceback(tmp_path, text, words):
+    """A started sweep whose sweep.yaml is empty, cut off or not a mapping: one line naming the
+    file and the fix (an empty one read as {} claimed that every setting had changed)."""
+    path = tmp_path / "results" / "tiny" / "sweep.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
+    assert f"results/tiny/sweep.yaml is {words}" in str(error.value)
+    assert "delete" in str(error.value) and "was started with another config" not in str(
+        error.value
+    )
+    path.unlink()
+    load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
+
+
 def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):
     """A sweep frozen before a setting existed resumes; a changed setting is still refused."""
     config = load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "none")
