@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from snakesweep.fidelity import rung_of_round
+from snakesweep.outputs import write_json
 from snakesweep.paths import SweepPaths, round_name
 
 if TYPE_CHECKING:
@@ -360,11 +361,17 @@ def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
 
 def run_of(files: SweepPaths) -> dict[str, Any]:
     """When the current `snakemake` run started and with what resources (invocation.json)."""
-    run = _read_json(files.invocation_json) or {}
+    run = _read_json(files.invocation_json)
+    run = run if isinstance(run, dict) else {}
+
+    def number(key: str, kind: type) -> Any:  # a value edited by hand reads as unknown
+        value = run.get(key)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
     return {
-        "started": run.get("started"),
-        "cores": run.get("cores") or 2,
-        "gpus": run.get("gpus") or 0,
+        "started": number("started", int | float),
+        "cores": number("cores", int) or 2,
+        "gpus": number("gpus", int) or 0,
     }
 
 
@@ -375,7 +382,7 @@ def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
 
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
-    sweep.paths.invocation_json.write_text(json.dumps(run) + "\n")
+    write_json(sweep.paths.invocation_json, run)
     plan = estimate(sweep, cores, gpus, now=started, starting=True)
     return "\n".join(filter(None, [summary_line(plan), plan["budget_note"]]))
 

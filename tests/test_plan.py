@@ -283,3 +283,20 @@ def test_a_design_the_budget_never_gets_past_is_said_with_both_fixes(strategy, o
     one_round = {"rounds": 1, "trials_per_round": 4}
     note = budget_note(sweep_in(tmp_path, search={"strategy": strategy}, budget=one_round))
     assert f"{option} to" not in note and "budget (1 round of 4 trials)" in note
+
+
+@pytest.mark.parametrize(
+    "text", ['{"started": "x", "cores": "two", "gpus": true}', "[1, 2]", '{"started": 1']
+)
+def test_status_reads_a_damaged_run_record_as_unknown(tmp_path, text):
+    """invocation.json edited by hand or cut off: the run's start and resources are unknown
+    (the defaults), not a traceback."""
+    from snakesweep.plan import run_of
+
+    sweep = sweep_in(tmp_path / "results")
+    sweep.paths.root.mkdir(parents=True)
+    sweep.paths.invocation_json.write_text(text)
+    assert run_of(sweep.paths) == {"started": None, "cores": 2, "gpus": 0}
+    plan = estimate(sweep)
+    assert plan["elapsed_s"] is None
+    assert status_text(sweep, plan).startswith("[snakesweep] tiny: not started")
