@@ -115,6 +115,9 @@ def _type_fix(error: jsonschema.ValidationError) -> str:
     if not math.isfinite(number):
         return ""
     if "e" in text.lower() and "." not in text:
+        if "integer" in str(error.validator_value):  # a count: only a whole number will do
+            whole = float(number).is_integer()
+            return f"YAML reads {text} as text: write {int(number)}" if whole else ""
         return f"YAML reads {text} as text: write {number!r} or put a dot in it, e.g. 1.0e-3"
     return f"write {number!r} without quotes"
 

@@ -133,6 +133,7 @@ CASES = [
         "space.lr.low",
         "write 0.001 or put a dot",
     ),
+    ("YAML 1e3 count", set_key("budget.rounds", "1e3"), "budget.rounds", "text: write 1000)"),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
     # trial ids have three digits: r000-t000 to r999-t999
     ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
