@@ -444,7 +444,11 @@ onsuccess:
     cancel_pending_timers()
     from snakesweep.console import every_trial_failed, finished_lines
 
-    print("\n".join(finished_lines(THE_SWEEP)))
+    # Paths and commands that work where the user started snakemake (--directory moves the run).
+    started_in = Path(os.environ.get("PWD") or ".")
+    run = [Path(workflow.main_snakefile), *workflow.overwrite_configfiles]
+    lines = finished_lines(THE_SWEEP, started_in, run)
+    print("\n".join(lines))
     failure = every_trial_failed(THE_SWEEP)
     if failure:
         sys.exit(failure)
