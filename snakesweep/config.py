@@ -214,10 +214,20 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]
+        # The identity holds budget.trials_per_round at its top level.
+        difference = difference.replace("config.trials_per_round", "budget.trials_per_round")
+        key = difference.split(" ", 1)[0].removeprefix("config.")
+        # Another search over the same space and objective can start from this sweep's trials.
+        reuse = (
+            f" and search.warm_start: [{frozen_path.parent / 'trials.csv'}] to start from this "
+            "sweep's finished trials"
+            if key.startswith(("search.", "budget."))
+            else ""
+        )
         raise ConfigError(
-            difference.split(" ", 1)[0].removeprefix("config."),
+            key,
             f"results/{sweep} was started with another config: {difference}",
-            "give the changed sweep a new `sweep:` name, or delete results/"
+            f"give the changed sweep a new `sweep:` name{reuse}, or delete results/"
             f"{sweep} to start it again",
         )
 

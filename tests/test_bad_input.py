@@ -634,6 +634,36 @@ def test_config_changed_mid_sweep_is_refused(tmp_path):
     assert sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*")) == before
 
 
+def test_a_changed_search_is_pointed_to_a_warm_start_from_the_sweep(tmp_path):
+    """Another strategy or batch size for a started sweep is refused with the fix that keeps its
+    trials: a new name and search.warm_start of its trials.csv, which then loads and seeds the
+    new search."""
+    import re
+
+    from snakesweep.strategies import propose
+
+    results = tmp_path / "results"
+    frozen = results / "tiny" / "sweep.yaml"
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text(yaml.safe_dump(identity(load_config(copy.deepcopy(TINY_SWEEP), results))))
+    row = "r000-t000,0,ok,0.5,0.01,16,relu,adam,,2,1,64\n"  # momentum inactive: empty
+    (results / "tiny" / "trials.csv").write_text(
+        "trial,round,status,objective,lr,hidden_units,activation,optimizer,momentum,max_epochs,"
+        "n_layers,batch_size\n" + row
+    )
+    for key, value in (("search", {"strategy": "random"}), ("budget", {"trials_per_round": 3})):
+        changed = {**copy.deepcopy(TINY_SWEEP), key: value}
+        with pytest.raises(ConfigError) as error:
+            load_config(changed, results)
+        assert str(error.value).startswith(f"{key}.{next(iter(value))}: results/tiny was started")
+        path = re.search(r"search.warm_start: \[(.+?)\] to start from", str(error.value)).group(1)
+        search = {**changed.get("search", {}), "warm_start": [path]}
+        fixed = load_config({**changed, "sweep": "tiny2", "search": search}, results)
+        info: dict = {}
+        propose(fixed["search"], fixed["space"], None, 2, 0, info=info)
+        assert info["warm_start_trials"] == 1
+
+
 @pytest.mark.parametrize(
     "text, words",
     [("", "empty"), ("space: {lr: [\n", "cut off"), ("- a list\n", "not a sweep's record")],
