@@ -77,8 +77,8 @@ if workflow.is_main_process:
     kept_trials = recover_finished_trials()
     if kept_trials:
         print(
-            f"[snakesweep] kept {len(kept_trials)} trials that finished before the run was "
-            f"killed: {', '.join(kept_trials)}",
+            f"[snakesweep] kept {len(kept_trials)} trial{'s' * (len(kept_trials) != 1)} that "
+            f"finished before the run was killed: {', '.join(kept_trials)}",
             file=sys.stderr,
         )
     LOCK_CLAIM = claim()

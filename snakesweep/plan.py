@@ -564,8 +564,8 @@ def duration(seconds: float | None) -> str:
 def summary_line(plan: dict[str, Any]) -> str:
     """The one line a run prints first."""
     head = (
-        f"[snakesweep] plan: {plan['sweep']}, {plan['rounds_total']} rounds, "
-        f"{plan['trials_total']} trials ({plan['trials_remaining']} to run)"
+        f"[snakesweep] plan: {plan['sweep']}, {_count(plan['rounds_total'], 'round')}, "
+        f"{_count(plan['trials_total'], 'trial')} ({plan['trials_remaining']} to run)"
     )
     if plan["remaining_wall_s"] is None:
         return (

@@ -300,3 +300,9 @@ def test_status_reads_a_damaged_run_record_as_unknown(tmp_path, text):
     plan = estimate(sweep)
     assert plan["elapsed_s"] is None
     assert status_text(sweep, plan).startswith("[snakesweep] tiny: not started")
+
+
+def test_the_plan_line_counts_in_words(tmp_path):
+    one = sweep_in(tmp_path, budget={"rounds": 1, "trials_per_round": 1})
+    assert "tiny, 1 round, 1 trial (1 to run)" in describe(estimate(one))
+    assert "tiny, 2 rounds, 4 trials (4 to run)" in describe(estimate(sweep_in(tmp_path)))
