@@ -75,7 +75,9 @@ def _epochs_of(space: dict[str, Any]) -> float:
 
 
 def schedule(sweep: Sweep) -> list[Round]:
-    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner)."""
+    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner).
+    budget.max_trials does not cut a round short: the sweep proposes whole rounds while fewer
+    trials than it have run."""
     budget = sweep.budget
     per_round = budget["trials_per_round"]
     # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
@@ -86,10 +88,10 @@ def schedule(sweep: Sweep) -> list[Round]:
     left = budget.get("max_trials") or math.inf
     for index in range(budget["rounds"]):
         if fid is None:
-            rounds.append(Round(index, int(min(per_round, left)), epochs))
+            rounds.append(Round(index, int(per_round), epochs))
         else:
             place = rung_of_round(fid, per_round, index)
-            trials = int(min(place.size, left))
+            trials = int(place.size)
             label = f"bracket {place.bracket}, rung {place.rung}"
             if fid.kind == "epochs":
                 previous = (

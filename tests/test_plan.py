@@ -306,3 +306,12 @@ def test_the_plan_line_counts_in_words(tmp_path):
     one = sweep_in(tmp_path, budget={"rounds": 1, "trials_per_round": 1})
     assert "tiny, 1 round, 1 trial (1 to run)" in describe(estimate(one))
     assert "tiny, 2 rounds, 4 trials (4 to run)" in describe(estimate(sweep_in(tmp_path)))
+
+
+def test_max_trials_plans_the_whole_rounds_the_sweep_runs(tmp_path):
+    """max_trials does not cut a round short: with 2 trials a round and max_trials 5 the sweep
+    proposes 3 whole rounds, 6 trials, and the plan says so (it said 5)."""
+    budget = {"rounds": 10, "trials_per_round": 2, "max_trials": 5}
+    sweep = sweep_in(tmp_path, search={"strategy": "random"}, budget=budget)
+    assert [r.trials for r in schedule(sweep)] == [2, 2, 2]
+    assert len(proposed_in_order(sweep)) == 6 == estimate(sweep)["trials_total"]
