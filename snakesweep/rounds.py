@@ -83,6 +83,20 @@ def make_round(
     }
 
 
+def stopped_line(sweep: Sweep, content: dict) -> str | None:
+    """The console line of the round at which the sweep stopped (`content`: its rounds file),
+    once: None for a round that runs, and for the empty rounds after the first stopped one."""
+    from snakesweep.outputs import read_json
+
+    index = content["round"]
+    if not content["stopped"]:
+        return None
+    if index > 0 and read_json(sweep.paths.rounds(index - 1)).get("stopped"):
+        return None
+    when = f"after {index} round{'s' * (index != 1)}" if index else "before its first round"
+    return f"[snakesweep] the sweep stopped {when}: {content['stopped']}"
+
+
 def plain_tree(value: object) -> object:
     """`plain` applied through nested dicts and lists."""
     if isinstance(value, dict):

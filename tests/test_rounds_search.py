@@ -61,3 +61,34 @@ def test_coarse_to_fine_records_narrowed_ranges():
     narrowed = content["search_info"]["narrowed"]["x"]
     assert 0.0 <= narrowed["low"] < narrowed["high"] <= 1.0
     assert narrowed["high"] - narrowed["low"] < 1.0
+
+
+def test_a_stopped_sweep_says_so_once(tmp_path):
+    """The round at which a stopping rule ends the sweep has its line; the empty rounds after it
+    (up to budget.rounds) say nothing more (each repeated it)."""
+    from snakesweep.outputs import write_json
+    from snakesweep.rounds import stopped_line
+
+    budget = {"rounds": 6, "trials_per_round": 2, "max_trials": 3}
+    sweep = load_sweep(
+        {
+            "sweep": "stops",
+            "budget": budget,
+            "search": {"strategy": "random"},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}, "epochs": 2},
+            "train": {"function": "user_functions:noisy_quadratic"},
+        },
+        tmp_path,
+    )
+    rows: list[dict] = []
+    lines = []
+    for index in range(6):
+        content = make_round(sweep, pd.DataFrame(rows), index, 0.0)
+        write_json(sweep.paths.rounds(index), content)
+        rows += _rows(content)
+        lines.append(stopped_line(sweep, content))
+    assert lines[:2] == [None, None] and lines[3:] == [None] * 3
+    assert (
+        lines[2]
+        == "[snakesweep] the sweep stopped after 2 rounds: budget: 4 trials reached max_trials=3"
+    )
