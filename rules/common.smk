@@ -68,8 +68,9 @@ if workflow.is_main_process:
 
     # A run that cannot write its results stops here, not in its first job (a dry run only
     # reads).
+    DRY_RUN = workflow.output_settings.dryrun
     try:
-        if not workflow.output_settings.dryrun:
+        if not DRY_RUN:
             check_writable(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
@@ -89,6 +90,20 @@ if workflow.is_main_process:
         check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
+    # A stop that the budget no longer makes (max_trials, max_time_s, target or patience
+    # changed): the stopped rounds, all empty, are proposed again and the sweep goes on (a dry
+    # run only says so).
+    from snakesweep.rounds import lifted_stops
+
+    lifted = lifted_stops(THE_SWEEP)
+    if lifted:
+        print(
+            f"[snakesweep] the budget no longer stops the sweep after {int(lifted[0].stem)} "
+            "rounds: it goes on" + (" (in a run, not a dry run)" if DRY_RUN else ""),
+            file=sys.stderr,
+        )
+    for stopped_round in [] if DRY_RUN else lifted:
+        stopped_round.unlink()
 
 SWEEP = THE_SWEEP.name
 ROUNDS = THE_SWEEP.rounds
