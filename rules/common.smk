@@ -63,7 +63,12 @@ if workflow.is_main_process and QUIET_CONSOLE:
 # A trial whose training finished just before the kill is kept, not retrained.
 LOCK_CLAIM = None
 if workflow.is_main_process:
-    from snakesweep.locks import claim, hold_locks, recover_finished_trials
+    from snakesweep.locks import (
+        claim,
+        hold_locks,
+        nobody_running,
+        recover_finished_trials,
+    )
     from snakesweep.outputs import check_outputs, check_writable
 
     # A run that cannot write its results stops here, not in its first job (a dry run only
@@ -75,6 +80,8 @@ if workflow.is_main_process:
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
 
+    # Whether another run (alive, or not provably gone) works in this folder now.
+    ALONE = nobody_running(Path(".snakemake"))
     kept_trials = recover_finished_trials()
     if kept_trials:
         print(
@@ -92,10 +99,10 @@ if workflow.is_main_process:
         sys.exit(f"snakesweep: {error}")
     # A stop that the budget no longer makes (max_trials, max_time_s, target or patience
     # changed): the stopped rounds, all empty, are proposed again and the sweep goes on (a dry
-    # run only says so).
+    # run only says so; never while another run works here: Snakemake refuses this one).
     from snakesweep.rounds import lifted_stops
 
-    lifted = lifted_stops(THE_SWEEP)
+    lifted = lifted_stops(THE_SWEEP) if ALONE else []
     if lifted:
         print(
             f"[snakesweep] the budget no longer stops the sweep after {int(lifted[0].stem)} "

@@ -327,6 +327,19 @@ def test_raising_max_trials_of_a_stopped_sweep_continues_it(tmp_path):
     dry = run_snakemake(tmp_path, write_config(tmp_path, config), "-n")
     assert "no longer stops the sweep after 2 rounds: it goes on (in a run" in dry.stderr
     assert json.loads((tmp_path / "results/more/rounds/002.json").read_text())["stopped"]
+    # While another run works in the folder, nothing is proposed again.
+    from snakesweep.locks import OWNERS_DIR, process_start, this_machine
+
+    other = subprocess.Popen(["sleep", "600"])
+    owner = tmp_path / ".snakemake" / OWNERS_DIR / f"{other.pid}-other.json"
+    owner.write_text(json.dumps(this_machine() | {"pid": other.pid, "locks": [],
+                                                  "start": process_start(other.pid)}))  # fmt: skip
+    try:
+        busy = run_snakemake(tmp_path, write_config(tmp_path, config), "-n")
+    finally:
+        other.kill()
+        other.wait()
+    assert "no longer stops" not in busy.stderr
     run_snakemake(tmp_path, write_config(tmp_path, config))
     after = pd.read_csv(table)
     assert len(after) == 8
