@@ -671,7 +671,7 @@ def status_text(sweep: Sweep, plan: dict[str, Any]) -> str:
     if not sweep.paths.rounds_dir.is_dir():
         return f"[snakesweep] {plan['sweep']}: not started ({sweep.paths.root} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
-        head = f"all {finished} rounds finished"
+        head = f"all {_count(finished, 'round')} finished"
     else:
         head = f"round {finished + 1}/{total} running, {finished} finished"
     lines = [f"[snakesweep] {plan['sweep']}: {head}, {done}/{plan['trials_total']} trials done"]

@@ -303,9 +303,11 @@ def test_status_reads_a_damaged_run_record_as_unknown(tmp_path, text):
 
 
 def test_the_plan_line_counts_in_words(tmp_path):
-    one = sweep_in(tmp_path, budget={"rounds": 1, "trials_per_round": 1})
+    one = sweep_in(tmp_path / "one", budget={"rounds": 1, "trials_per_round": 1})
     assert "tiny, 1 round, 1 trial (1 to run)" in describe(estimate(one))
-    assert "tiny, 2 rounds, 4 trials (4 to run)" in describe(estimate(sweep_in(tmp_path)))
+    write_round(one.paths.root, 0, 1)
+    assert "tiny: all 1 round finished, 1/1 trials done" in status_text(one, estimate(one))
+    assert "tiny, 2 rounds, 4 trials (4 to run)" in describe(estimate(sweep_in(tmp_path / "two")))
 
 
 def test_max_trials_plans_the_whole_rounds_the_sweep_runs(tmp_path):
