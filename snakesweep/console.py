@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from snakesweep.redaction import redact
 
@@ -35,12 +36,39 @@ def keep_on_console(record: logging.LogRecord) -> bool:
     return message.startswith(KEPT_INFO) or any(part in message for part in KEPT_FRAGMENTS)
 
 
+#: What Snakemake logs when Ctrl-C stops a run (or a job it stopped, which may come first), and
+#: the one line the console shows instead of the error block of every job it stopped.
+INTERRUPTED = ("Terminating processes on user request", "died with <Signals.SIGINT: 2>")
+INTERRUPTED_LINE = (
+    "[snakesweep] interrupted: run the same command again to resume (finished trials are kept, "
+    "the ones that were training start again)"
+)
+
+
+class ConsoleFilter:
+    """`keep_on_console`, and after Ctrl-C one line instead of the errors of the jobs it stopped
+    (each died of SIGINT; Snakemake's log file keeps their blocks)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(sign in str(record.msg) for sign in INTERRUPTED):
+            if not self.interrupted:
+                print(INTERRUPTED_LINE, file=self.stream or sys.stderr, flush=True)
+            self.interrupted = True
+            return False
+        interrupted_error = self.interrupted and record.levelno >= logging.ERROR
+        return keep_on_console(record) and not interrupted_error
+
+
 def quiet_console(logger: logging.Logger | None = None) -> bool:
     """Filter Snakemake's console handler (its log file keeps everything); False if not found."""
     logger = logger or logging.getLogger("snakemake.logging")
     for handler in logger.handlers:
         if handler.name == "DefaultStreamHandler":
-            handler.addFilter(keep_on_console)
+            handler.addFilter(ConsoleFilter())
             return True
     return False
 

@@ -124,3 +124,32 @@ def test_a_run_with_directory_ends_with_commands_that_work_where_it_was_started(
     assert not (home / "results").exists()
     uri = shlex.split(lines["[snakesweep] MLflow"].split("--backend-store-uri ")[1])[0]
     assert MlflowClient(tracking_uri=uri).get_experiment_by_name("car") is not None
+
+
+def test_ctrl_c_is_one_line_not_an_error_block_per_stopped_job():
+    """After Ctrl-C (Snakemake's 'Terminating processes...', or a job that died of SIGINT first)
+    the console shows one line to resume instead of every stopped job's error block; errors
+    before it, warnings and Snakemake's last line stay."""
+    import io
+    import logging
+
+    from snakesweep.console import INTERRUPTED_LINE, ConsoleFilter
+
+    def record(level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("snakemake", level, __file__, 1, message, None, None)
+
+    for first in (
+        record(logging.INFO, "Terminating processes on user request, this might take some time."),
+        record(logging.ERROR, "RuleException:\nCommand 'x' died with <Signals.SIGINT: 2>."),
+    ):
+        stream = io.StringIO()
+        console = ConsoleFilter(stream)
+        assert console.filter(record(logging.ERROR, "Error in rule propose:"))
+        assert not console.filter(first)
+        assert not console.filter(record(logging.ERROR, "Error in rule train:"))
+        assert not console.filter(
+            record(logging.ERROR, "Command 'y' died with <Signals.SIGINT: 2>.")
+        )
+        assert console.filter(record(logging.WARNING, "a warning"))
+        assert console.filter(record(logging.INFO, "Complete log(s): .snakemake/log/x.log"))
+        assert stream.getvalue() == INTERRUPTED_LINE + "\n"
