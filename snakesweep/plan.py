@@ -121,11 +121,11 @@ def budget_note(sweep: Sweep) -> str | None:
     from snakesweep.strategies.one_at_a_time import sequence
     from snakesweep.strategies.replay import load_configs
 
-    if sweep.fidelity is not None:
-        return None
     budget, space, options = sweep.budget, sweep.space, dict(sweep.search.options)
     rounds = schedule(sweep)
     total = sum(r.trials for r in rounds)
+    if sweep.fidelity is not None:
+        return _fidelity_note(sweep, len(rounds))
     runs = f"{_count(budget['rounds'], 'round')} of {budget['trials_per_round']} trials" + (
         f", at most {budget['max_trials']}" if budget["max_trials"] else ""
     )
@@ -184,6 +184,28 @@ def budget_note(sweep: Sweep) -> str | None:
         f"[snakesweep] note: {strategy} proposes its first {design} trials from a quasi-random "
         f"design ({option}); the budget ({runs}) never gets past it, so {model} never "
         f"proposes: set {lower}{_budget_for(budget, need)}"
+    )
+
+
+def _fidelity_note(sweep: Sweep, rounds: int) -> str | None:
+    """A multi-fidelity sweep whose rounds end before any rung trains at the full fidelity (the
+    first bracket's last rung): its best trials are judged at a lower one."""
+    fid, per_round = sweep.fidelity, sweep.budget["trials_per_round"]
+    assert fid is not None
+    reached = [rung_of_round(fid, per_round, index).fidelity for index in range(rounds)]
+    if max(reached, default=0.0) >= fid.high:
+        return None
+    full = next(i for i in range(1000) if rung_of_round(fid, per_round, i).fidelity >= fid.high)
+
+    def amount(value: float) -> str:
+        if fid.kind != "epochs":
+            return f"{value:g} of the data"
+        return f"{value:g} epoch{'' if value == 1 else 's'}"
+
+    return (
+        f"[snakesweep] note: no trial reaches the full fidelity ({amount(fid.high)}): the budget "
+        f"ends after {_count(rounds, 'round')}, with rungs of at most {amount(max(reached))}; "
+        f"set budget.rounds: {full + 1} to reach it"
     )
 
 

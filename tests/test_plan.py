@@ -317,3 +317,25 @@ def test_max_trials_plans_the_whole_rounds_the_sweep_runs(tmp_path):
     sweep = sweep_in(tmp_path, search={"strategy": "random"}, budget=budget)
     assert [r.trials for r in schedule(sweep)] == [2, 2, 2]
     assert len(proposed_in_order(sweep)) == 6 == estimate(sweep)["trials_total"]
+
+
+@pytest.mark.parametrize("strategy", ["successive_halving", "hyperband", "bohb"])
+def test_a_budget_that_never_trains_a_rung_at_full_fidelity_is_said(strategy, tmp_path):
+    """Multi-fidelity rounds are rungs: a budget that ends before the first bracket's last rung
+    judges every trial at a lower fidelity. The note names the rounds that reach it; with
+    them, a round of the schedule trains at the full fidelity and nothing is said."""
+    import re
+
+    from snakesweep.plan import budget_note
+
+    search = {"strategy": strategy, "eta": 3}
+    space = {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}, "max_epochs": 9}
+    short = sweep_in(tmp_path, search=search, space=space, budget={"rounds": 1})
+    note = budget_note(short)
+    assert "no trial reaches the full fidelity (9 epochs)" in note and "at most 1 epoch;" in note
+    rounds = int(re.search(r"set budget.rounds: (\d+) to reach it", note).group(1))
+    enough = sweep_in(tmp_path, search=search, space=space, budget={"rounds": rounds})
+    assert any(r.rung.endswith(" 9 epochs)") for r in schedule(enough))
+    assert budget_note(enough) is None
+    assert budget_note(sweep_in(tmp_path, search=search, space=space,
+                                budget={"rounds": rounds - 1})) is not None  # fmt: skip
