@@ -63,22 +63,30 @@ if workflow.is_main_process and QUIET_CONSOLE:
 # A trial whose training finished just before the kill is kept, not retrained.
 LOCK_CLAIM = None
 if workflow.is_main_process:
-    from snakesweep.locks import claim, hold_locks, recover_finished_trials
+    from snakesweep.locks import (
+        claim,
+        hold_locks,
+        nobody_running,
+        recover_finished_trials,
+    )
     from snakesweep.outputs import check_outputs, check_writable
 
     # A run that cannot write its results stops here, not in its first job (a dry run only
     # reads).
+    DRY_RUN = workflow.output_settings.dryrun
     try:
-        if not workflow.output_settings.dryrun:
+        if not DRY_RUN:
             check_writable(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
 
+    # Whether another run (alive, or not provably gone) works in this folder now.
+    ALONE = nobody_running(Path(".snakemake"))
     kept_trials = recover_finished_trials()
     if kept_trials:
         print(
-            f"[snakesweep] kept {len(kept_trials)} trials that finished before the run was "
-            f"killed: {', '.join(kept_trials)}",
+            f"[snakesweep] kept {len(kept_trials)} trial{'s' * (len(kept_trials) != 1)} that "
+            f"finished before the run was killed: {', '.join(kept_trials)}",
             file=sys.stderr,
         )
     LOCK_CLAIM = claim()
@@ -89,6 +97,20 @@ if workflow.is_main_process:
         check_outputs(THE_SWEEP.paths.root)
     except ConfigError as error:
         sys.exit(f"snakesweep: {error}")
+    # A stop that the budget no longer makes (max_trials, max_time_s, target or patience
+    # changed): the stopped rounds, all empty, are proposed again and the sweep goes on (a dry
+    # run only says so; never while another run works here: Snakemake refuses this one).
+    from snakesweep.rounds import lifted_stops
+
+    lifted = lifted_stops(THE_SWEEP) if ALONE else []
+    if lifted:
+        print(
+            f"[snakesweep] the budget no longer stops the sweep after {int(lifted[0].stem)} "
+            "rounds: it goes on" + (" (in a run, not a dry run)" if DRY_RUN else ""),
+            file=sys.stderr,
+        )
+    for stopped_round in [] if DRY_RUN else lifted:
+        stopped_round.unlink()
 
 SWEEP = THE_SWEEP.name
 ROUNDS = THE_SWEEP.rounds
@@ -444,7 +466,11 @@ onsuccess:
     cancel_pending_timers()
     from snakesweep.console import every_trial_failed, finished_lines
 
-    print("\n".join(finished_lines(THE_SWEEP)))
+    # Paths and commands that work where the user started snakemake (--directory moves the run).
+    started_in = Path(os.environ.get("PWD") or ".")
+    run = [Path(workflow.main_snakefile), *workflow.overwrite_configfiles]
+    lines = finished_lines(THE_SWEEP, started_in, run)
+    print("\n".join(lines))
     failure = every_trial_failed(THE_SWEEP)
     if failure:
         sys.exit(failure)

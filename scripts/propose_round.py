@@ -13,7 +13,7 @@ def main(smk) -> None:
     from snakesweep.history import history_after_round, run_time_s
     from snakesweep.outputs import write_json
     from snakesweep.pruning import read_curves
-    from snakesweep.rounds import make_round
+    from snakesweep.rounds import make_round, stopped_line
     from snakesweep.sweep import sweep_of
 
     logging.basicConfig(filename=smk.log[0], level=logging.INFO)
@@ -22,14 +22,14 @@ def main(smk) -> None:
     elapsed = run_time_s(history)
     started = time.perf_counter()
     curves = read_curves(smk.input.get("curves"))
-    content = make_round(sweep_of(smk.config), history, round_index, elapsed, curves)
+    sweep = sweep_of(smk.config)
+    content = make_round(sweep, history, round_index, elapsed, curves)
     logging.info(
         "proposed %d trials in %.3f s", len(content["trials"]), time.perf_counter() - started
     )
-    if content["stopped"]:
-        print(
-            f"[snakesweep] round {round_index}: no trials, the sweep stopped: {content['stopped']}"
-        )
+    line = stopped_line(sweep, content)
+    if line:
+        print(line)
     write_json(smk.output[0], content)
 
 

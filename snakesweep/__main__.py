@@ -20,6 +20,8 @@ from snakesweep.errors import ConfigError
 def check(args: argparse.Namespace) -> int:
     from snakesweep.config import load_config
     from snakesweep.configfile import read_config_file
+    from snakesweep.plan import budget_note
+    from snakesweep.sweep import sweep_of
 
     config = load_config(read_config_file(args.file), Path(args.results))
     print(
@@ -27,6 +29,9 @@ def check(args: argparse.Namespace) -> int:
         f"{len(config['space'])} parameters, {config['budget']['rounds']} rounds of "
         f"{config['budget']['trials_per_round']} trials"
     )
+    note = budget_note(sweep_of(config, Path(args.results)))
+    if note:
+        print(note)
     return 0
 
 

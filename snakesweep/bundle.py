@@ -72,10 +72,9 @@ def export_bundle(
     sweep: str, results: Path = Path("results"), out: Path | None = None, tolerance: float = 0.02
 ) -> Path:
     """Write the bundle of a finished sweep; return its path."""
-    import pandas as pd
-
     from snakesweep.config import check_sweep_name
     from snakesweep.configfile import read_config_file
+    from snakesweep.history import read_history
 
     check_sweep_name(sweep)
     sweep_dir = results / sweep
@@ -87,7 +86,7 @@ def export_bundle(
         )
     # Redacted again: provenance written by an older snakesweep may hold a tracking password.
     config = redact(read_config_file(sweep_dir / "provenance" / "config.yaml"))
-    table = pd.read_csv(sweep_dir / "trials.csv")
+    table = read_history(sweep_dir / "trials.csv")  # an empty or cut-off table: one line
     config["expect"] = config.get("expect") or expected_rows(table, config, tolerance)
     out = out or Path("bundles") / f"{sweep}.tar.gz"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ import yaml
 
 from snakesweep.errors import ConfigError
 from snakesweep.metrics import check_sense
+from snakesweep.outputs import damaged_error, read_whole
 from snakesweep.paths import SweepPaths
+from snakesweep.space import single_choices_fixed
 from snakesweep.stopping import check_round_fits
 from snakesweep.verify import check_expect
 
@@ -113,6 +115,9 @@ def _type_fix(error: jsonschema.ValidationError) -> str:
     if not math.isfinite(number):
         return ""
     if "e" in text.lower() and "." not in text:
+        if "integer" in str(error.validator_value):  # a count: only a whole number will do
+            whole = float(number).is_integer()
+            return f"YAML reads {text} as text: write {int(number)}" if whole else ""
         return f"YAML reads {text} as text: write {number!r} or put a dot in it, e.g. 1.0e-3"
     return f"write {number!r} without quotes"
 
@@ -200,15 +205,29 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
     """Refuse a config that differs from the one a sweep directory was started with."""
     if not frozen_path.exists():
         return
-    recorded = yaml.safe_load(frozen_path.read_text()) or {}
+    recorded = yaml.safe_load(read_whole(frozen_path))
+    if not isinstance(recorded, dict):
+        raise damaged_error(frozen_path, "not a sweep's record (a mapping of its settings)")
     frozen = without_runtime_settings(with_current_defaults(recorded))
+    if isinstance(frozen.get("space"), dict):  # recorded before one choice meant a fixed value
+        frozen["space"] = single_choices_fixed(frozen["space"])
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]
+        # The identity holds budget.trials_per_round at its top level.
+        difference = difference.replace("config.trials_per_round", "budget.trials_per_round")
+        key = difference.split(" ", 1)[0].removeprefix("config.")
+        # Another search over the same space and objective can start from this sweep's trials.
+        reuse = (
+            f" and search.warm_start: [{frozen_path.parent / 'trials.csv'}] to start from this "
+            "sweep's finished trials"
+            if key.startswith(("search.", "budget."))
+            else ""
+        )
         raise ConfigError(
-            difference.split(" ", 1)[0].removeprefix("config."),
+            key,
             f"results/{sweep} was started with another config: {difference}",
-            "give the changed sweep a new `sweep:` name, or delete results/"
+            f"give the changed sweep a new `sweep:` name{reuse}, or delete results/"
             f"{sweep} to start it again",
         )
 
@@ -225,6 +244,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     resolved = fill_defaults(config, schema)
     check_sweep_name(resolved["sweep"])
     space = parse_space(resolved["space"])
+    resolved["space"] = single_choices_fixed(resolved["space"])
     check_search(resolved["search"], resolved["space"])
     if resolved["task"] == "tabular":
         check_tabular(resolved)

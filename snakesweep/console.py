@@ -10,7 +10,12 @@ hides the error block of a failed job.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from snakesweep.redaction import redact
 
@@ -31,12 +36,39 @@ def keep_on_console(record: logging.LogRecord) -> bool:
     return message.startswith(KEPT_INFO) or any(part in message for part in KEPT_FRAGMENTS)
 
 
+#: What Snakemake logs when Ctrl-C stops a run (or a job it stopped, which may come first), and
+#: the one line the console shows instead of the error block of every job it stopped.
+INTERRUPTED = ("Terminating processes on user request", "died with <Signals.SIGINT: 2>")
+INTERRUPTED_LINE = (
+    "[snakesweep] interrupted: run the same command again to resume (finished trials are kept, "
+    "the ones that were training start again)"
+)
+
+
+class ConsoleFilter:
+    """`keep_on_console`, and after Ctrl-C one line instead of the errors of the jobs it stopped
+    (each died of SIGINT; Snakemake's log file keeps their blocks)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(sign in str(record.msg) for sign in INTERRUPTED):
+            if not self.interrupted:
+                print(INTERRUPTED_LINE, file=self.stream or sys.stderr, flush=True)
+            self.interrupted = True
+            return False
+        interrupted_error = self.interrupted and record.levelno >= logging.ERROR
+        return keep_on_console(record) and not interrupted_error
+
+
 def quiet_console(logger: logging.Logger | None = None) -> bool:
     """Filter Snakemake's console handler (its log file keeps everything); False if not found."""
     logger = logger or logging.getLogger("snakemake.logging")
     for handler in logger.handlers:
         if handler.name == "DefaultStreamHandler":
-            handler.addFilter(keep_on_console)
+            handler.addFilter(ConsoleFilter())
             return True
     return False
 
@@ -45,12 +77,57 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def finished_lines(sweep: Sweep) -> list[str]:
+def _moved(started_in: Path | None) -> bool:
+    """Whether the run works in another folder than the one the user started it in
+    (`snakemake --directory DIR`)."""
+    return started_in is not None and started_in.resolve() != Path.cwd().resolve()
+
+
+def usable_from(started_in: Path | None, path: Path | str) -> str:
+    """A path of the run's working directory as the user types it in the folder they started
+    snakemake in (`started_in`): as it is there, else absolute, quoted for the shell."""
+    if not _moved(started_in) or Path(path).is_absolute():
+        return shlex.quote(str(path))
+    return shlex.quote(str(Path.cwd() / path))
+
+
+def report_command(sweep: Sweep, started_in: Path | None, run: Sequence[Path]) -> str:
+    """The `snakemake --report` command that reports this sweep from where the user started
+    the run: with its --configfile (without it, the default sweep's report would be written)
+    and, for a run with --directory, that folder and the Snakefile. `run`: the Snakefile and
+    the config files of the run."""
+    snakefile, *configfiles = run
+    command = ["snakemake"]
+    if _moved(started_in):
+        command += ["--snakefile", shlex.quote(str(snakefile))]
+        command += ["--directory", shlex.quote(str(Path.cwd()))]
+    for path in configfiles:
+        shown = os.path.relpath(path, started_in or Path.cwd())
+        command += ["--configfile", shlex.quote(shown if not shown.startswith("..") else str(path))]
+    return " ".join(
+        [*command, "--report", usable_from(started_in, sweep.paths.root / "report.html")]
+    )
+
+
+def _tracking_uri(uri: str, started_in: Path | None) -> str:
+    """The MLflow URI to give `mlflow ui` where the user started the run: a local store's
+    relative path made absolute after --directory (`mlflow ui` would open a new, empty store)."""
+    prefix = "sqlite:///"
+    store = uri.removeprefix(prefix)
+    if not uri.startswith(prefix) or store.startswith("/") or not _moved(started_in):
+        return uri
+    return shlex.quote(prefix + str(Path.cwd() / store))
+
+
+def finished_lines(
+    sweep: Sweep, started_in: Path | None = None, run: Sequence[Path] = (Path("Snakefile"),)
+) -> list[str]:
     """The lines a finished run ends with: the best configuration, where the results, the report
-    and the MLflow view are. Nothing when the sweep has no best.yaml (nothing was built)."""
+    and the MLflow view are, as commands and paths that work in `started_in` (the folder the
+    user started snakemake in) for the `run` (its Snakefile and config files). Nothing when the
+    sweep has no best.yaml (nothing was built)."""
     import yaml
 
-    sweep_dir = sweep.paths.root
     best_file = sweep.paths.best_yaml
     if not best_file.exists():
         return []
@@ -63,13 +140,16 @@ def finished_lines(sweep: Sweep) -> list[str]:
         )
     else:
         best_text = "none (no trial finished; see summary.md)"
+    folder = usable_from(started_in, sweep.paths.root)
+    folder = f"{folder[:-1]}/'" if folder.endswith("'") else f"{folder}/"
     return [
         "",
         f"[snakesweep] best configuration: {best_text}",
-        f"[snakesweep] results: {sweep_dir}/ (summary.md, plots/, trials.csv, best.yaml, trials/)",
-        f"[snakesweep] report: {sweep_dir}/summary.md, or snakemake --report "
-        f"{sweep_dir}/report.html",
-        f"[snakesweep] MLflow: mlflow ui --backend-store-uri {redact(sweep.tracking['uri'])}",
+        f"[snakesweep] results: {folder} (summary.md, plots/, trials.csv, best.yaml, trials/)",
+        f"[snakesweep] report: {usable_from(started_in, sweep.paths.summary_md)}, or "
+        + report_command(sweep, started_in, run),
+        "[snakesweep] MLflow: mlflow ui --backend-store-uri "
+        + _tracking_uri(redact(sweep.tracking["uri"]), started_in),
     ]
 
 

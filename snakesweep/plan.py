@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from snakesweep.fidelity import rung_of_round
+from snakesweep.outputs import write_json
 from snakesweep.paths import SweepPaths, round_name
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ def _epochs_of(space: dict[str, Any]) -> float:
 
 
 def schedule(sweep: Sweep) -> list[Round]:
-    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner)."""
+    """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner).
+    budget.max_trials does not cut a round short: the sweep proposes whole rounds while fewer
+    trials than it have run."""
     budget = sweep.budget
     per_round = budget["trials_per_round"]
     # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
@@ -85,10 +88,10 @@ def schedule(sweep: Sweep) -> list[Round]:
     left = budget.get("max_trials") or math.inf
     for index in range(budget["rounds"]):
         if fid is None:
-            rounds.append(Round(index, int(min(per_round, left)), epochs))
+            rounds.append(Round(index, int(per_round), epochs))
         else:
             place = rung_of_round(fid, per_round, index)
-            trials = int(min(place.size, left))
+            trials = int(place.size)
             label = f"bracket {place.bracket}, rung {place.rung}"
             if fid.kind == "epochs":
                 previous = (
@@ -104,6 +107,119 @@ def schedule(sweep: Sweep) -> list[Round]:
         if left <= 0:
             break
     return rounds
+
+
+# --- what the budget reaches -------------------------------------------------------------------
+def budget_note(sweep: Sweep) -> str | None:
+    """One line when the budget ends before the search gets to its later part: an unshuffled
+    grid, a one_at_a_time sequence or a replay list longer than the budget, or a bayes initial
+    design (a coarse_to_fine coarse stage) that no round gets past. None otherwise. Not an
+    error: raising the budget later continues the sweep where it stopped."""
+    from snakesweep.strategies import warm_start_table
+    from snakesweep.strategies.bayes import n_initial
+    from snakesweep.strategies.grid import full_grid
+    from snakesweep.strategies.one_at_a_time import sequence
+    from snakesweep.strategies.replay import load_configs
+
+    budget, space, options = sweep.budget, sweep.space, dict(sweep.search.options)
+    rounds = schedule(sweep)
+    total = sum(r.trials for r in rounds)
+    if sweep.fidelity is not None:
+        return _fidelity_note(sweep, len(rounds))
+    runs = f"{_count(budget['rounds'], 'round')} of {budget['trials_per_round']} trials" + (
+        f", at most {budget['max_trials']}" if budget["max_trials"] else ""
+    )
+    strategy = sweep.search.strategy
+    if strategy in ("grid", "one_at_a_time", "replay"):
+        if strategy == "grid" and options["shuffle"]:
+            return None
+        order = (
+            list(full_grid(space, options["points"]))
+            if strategy == "grid"
+            else sequence(space, options)
+            if strategy == "one_at_a_time"
+            else load_configs(options, space)
+        )
+        if total >= len(order):
+            return None
+        what = {
+            "grid": f"the grid's {len(order)} configurations run in row order",
+            "one_at_a_time": f"one_at_a_time's {len(order)} configurations run in order (the "
+            "baseline, then each parameter in turn)",
+            "replay": f"the replay list's {len(order)} configurations run in order",
+        }[strategy]
+        never = ""
+        if strategy == "one_at_a_time":
+            varied = [
+                next((n for n in space.tuned if p.get(n) != order[0].get(n)), None) for p in order
+            ]
+            left = [n for n in space.tuned if n in varied[total:] and n not in varied[:total]]
+            never = f" ({', '.join(left)} never varied)" if left else ""
+        shuffle = ", or search.shuffle: true to sample the whole grid" if strategy == "grid" else ""
+        return (
+            f"[snakesweep] note: {what}; the budget ({runs}) runs the first {total} of them"
+            f"{never}: set {_budget_for(budget, len(order))} to run them all{shuffle}"
+        )
+    if strategy not in ("bayes", "coarse_to_fine"):
+        return None
+    warm = len(warm_start_table(list(options["warm_start"]), space)) if options["warm_start"] else 0
+    per_round = int(budget["trials_per_round"])
+    design = (
+        n_initial(options, space, per_round)
+        if strategy == "bayes"
+        else int(options["coarse_trials"])
+    )
+    # A round's proposals come from the model once the trials before it cover the design.
+    before_last = total - rounds[-1].trials + warm
+    if before_last >= design:
+        return None
+    option, model = {
+        "bayes": ("search.initial_points", "the model"),
+        "coarse_to_fine": ("search.coarse_trials", "the narrowed search"),
+    }[strategy]
+    need = (math.ceil(max(0, design - warm) / per_round) + 1) * per_round
+    smallest = 2 if strategy == "coarse_to_fine" else 1
+    lower = f"{option} to {before_last} or less, or " if before_last >= smallest else ""
+    return (
+        f"[snakesweep] note: {strategy} proposes its first {design} trials from a quasi-random "
+        f"design ({option}); the budget ({runs}) never gets past it, so {model} never "
+        f"proposes: set {lower}{_budget_for(budget, need)}"
+    )
+
+
+def _fidelity_note(sweep: Sweep, rounds: int) -> str | None:
+    """A multi-fidelity sweep whose rounds end before any rung trains at the full fidelity (the
+    first bracket's last rung): its best trials are judged at a lower one."""
+    fid, per_round = sweep.fidelity, sweep.budget["trials_per_round"]
+    assert fid is not None
+    reached = [rung_of_round(fid, per_round, index).fidelity for index in range(rounds)]
+    if max(reached, default=0.0) >= fid.high:
+        return None
+    full = next(i for i in range(1000) if rung_of_round(fid, per_round, i).fidelity >= fid.high)
+
+    def amount(value: float) -> str:
+        if fid.kind != "epochs":
+            return f"{value:g} of the data"
+        return f"{value:g} epoch{'' if value == 1 else 's'}"
+
+    return (
+        f"[snakesweep] note: no trial reaches the full fidelity ({amount(fid.high)}): the budget "
+        f"ends after {_count(rounds, 'round')}, with rungs of at most {amount(max(reached))}; "
+        f"set budget.rounds: {full + 1} to reach it"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _budget_for(budget: Any, trials: int) -> str:
+    """The budget keys that let a sweep run `trials` trials, as `key: value` pairs."""
+    rounds = math.ceil(trials / budget["trials_per_round"])
+    keys = [f"budget.rounds: {rounds}"] if budget["rounds"] < rounds else []
+    if budget["max_trials"] is not None and budget["max_trials"] < trials:
+        keys.append(f"budget.max_trials: {trials}")
+    return " and ".join(keys)
 
 
 # --- what the files say -----------------------------------------------------------------------
@@ -269,23 +385,30 @@ def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:
 
 def run_of(files: SweepPaths) -> dict[str, Any]:
     """When the current `snakemake` run started and with what resources (invocation.json)."""
-    run = _read_json(files.invocation_json) or {}
+    run = _read_json(files.invocation_json)
+    run = run if isinstance(run, dict) else {}
+
+    def number(key: str, kind: type) -> Any:  # a value edited by hand reads as unknown
+        value = run.get(key)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
     return {
-        "started": run.get("started"),
-        "cores": run.get("cores") or 2,
-        "gpus": run.get("gpus") or 0,
+        "started": number("started", int | float),
+        "cores": number("cores", int) or 2,
+        "gpus": number("gpus", int) or 0,
     }
 
 
 def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
     """At the start of a run: record it (the round line's elapsed time counts from here) and
-    return the plan's one-line summary."""
+    return the plan's one-line summary, and the budget's note when it has one (budget_note)."""
     import socket
 
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
-    sweep.paths.invocation_json.write_text(json.dumps(run) + "\n")
-    return summary_line(estimate(sweep, cores, gpus, now=started, starting=True))
+    write_json(sweep.paths.invocation_json, run)
+    plan = estimate(sweep, cores, gpus, now=started, starting=True)
+    return "\n".join(filter(None, [summary_line(plan), plan["budget_note"]]))
 
 
 # --- the estimate -----------------------------------------------------------------------------
@@ -404,6 +527,7 @@ def estimate(
         "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
         "evaluation_steps": evaluation_steps(sweep),
         "stopped": state.stopped,
+        "budget_note": budget_note(sweep),
         "stopping_rules": [
             key for key in ("max_time_s", "target", "patience") if sweep.budget.get(key) is not None
         ],
@@ -464,8 +588,8 @@ def duration(seconds: float | None) -> str:
 def summary_line(plan: dict[str, Any]) -> str:
     """The one line a run prints first."""
     head = (
-        f"[snakesweep] plan: {plan['sweep']}, {plan['rounds_total']} rounds, "
-        f"{plan['trials_total']} trials ({plan['trials_remaining']} to run)"
+        f"[snakesweep] plan: {plan['sweep']}, {_count(plan['rounds_total'], 'round')}, "
+        f"{_count(plan['trials_total'], 'trial')} ({plan['trials_remaining']} to run)"
     )
     if plan["remaining_wall_s"] is None:
         return (
@@ -481,7 +605,7 @@ def summary_line(plan: dict[str, Any]) -> str:
 
 def describe(plan: dict[str, Any]) -> str:
     """The human-readable plan: the schedule, then the estimate."""
-    lines = [summary_line(plan), ""]
+    lines = [summary_line(plan), *filter(None, [plan["budget_note"]]), ""]
     for item in plan["rounds"]:
         epochs = f" x {item['epochs']:g} epochs" if item["epochs"] else ""
         if item["data_fraction"] != 1.0:
@@ -569,7 +693,7 @@ def status_text(sweep: Sweep, plan: dict[str, Any]) -> str:
     if not sweep.paths.rounds_dir.is_dir():
         return f"[snakesweep] {plan['sweep']}: not started ({sweep.paths.root} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
-        head = f"all {finished} rounds finished"
+        head = f"all {_count(finished, 'round')} finished"
     else:
         head = f"round {finished + 1}/{total} running, {finished} finished"
     lines = [f"[snakesweep] {plan['sweep']}: {head}, {done}/{plan['trials_total']} trials done"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -81,6 +82,49 @@ def make_round(
         "trials": trials,
         **({"search_info": {k: plain_tree(v) for k, v in info.items()}} if info else {}),
     }
+
+
+def stopped_line(sweep: Sweep, content: dict) -> str | None:
+    """The console line of the round at which the sweep stopped (`content`: its rounds file),
+    once: None for a round that runs, and for the empty rounds after the first stopped one."""
+    from snakesweep.outputs import read_json
+
+    index = content["round"]
+    if not content["stopped"]:
+        return None
+    if index > 0 and read_json(sweep.paths.rounds(index - 1)).get("stopped"):
+        return None
+    when = f"after {index} round{'s' * (index != 1)}" if index else "before its first round"
+    return f"[snakesweep] the sweep stopped {when}: {content['stopped']}"
+
+
+def lifted_stops(sweep: Sweep) -> list[Path]:
+    """The rounds files to propose again because the budget no longer stops the sweep where it
+    stopped (budget.max_trials, max_time_s, target or patience changed since): the first
+    stopped round and the empty rounds after it. Nothing when the sweep has not stopped, when
+    it stopped because the search was exhausted, or when the stop still holds."""
+    from snakesweep.history import empty_history, read_history, run_time_s
+    from snakesweep.outputs import read_json
+    from snakesweep.stopping import stop_reason
+
+    files = sweep.paths
+    index = 0
+    while files.rounds(index).exists() and not read_json(files.rounds(index)).get("stopped"):
+        index += 1
+    first = files.rounds(index)
+    if not first.exists() or read_json(first)["stopped"].startswith("search exhausted"):
+        return []
+    if index and not files.history(index - 1).exists():
+        return []  # the trials before the stop are not recorded yet: nothing to judge
+    history = read_history(files.history(index - 1)) if index else empty_history()
+    direction = sweep.objective.direction
+    if stop_reason(sweep.budget, history, direction, index, run_time_s(history)):
+        return []
+    lifted = []
+    while files.rounds(index).exists() and read_json(files.rounds(index)).get("stopped"):
+        lifted.append(files.rounds(index))
+        index += 1
+    return lifted
 
 
 def plain_tree(value: object) -> object:

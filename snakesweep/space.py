@@ -370,6 +370,8 @@ def _parse_param(name: str, spec: Any) -> Param:
         )
         if p.default is not None and not p.contains(p.default):
             raise ConfigError(f"{key}.default", f"{p.default!r} is not one of the choices")
+        if len(p.choices) == 1:  # nothing to search: the fixed value it is
+            return Param(name=name, type="fixed", value=p.choices[0], when=when)
         return p
 
     # float / int
@@ -544,9 +546,25 @@ def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
         raise ConfigError(
             "space",
             "no parameter is searched (all are fixed)",
-            "give at least one parameter a type: float, int or categorical",
+            "give at least one parameter a type: float, int or categorical (with two choices "
+            "or more: a single choice is a fixed value)",
         )
     return space
+
+
+def single_choices_fixed(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The `space:` mapping (validated by parse_space) with each categorical of one choice
+    written as the fixed value it is, so that everything reading the config's space (the
+    report, tracking, the plan) sees what the search sees."""
+    out = {}
+    for name, spec in mapping.items():
+        if isinstance(spec, Mapping) and spec.get("type") == "categorical":
+            choices = spec.get("choices")
+            if isinstance(choices, list | tuple) and len(choices) == 1:
+                when = spec.get("when")
+                spec = {"type": "fixed", "value": choices[0], "when": when} if when else choices[0]
+        out[name] = spec
+    return out
 
 
 def _values_hint(p: Param) -> str:

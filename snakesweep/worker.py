@@ -202,15 +202,21 @@ def run_job(main: Callable, job, trains: bool = False) -> None:
     job: then the site packages are added here), or a `script:` rule's `snakemake` object.
     A job that `trains` waits for a worker that is still importing torch; any other job runs in
     its own process until the worker is ready (the first jobs of a run: no wait for torch).
+    Ctrl-C (SIGINT) ends the job as the signal ends a process, without a traceback.
     """
-    status = _in_worker(main.__globals__["__file__"], job, trains)
-    if status is None:
-        if sys.flags.no_site:
-            import site
+    status = None
+    try:
+        status = _in_worker(main.__globals__["__file__"], job, trains)
+        if status is None:
+            if sys.flags.no_site:
+                import site
 
-            site.main()
-        main(job)
-    elif status != 0:
+                site.main()
+            main(job)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    if status:
         sys.exit(status)
 
 

@@ -133,6 +133,7 @@ CASES = [
         "space.lr.low",
         "write 0.001 or put a dot",
     ),
+    ("YAML 1e3 count", set_key("budget.rounds", "1e3"), "budget.rounds", "text: write 1000)"),
     ("trials negative", set_key("budget.trials_per_round", -1), "budget.trials_per_round", ""),
     # trial ids have three digits: r000-t000 to r999-t999
     ("rounds over ids", set_key("budget.rounds", 1001), "budget.rounds", "maximum of 1000"),
@@ -631,6 +632,56 @@ def test_config_changed_mid_sweep_is_refused(tmp_path):
     assert_refused(result, "space.lr.high: results/tiny was started with another config")
     assert "new `sweep:` name" in result.stderr
     assert sorted((p, p.stat().st_mtime) for p in (tmp_path / "results").rglob("*")) == before
+
+
+def test_a_changed_search_is_pointed_to_a_warm_start_from_the_sweep(tmp_path):
+    """Another strategy or batch size for a started sweep is refused with the fix that keeps its
+    trials: a new name and search.warm_start of its trials.csv, which then loads and seeds the
+    new search."""
+    import re
+
+    from snakesweep.strategies import propose
+
+    results = tmp_path / "results"
+    frozen = results / "tiny" / "sweep.yaml"
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text(yaml.safe_dump(identity(load_config(copy.deepcopy(TINY_SWEEP), results))))
+    row = "r000-t000,0,ok,0.5,0.01,16,relu,adam,,2,1,64\n"  # momentum inactive: empty
+    (results / "tiny" / "trials.csv").write_text(
+        "trial,round,status,objective,lr,hidden_units,activation,optimizer,momentum,max_epochs,"
+        "n_layers,batch_size\n" + row
+    )
+    for key, value in (("search", {"strategy": "random"}), ("budget", {"trials_per_round": 3})):
+        changed = {**copy.deepcopy(TINY_SWEEP), key: value}
+        with pytest.raises(ConfigError) as error:
+            load_config(changed, results)
+        assert str(error.value).startswith(f"{key}.{next(iter(value))}: results/tiny was started")
+        path = re.search(r"search.warm_start: \[(.+?)\] to start from", str(error.value)).group(1)
+        search = {**changed.get("search", {}), "warm_start": [path]}
+        fixed = load_config({**changed, "sweep": "tiny2", "search": search}, results)
+        info: dict = {}
+        propose(fixed["search"], fixed["space"], None, 2, 0, info=info)
+        assert info["warm_start_trials"] == 1
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [("", "empty"), ("space: {lr: [\n", "cut off"), ("- a list\n", "not a sweep's record")],
+)
+def test_a_damaged_sweep_record_is_named_not_a_traceback(tmp_path, text, words):
+    """A started sweep whose sweep.yaml is empty, cut off or not a mapping: one line naming the
+    file and the fix (an empty one read as {} claimed that every setting had changed)."""
+    path = tmp_path / "results" / "tiny" / "sweep.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
+    assert f"results/tiny/sweep.yaml is {words}" in str(error.value)
+    assert "delete" in str(error.value) and "was started with another config" not in str(
+        error.value
+    )
+    path.unlink()
+    load_config(copy.deepcopy(TINY_SWEEP), tmp_path / "results")
 
 
 def test_a_default_added_by_a_newer_version_is_not_a_change(tmp_path):

@@ -33,7 +33,12 @@ def test_every_key_has_a_description():
 )
 def test_every_shipped_sweep_is_valid(path, tmp_path, monkeypatch):
     """The default sweep and every example in config/sweeps/ pass the full config check
-    (schema, space, search, training or table) as a user would run them, from the repo."""
+    (schema, space, search, training or table) as a user would run them, from the repo, and
+    their budget reaches every part of their search (no start-up note)."""
+    from snakesweep.plan import budget_note
+    from snakesweep.sweep import sweep_of
+
     monkeypatch.chdir(REPO)
     config = load_config(yaml.safe_load(path.read_text()), tmp_path)
     assert config["sweep"] == path.stem or path.name == "config.yaml"
+    assert budget_note(sweep_of(config, tmp_path)) is None

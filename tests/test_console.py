@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import TINY_SWEEP, snakemake_command, snakemake_env, write_config
+import pytest
+from conftest import REPO, TINY_SWEEP, snakemake_command, snakemake_env, write_config
 
 
 def run(workdir, *args: str, **env) -> str:
@@ -41,3 +42,114 @@ def test_cluster_job_ids_and_problems_stay_on_the_console():
     assert keep_on_console(record(logging.INFO, slurm))
     assert keep_on_console(record(logging.ERROR, "Error in rule train:"))
     assert not keep_on_console(record(logging.INFO, "rule train:"))
+
+
+TABULAR = {
+    "sweep": "car",
+    "task": "tabular",
+    "tabular": {"table": "hpobench/car"},
+    "objective": {"metric": "val/error", "direction": "minimize"},
+    "budget": {"rounds": 1, "trials_per_round": 2},
+    "search": {"strategy": "random"},
+    "space": {
+        "alpha": {"type": "float", "low": 1.0e-8, "high": 1.0, "log": True},
+        "batch_size": {"type": "int", "low": 4, "high": 256, "log": True},
+        "depth": {"type": "int", "low": 1, "high": 3},
+        "learning_rate_init": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
+        "width": {"type": "int", "low": 16, "high": 1024, "log": True},
+    },
+}
+
+
+def test_the_last_lines_work_where_the_run_was_started(tmp_path, monkeypatch):
+    """The results, the report command (with the sweep's --configfile: without it Snakemake
+    reports the default sweep) and the MLflow store as the user can use them where they started
+    snakemake: unchanged there, absolute and quoted after --directory."""
+    import shlex
+    from pathlib import Path
+
+    from snakesweep.console import finished_lines
+    from snakesweep.sweep import load_sweep
+
+    workdir, home = tmp_path / "a dir ü", tmp_path / "home"
+    (workdir / "results" / "car").mkdir(parents=True)
+    home.mkdir()
+    (workdir / "results" / "car" / "best.yaml").write_text("best: {}\n")
+    configfile = home / "sweeps" / "car.yaml"
+    monkeypatch.chdir(workdir)
+    sweep = load_sweep(TABULAR)
+    run = [Path("/repo/Snakefile"), configfile]
+    here = finished_lines(sweep, workdir, [Path("/repo/Snakefile")])
+    assert "[snakesweep] results: results/car/ (summary.md" in here[2]
+    assert here[3].endswith("or snakemake --report results/car/report.html")
+    assert here[4].endswith("--backend-store-uri sqlite:///results/mlflow.db")
+    moved = finished_lines(sweep, home, run)
+    root = workdir / "results" / "car"
+    assert f"results: {shlex.quote(str(root) + '/')} (summary.md" in moved[2]
+    report = shlex.split(moved[3].split(", or ")[1])
+    assert report == [
+        "snakemake", "--snakefile", "/repo/Snakefile", "--directory", str(workdir),
+        "--configfile", "sweeps/car.yaml", "--report", str(root / "report.html"),
+    ]  # fmt: skip
+    uri = shlex.split(moved[4].split("--backend-store-uri ")[1])
+    assert uri == [f"sqlite:///{workdir}/results/mlflow.db"]
+    same = finished_lines(sweep, workdir, [Path("/repo/Snakefile"), workdir / "car.yaml"])
+    assert same[3].endswith("or snakemake --configfile car.yaml --report results/car/report.html")
+
+
+@pytest.mark.slow
+def test_a_run_with_directory_ends_with_commands_that_work_where_it_was_started(tmp_path):
+    """A real run started in one folder with `--directory` into another (a space and a non-ASCII
+    letter in its name): the printed report command writes this sweep's report, and the printed
+    MLflow store holds this sweep's runs."""
+    import shlex
+
+    from conftest import SNAKEMAKE
+    from mlflow.tracking import MlflowClient
+
+    home, workdir = tmp_path / "home", tmp_path / "runs ü" / "car"
+    home.mkdir()
+    configfile = write_config(home, TABULAR)
+    env = {**snakemake_env(), "PWD": str(home)}  # what a shell sets in the folder it is in
+    command = snakemake_command(workdir, configfile)
+    result = subprocess.run(command, cwd=home, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if ": " in line}
+    report = shlex.split(lines["[snakesweep] report"].split(", or ")[1])
+    profile = ["--profile", str(REPO / "profiles" / "default")]
+    made = subprocess.run([SNAKEMAKE, *report[1:], *profile], cwd=home, env=env, text=True,
+                          capture_output=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert (workdir / "results" / "car" / "report.html").stat().st_size > 0
+    assert not (home / "results").exists()
+    uri = shlex.split(lines["[snakesweep] MLflow"].split("--backend-store-uri ")[1])[0]
+    assert MlflowClient(tracking_uri=uri).get_experiment_by_name("car") is not None
+
+
+def test_ctrl_c_is_one_line_not_an_error_block_per_stopped_job():
+    """After Ctrl-C (Snakemake's 'Terminating processes...', or a job that died of SIGINT first)
+    the console shows one line to resume instead of every stopped job's error block; errors
+    before it, warnings and Snakemake's last line stay."""
+    import io
+    import logging
+
+    from snakesweep.console import INTERRUPTED_LINE, ConsoleFilter
+
+    def record(level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("snakemake", level, __file__, 1, message, None, None)
+
+    for first in (
+        record(logging.INFO, "Terminating processes on user request, this might take some time."),
+        record(logging.ERROR, "RuleException:\nCommand 'x' died with <Signals.SIGINT: 2>."),
+    ):
+        stream = io.StringIO()
+        console = ConsoleFilter(stream)
+        assert console.filter(record(logging.ERROR, "Error in rule propose:"))
+        assert not console.filter(first)
+        assert not console.filter(record(logging.ERROR, "Error in rule train:"))
+        assert not console.filter(
+            record(logging.ERROR, "Command 'y' died with <Signals.SIGINT: 2>.")
+        )
+        assert console.filter(record(logging.WARNING, "a warning"))
+        assert console.filter(record(logging.INFO, "Complete log(s): .snakemake/log/x.log"))
+        assert stream.getvalue() == INTERRUPTED_LINE + "\n"

@@ -229,3 +229,19 @@ def test_lowering_rounds_evaluates_and_registers_only_the_tables_trials(tmp_path
     client = MlflowClient(f"sqlite:///{tmp_path}/results/mlflow.db")
     latest = max(client.search_model_versions(), key=lambda v: int(v.version))
     assert latest.tags["trial"] == test["trial"]
+
+
+def test_ensemble_reports_the_k_it_used(sweep, tmp_path):
+    """With top_k above the trials that finished ok, ensemble.json's k is the number of members
+    averaged (3 here), and top_k what was asked; top_k 0 is no ensemble, not a failed sweep."""
+    from snakesweep.train.evaluate import evaluate_ensemble
+
+    config = {**CONFIG, "evaluate": {"refit": "checkpoint", "top_k": 10}}
+    result = evaluate_ensemble(sweep_for(config), sweep / "trials.csv", tmp_path)
+    saved = json.loads((tmp_path / "ensemble.json").read_text())
+    assert saved["k"] == len(saved["members"]) == 3 and saved["top_k"] == 10
+    assert result == saved
+    none = {**CONFIG, "evaluate": {"refit": "checkpoint", "top_k": 0}}
+    result = evaluate_ensemble(sweep_for(none), sweep / "trials.csv", tmp_path / "none")
+    assert result["k"] == 0 and result["members"] == [] and "error" not in result
+    assert "top_k is 0" in result["note"]

@@ -190,3 +190,152 @@ def test_calibration_trial_gives_an_estimate_before_any_trial(tmp_path):
     assert plan["basis"] == "calibration"
     assert plan["remaining_wall_s"] > 0 and plan["seconds_per_epoch"] > 0
     assert not (tmp_path / "results" / "tiny" / "trials").exists()  # nothing of the sweep ran
+
+
+def proposed_in_order(sweep: Sweep) -> list[dict]:
+    """Every configuration the sweep's rounds propose when each of its trials finishes."""
+    import pandas as pd
+
+    rows: list[dict] = []
+    for index in range(sweep.rounds):
+        content = make_round(sweep, pd.DataFrame(rows) if rows else empty_history(), index, 0.0)
+        if content["stopped"]:
+            break
+        rows += [{**t["params"], "objective": 1.0, "status": "ok"} for t in content["trials"]]
+    return [{k: v for k, v in row.items() if k not in ("objective", "status")} for row in rows]
+
+
+GRID_SPACE = {
+    "lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True, "grid": 10},
+    "activation": {"type": "categorical", "choices": ["relu", "tanh", "sigmoid"]},
+    "max_epochs": 2,
+}
+
+
+@pytest.mark.parametrize(
+    "search, total",
+    [
+        ({"strategy": "grid"}, 30),
+        ({"strategy": "one_at_a_time"}, 12),
+        ({"strategy": "replay", "configs": [{"lr": 0.001 * i} for i in range(1, 21)]}, 20),
+    ],
+)
+def test_an_ordered_search_longer_than_the_budget_is_said_at_the_start(search, total, tmp_path):
+    """An unshuffled grid, a one_at_a_time sequence or a replay list that the budget does not
+    reach the end of: the start of a run says how many of how many configurations run and
+    which budget runs them all; with that budget, all of them run and nothing is said."""
+    import re
+
+    from snakesweep.plan import budget_note, start_run
+    from snakesweep.strategies.grid import full_grid
+
+    space = GRID_SPACE if search["strategy"] != "replay" else {"lr": {"type": "float",
+            "low": 1e-3, "high": 0.1}, "max_epochs": 2}  # fmt: skip
+    budget = {"rounds": 2, "trials_per_round": 4}
+    sweep = sweep_in(tmp_path, search=search, space=space, budget=budget)
+    ran = proposed_in_order(sweep)
+    assert len(ran) == 8
+    if search["strategy"] == "grid":
+        assert ran == list(full_grid(sweep.space))[:8]
+    lines = start_run(sweep, 0.0, 2, 0).splitlines()
+    assert lines[0].startswith("[snakesweep] plan:") and len(lines) == 2
+    note = lines[1]
+    assert note == budget_note(sweep)
+    assert f"{total} configurations" in note and "runs the first 8 of them" in note
+    if search["strategy"] == "one_at_a_time":
+        assert "(activation never varied)" in note
+    rounds = int(re.search(r"set budget.rounds: (\d+) to run them all", note).group(1))
+    whole = sweep_in(tmp_path, search=search, space=space, budget={**budget, "rounds": rounds})
+    assert len(proposed_in_order(whole)) == total and budget_note(whole) is None
+    assert start_run(whole, 0.0, 2, 0).count("\n") == 0
+    capped = sweep_in(tmp_path, search=search, space=space, budget={**budget, "rounds": 50,
+                      "max_trials": 8})  # fmt: skip
+    assert f"set budget.max_trials: {total} to run them all" in budget_note(capped)
+
+
+def test_a_shuffled_grid_is_a_sample_and_needs_no_note(tmp_path):
+    from snakesweep.plan import budget_note
+
+    search = {"strategy": "grid", "shuffle": True}
+    sweep = sweep_in(tmp_path, search=search, space=GRID_SPACE)
+    assert budget_note(sweep) is None
+
+
+@pytest.mark.parametrize("strategy, option", [("bayes", "initial_points"),
+                                              ("coarse_to_fine", "coarse_trials")])  # fmt: skip
+def test_a_design_the_budget_never_gets_past_is_said_with_both_fixes(strategy, option, tmp_path):
+    """bayes (and coarse_to_fine) start with a quasi-random design: a budget that ends within it
+    never lets the model propose. The note names both fixes, and either one silences it."""
+    import re
+
+    from snakesweep.plan import budget_note
+
+    budget = {"rounds": 3, "trials_per_round": 4}
+    note = budget_note(sweep_in(tmp_path, search={"strategy": strategy}, budget=budget))
+    assert f"search.{option}" in note and "never proposes" in note
+    assert f"search.{option} to 8 or less, or budget.rounds: " in note
+    rounds = int(re.search(r"budget.rounds: (\d+)", note).group(1))
+    for fixed in (
+        sweep_in(tmp_path, search={"strategy": strategy, option: 8}, budget=budget),
+        sweep_in(tmp_path, search={"strategy": strategy}, budget={**budget, "rounds": rounds}),
+    ):
+        assert budget_note(fixed) is None
+    one_round = {"rounds": 1, "trials_per_round": 4}
+    note = budget_note(sweep_in(tmp_path, search={"strategy": strategy}, budget=one_round))
+    assert f"{option} to" not in note and "budget (1 round of 4 trials)" in note
+
+
+@pytest.mark.parametrize(
+    "text", ['{"started": "x", "cores": "two", "gpus": true}', "[1, 2]", '{"started": 1']
+)
+def test_status_reads_a_damaged_run_record_as_unknown(tmp_path, text):
+    """invocation.json edited by hand or cut off: the run's start and resources are unknown
+    (the defaults), not a traceback."""
+    from snakesweep.plan import run_of
+
+    sweep = sweep_in(tmp_path / "results")
+    sweep.paths.root.mkdir(parents=True)
+    sweep.paths.invocation_json.write_text(text)
+    assert run_of(sweep.paths) == {"started": None, "cores": 2, "gpus": 0}
+    plan = estimate(sweep)
+    assert plan["elapsed_s"] is None
+    assert status_text(sweep, plan).startswith("[snakesweep] tiny: not started")
+
+
+def test_the_plan_line_counts_in_words(tmp_path):
+    one = sweep_in(tmp_path / "one", budget={"rounds": 1, "trials_per_round": 1})
+    assert "tiny, 1 round, 1 trial (1 to run)" in describe(estimate(one))
+    write_round(one.paths.root, 0, 1)
+    assert "tiny: all 1 round finished, 1/1 trials done" in status_text(one, estimate(one))
+    assert "tiny, 2 rounds, 4 trials (4 to run)" in describe(estimate(sweep_in(tmp_path / "two")))
+
+
+def test_max_trials_plans_the_whole_rounds_the_sweep_runs(tmp_path):
+    """max_trials does not cut a round short: with 2 trials a round and max_trials 5 the sweep
+    proposes 3 whole rounds, 6 trials, and the plan says so (it said 5)."""
+    budget = {"rounds": 10, "trials_per_round": 2, "max_trials": 5}
+    sweep = sweep_in(tmp_path, search={"strategy": "random"}, budget=budget)
+    assert [r.trials for r in schedule(sweep)] == [2, 2, 2]
+    assert len(proposed_in_order(sweep)) == 6 == estimate(sweep)["trials_total"]
+
+
+@pytest.mark.parametrize("strategy", ["successive_halving", "hyperband", "bohb"])
+def test_a_budget_that_never_trains_a_rung_at_full_fidelity_is_said(strategy, tmp_path):
+    """Multi-fidelity rounds are rungs: a budget that ends before the first bracket's last rung
+    judges every trial at a lower fidelity. The note names the rounds that reach it; with
+    them, a round of the schedule trains at the full fidelity and nothing is said."""
+    import re
+
+    from snakesweep.plan import budget_note
+
+    search = {"strategy": strategy, "eta": 3}
+    space = {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True}, "max_epochs": 9}
+    short = sweep_in(tmp_path, search=search, space=space, budget={"rounds": 1})
+    note = budget_note(short)
+    assert "no trial reaches the full fidelity (9 epochs)" in note and "at most 1 epoch;" in note
+    rounds = int(re.search(r"set budget.rounds: (\d+) to reach it", note).group(1))
+    enough = sweep_in(tmp_path, search=search, space=space, budget={"rounds": rounds})
+    assert any(r.rung.endswith(" 9 epochs)") for r in schedule(enough))
+    assert budget_note(enough) is None
+    assert budget_note(sweep_in(tmp_path, search=search, space=space,
+                                budget={"rounds": rounds - 1})) is not None  # fmt: skip

@@ -178,6 +178,7 @@ def test_summary_has_a_table_per_parameter_for_one_at_a_time(tmp_path):
         "64",
     ]
     config["search"] = {"strategy": "bayes"}
+    config["space"] = {**space, "lr": {"type": "float", "low": 1e-3, "high": 1, "log": True}}
     assert "One parameter at a time" not in summary_markdown(table, load_sweep(config, tmp_path))
 
 

@@ -296,3 +296,51 @@ def test_a_folder_of_an_earlier_snakesweep_resumes_without_proposing_or_training
 
     assert finished_trials(tmp_path) == before
     assert proposed.stat().st_mtime_ns == proposed_at
+
+
+@pytest.mark.slow
+def test_raising_max_trials_of_a_stopped_sweep_continues_it(tmp_path):
+    """A tabular sweep stopped by budget.max_trials, run again with it raised: a dry run says
+    the sweep goes on and changes nothing; the run proposes the stopped rounds again and trains
+    the new trials, keeping the finished ones."""
+    config = {
+        "sweep": "more",
+        "task": "tabular",
+        "tabular": {"table": "hpobench/car"},
+        "objective": {"metric": "val/error", "direction": "minimize"},
+        "budget": {"rounds": 6, "trials_per_round": 2, "max_trials": 3},
+        "search": {"strategy": "random"},
+        "space": {
+            "alpha": {"type": "float", "low": 1.0e-8, "high": 1.0, "log": True},
+            "batch_size": {"type": "int", "low": 4, "high": 256, "log": True},
+            "depth": {"type": "int", "low": 1, "high": 3},
+            "learning_rate_init": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
+            "width": {"type": "int", "low": 16, "high": 1024, "log": True},
+        },
+    }
+    first = run_snakemake(tmp_path, write_config(tmp_path, config))
+    assert first.stdout.count("the sweep stopped after 2 rounds") == 1
+    table = tmp_path / "results" / "more" / "trials.csv"
+    before = pd.read_csv(table)
+    assert len(before) == 4
+    config["budget"]["max_trials"] = 7
+    dry = run_snakemake(tmp_path, write_config(tmp_path, config), "-n")
+    assert "no longer stops the sweep after 2 rounds: it goes on (in a run" in dry.stderr
+    assert json.loads((tmp_path / "results/more/rounds/002.json").read_text())["stopped"]
+    # While another run works in the folder, nothing is proposed again.
+    from snakesweep.locks import OWNERS_DIR, process_start, this_machine
+
+    other = subprocess.Popen(["sleep", "600"])
+    owner = tmp_path / ".snakemake" / OWNERS_DIR / f"{other.pid}-other.json"
+    owner.write_text(json.dumps(this_machine() | {"pid": other.pid, "locks": [],
+                                                  "start": process_start(other.pid)}))  # fmt: skip
+    try:
+        busy = run_snakemake(tmp_path, write_config(tmp_path, config), "-n")
+    finally:
+        other.kill()
+        other.wait()
+    assert "no longer stops" not in busy.stderr
+    run_snakemake(tmp_path, write_config(tmp_path, config))
+    after = pd.read_csv(table)
+    assert len(after) == 8
+    assert comparable(after.head(4)).equals(comparable(before))

@@ -147,3 +147,59 @@ def test_bad_values_name_the_key(spec, key, words):
         parse_space({"b": spec})
     assert e.value.key == key
     assert words in str(e.value)
+
+
+def test_a_single_choice_is_a_fixed_value(tmp_path):
+    """`{type: categorical, choices: [relu]}` is `relu`: the validated config holds the fixed
+    value, and a round's proposals are those of the sweep that writes it as one; a space of
+    single choices only has nothing to search."""
+    import yaml
+
+    from snakesweep.config import identity, load_config
+    from snakesweep.history import empty_history
+    from snakesweep.rounds import make_round
+    from snakesweep.sweep import load_sweep
+
+    base = {"sweep": "one", "budget": {"rounds": 2, "trials_per_round": 3}}
+    lr = {"type": "float", "low": 1e-3, "high": 0.1, "log": True}
+    single = {
+        **base,
+        "search": {"strategy": "sobol"},
+        "space": {
+            "lr": lr,
+            "activation": {"type": "categorical", "choices": ["relu"]},
+            "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+            "momentum": {"type": "categorical", "choices": [0.9], "when": {"optimizer": ["sgd"]}},
+        },
+    }
+    fixed = {
+        **single,
+        "space": {
+            "lr": lr,
+            "activation": "relu",
+            "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+            "momentum": {"type": "fixed", "value": 0.9, "when": {"optimizer": ["sgd"]}},
+        },
+    }
+    resolved = load_config(single, tmp_path)
+    assert resolved["space"] == fixed["space"]
+    one, other = load_sweep(single, tmp_path), load_sweep(fixed, tmp_path)
+    assert one.space.tuned == ["lr", "optimizer"]
+    proposals = make_round(one, empty_history(), 0, 0.0)["trials"]
+    assert proposals == make_round(other, empty_history(), 0, 0.0)["trials"]
+    assert {p["params"]["activation"] for p in proposals} == {"relu"}
+    assert all(
+        p["params"].get("momentum") == (0.9 if p["params"]["optimizer"] == "sgd" else None)
+        for p in proposals
+    )
+    # A sweep recorded with the categorical form resumes.
+    frozen = tmp_path / "one" / "sweep.yaml"
+    frozen.parent.mkdir(parents=True)
+    frozen.write_text(yaml.safe_dump(identity({**resolved, "space": single["space"]})))
+    load_config(single, tmp_path)
+    frozen.write_text(yaml.safe_dump(identity({**resolved, "space": {**fixed["space"], "lr": 1}})))
+    with pytest.raises(ConfigError, match="space.lr"):
+        load_config(single, tmp_path)
+    nothing = {**base, "space": {"activation": {"type": "categorical", "choices": ["relu"]}}}
+    with pytest.raises(ConfigError, match="single choice is a fixed value"):
+        load_config(nothing, tmp_path)

@@ -212,7 +212,7 @@ def test_schema_matches_strategies_and_defaults():
         assert props[key]["default"] == default, key
     assert set(props) == set(ALL_OPTIONS) | set(COMMON_OPTIONS)
     # Schema defaults of other strategies' options are accepted (config.fill_defaults adds them).
-    filled = {k: v["default"] for k, v in props.items()} | {"strategy": "random"}
+    filled = {k: v["default"] for k, v in props.items()} | {"strategy": "grid"}
     check_search(filled, MIXED)
     with pytest.raises(ConfigError) as e:
         check_search({"strategy": "random", "liar": "cl_max"}, MIXED)
@@ -502,3 +502,22 @@ def test_bayes_batch_starts_with_the_models_best_guess():
         assert min(mean(p) for p in batch[1:]) > mean(batch[0]), seed
         gaps.append(mean(single) - mean(batch[0]))
     assert max(gaps) > 0.01, gaps  # expected improvement alone goes elsewhere
+
+
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"grid", "one_at_a_time"}))
+def test_grid_points_of_a_strategy_that_ignores_them_are_refused(name, tmp_path):
+    """`space.<name>.grid` is read by grid and one_at_a_time only; under another strategy it
+    is refused naming the key, as a search option of another strategy is."""
+    from snakesweep.config import load_config
+
+    space = {"lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True, "grid": 3}}
+    with pytest.raises(ConfigError) as e:
+        check_search(
+            {**_search(name), "configs": [{"lr": 0.01}]} if name == "replay" else _search(name),
+            {**space, "max_epochs": 9},
+        )
+    assert e.value.key == "space.lr.grid" and "grid and one_at_a_time" in str(e.value)
+    config = {"sweep": "g", "search": {"strategy": "sobol"}, "space": space}
+    with pytest.raises(ConfigError, match="space.lr.grid: .*strategy 'sobol' ignores them"):
+        load_config(config, tmp_path)
+    load_config({**config, "search": {"strategy": "grid"}}, tmp_path)

@@ -96,6 +96,16 @@ def test_export_of_an_unfinished_sweep_is_refused(tmp_path):
         export_bundle("nothing", tmp_path / "results", tmp_path / "x.tar.gz")
 
 
+@pytest.mark.parametrize("text, words", [("", "empty"), ("trial,round\nr000-t000,0", "cut off")])
+def test_export_of_a_damaged_table_names_it(finished_sweep, tmp_path, text, words):
+    """An empty or cut-off trials.csv: one line naming it (an empty one was a pandas traceback)
+    and no bundle."""
+    (finished_sweep / "results" / "demo" / "trials.csv").write_text(text)
+    with pytest.raises(ConfigError, match=f"demo/trials.csv is {words}"):
+        export_bundle("demo", finished_sweep / "results", tmp_path / "b" / "demo.tar.gz")
+    assert not (tmp_path / "b" / "demo.tar.gz").exists()
+
+
 def test_a_bundle_cannot_write_outside_its_folder(tmp_path):
     evil = tmp_path / "evil.tar.gz"
     with tarfile.open(evil, "w:gz") as archive:

@@ -185,6 +185,27 @@ def test_a_killed_client_takes_its_job_down(worker):
     assert wait_for(lambda: not alive(running), 10)
 
 
+def test_ctrl_c_ends_a_job_without_a_traceback(worker):
+    """Ctrl-C (SIGINT to the run's process group) mid-job: the job dies of the signal, as
+    Snakemake expects, with no Python traceback on the console; in the worker, its work too."""
+    workdir, env, _ = worker
+    for name, job_env in (("interrupted", env), ("interrupted_alone", {**env, ENV_SOCKET: ""})):
+        client = subprocess.Popen(
+            [sys.executable, "job.py", f"{name}.pid", "120", "0"],
+            cwd=workdir,
+            env=job_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        running = started_job(workdir / f"{name}.pid")
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=60)
+        assert client.returncode == -signal.SIGINT
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        assert wait_for(lambda running=running: not alive(running), 10)
+
+
 def test_without_a_worker_the_job_runs_in_its_own_process(worker):
     workdir, env, _ = worker
     for missing in ({**env, ENV_SOCKET: str(workdir / "none.sock")}, {**env, "SLURM_JOB_ID": "7"}):

@@ -63,6 +63,8 @@ class Strategy:
     dedupe: bool = True
     # Whether propose() takes an `info` dict to report what it did (coarse_to_fine).
     reports: bool = False
+    # Whether it reads the parameters' own grid points (`space.<name>.grid`).
+    grids: bool = False
     # Plans a whole round itself (multi-fidelity rungs) instead of n new configurations:
     # plan(strategy, options, config, history, round_index, seed) -> round entries.
     plan: Callable[..., list[dict[str, Any]]] | None = None
@@ -71,13 +73,14 @@ class Strategy:
 _REGISTRY: dict[str, Strategy] = {
     s.name: s
     for s in [
-        Strategy("grid", grid.propose, grid.OPTIONS, grid.check, refill=False),
+        Strategy("grid", grid.propose, grid.OPTIONS, grid.check, refill=False, grids=True),
         Strategy(
             "one_at_a_time",
             one_at_a_time.propose,
             one_at_a_time.OPTIONS,
             one_at_a_time.check,
             refill=False,
+            grids=True,
         ),
         Strategy("random", random_search.propose, random_search.OPTIONS),
         Strategy("sobol", quasirandom.propose_sobol, quasirandom.OPTIONS),
@@ -229,6 +232,16 @@ def check_search(search: str | Mapping[str, Any] | None, space_mapping: Any) -> 
     strat, opts = search_options(search)
     if strat.check is not None:
         strat.check(opts, space)
+    # Like a search option of another strategy: grid points that this strategy would ignore.
+    gridded = [name for name in space.tuned if space[name].grid is not None]
+    if gridded and not strat.grids:
+        users = [s.name for s in _REGISTRY.values() if s.grids]
+        raise ConfigError(
+            f"space.{gridded[0]}.grid",
+            f"grid points are read by strategies {' and '.join(users)}; strategy "
+            f"{strat.name!r} ignores them",
+            f"remove it, or use strategy {users[0]}",
+        )
     if opts["warm_start"]:
         warm_start_table(list(opts["warm_start"]), space)
 

@@ -294,12 +294,17 @@ def evaluate_best(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str, An
 
 def evaluate_ensemble(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str, Any]:
     """Average the probabilities (or predictions) of the top-k trials of the sweep's table
-    (trials.csv) on the test set."""
-    k = int(sweep.evaluate["top_k"])
-    members = ranked_trials(table_path, sweep.objective.direction)[:k]
+    (trials.csv) on the test set. `k` is the number of members averaged: fewer than
+    `evaluate.top_k` (kept as `top_k`) when fewer trials finished ok."""
+    top_k = int(sweep.evaluate["top_k"])
+    members = ranked_trials(table_path, sweep.objective.direction)[:top_k]
     out_dir.mkdir(parents=True, exist_ok=True)
     if not members:
-        result = {"k": k, "members": [], "error": "no trial finished ok"}
+        result: dict[str, Any] = {"k": 0, "top_k": top_k, "members": []}
+        if top_k == 0:
+            result["note"] = "evaluate.top_k is 0: no ensemble"
+        else:
+            result["error"] = "no trial finished ok"
         write_json(out_dir / "ensemble.json", result)
         _write_without_a_trial(out_dir / "ensemble_predictions.csv")
         return result
@@ -328,7 +333,8 @@ def evaluate_ensemble(sweep: Sweep, table_path: Path, out_dir: Path) -> dict[str
         out_dir / "ensemble_predictions.csv", split.y, output, split.task, split.class_names
     )
     result = {
-        "k": k,
+        "k": len(members),
+        "top_k": top_k,
         "members": member_info,
         "n_test": int(len(split.y)),
         "metrics": test_metrics(split.y, output, split.task, split.n_classes, split.target_std),
