@@ -39,6 +39,24 @@ TINY_SWEEP = {
 }
 
 
+# A sweep of table lookups (no training; a trial takes milliseconds): 1 round x 2 trials.
+TABULAR_SWEEP = {
+    "sweep": "car",
+    "task": "tabular",
+    "tabular": {"table": "hpobench/car"},
+    "objective": {"metric": "val/error", "direction": "minimize"},
+    "budget": {"rounds": 1, "trials_per_round": 2},
+    "search": {"strategy": "random"},
+    "space": {
+        "alpha": {"type": "float", "low": 1.0e-8, "high": 1.0, "log": True},
+        "batch_size": {"type": "int", "low": 4, "high": 256, "log": True},
+        "depth": {"type": "int", "low": 1, "high": 3},
+        "learning_rate_init": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
+        "width": {"type": "int", "low": 16, "high": 1024, "log": True},
+    },
+}
+
+
 def sweep_for(config: dict, results: Path = REPO / "tests" / "no_results"):
     """The validated Sweep of a trainer test's config sections: a sweep name and a searched
     `lr` are added where the config has none (the trainer takes a Sweep, never a dict)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import REPO, TINY_SWEEP, snakemake_command, snakemake_env, write_config
+from conftest import (
+    REPO,
+    TABULAR_SWEEP,
+    TINY_SWEEP,
+    snakemake_command,
+    snakemake_env,
+    write_config,
+)
 
 
 def run(workdir, *args: str, **env) -> str:
@@ -44,23 +51,6 @@ def test_cluster_job_ids_and_problems_stay_on_the_console():
     assert not keep_on_console(record(logging.INFO, "rule train:"))
 
 
-TABULAR = {
-    "sweep": "car",
-    "task": "tabular",
-    "tabular": {"table": "hpobench/car"},
-    "objective": {"metric": "val/error", "direction": "minimize"},
-    "budget": {"rounds": 1, "trials_per_round": 2},
-    "search": {"strategy": "random"},
-    "space": {
-        "alpha": {"type": "float", "low": 1.0e-8, "high": 1.0, "log": True},
-        "batch_size": {"type": "int", "low": 4, "high": 256, "log": True},
-        "depth": {"type": "int", "low": 1, "high": 3},
-        "learning_rate_init": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
-        "width": {"type": "int", "low": 16, "high": 1024, "log": True},
-    },
-}
-
-
 def test_the_last_lines_work_where_the_run_was_started(tmp_path, monkeypatch):
     """The results, the report command (with the sweep's --configfile: without it Snakemake
     reports the default sweep) and the MLflow store as the user can use them where they started
@@ -77,7 +67,7 @@ def test_the_last_lines_work_where_the_run_was_started(tmp_path, monkeypatch):
     (workdir / "results" / "car" / "best.yaml").write_text("best: {}\n")
     configfile = home / "sweeps" / "car.yaml"
     monkeypatch.chdir(workdir)
-    sweep = load_sweep(TABULAR)
+    sweep = load_sweep(TABULAR_SWEEP)
     run = [Path("/repo/Snakefile"), configfile]
     here = finished_lines(sweep, workdir, [Path("/repo/Snakefile")])
     assert "[snakesweep] results: results/car/ (summary.md" in here[2]
@@ -109,7 +99,7 @@ def test_a_run_with_directory_ends_with_commands_that_work_where_it_was_started(
 
     home, workdir = tmp_path / "home", tmp_path / "runs ü" / "car"
     home.mkdir()
-    configfile = write_config(home, TABULAR)
+    configfile = write_config(home, TABULAR_SWEEP)
     env = {**snakemake_env(), "PWD": str(home)}  # what a shell sets in the folder it is in
     command = snakemake_command(workdir, configfile)
     result = subprocess.run(command, cwd=home, capture_output=True, text=True, env=env)

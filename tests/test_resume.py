@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import (
+    TABULAR_SWEEP,
     TINY_SWEEP,
     comparable,
     run_snakemake,
@@ -304,19 +305,9 @@ def test_raising_max_trials_of_a_stopped_sweep_continues_it(tmp_path):
     the sweep goes on and changes nothing; the run proposes the stopped rounds again and trains
     the new trials, keeping the finished ones."""
     config = {
+        **TABULAR_SWEEP,
         "sweep": "more",
-        "task": "tabular",
-        "tabular": {"table": "hpobench/car"},
-        "objective": {"metric": "val/error", "direction": "minimize"},
         "budget": {"rounds": 6, "trials_per_round": 2, "max_trials": 3},
-        "search": {"strategy": "random"},
-        "space": {
-            "alpha": {"type": "float", "low": 1.0e-8, "high": 1.0, "log": True},
-            "batch_size": {"type": "int", "low": 4, "high": 256, "log": True},
-            "depth": {"type": "int", "low": 1, "high": 3},
-            "learning_rate_init": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
-            "width": {"type": "int", "low": 16, "high": 1024, "log": True},
-        },
     }
     first = run_snakemake(tmp_path, write_config(tmp_path, config))
     assert first.stdout.count("the sweep stopped after 2 rounds") == 1
