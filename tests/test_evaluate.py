@@ -229,3 +229,37 @@ def test_lowering_rounds_evaluates_and_registers_only_the_tables_trials(tmp_path
     client = MlflowClient(f"sqlite:///{tmp_path}/results/mlflow.db")
     latest = max(client.search_model_versions(), key=lambda v: int(v.version))
     assert latest.tags["trial"] == test["trial"]
+
+
+def test_macro_metrics_average_over_the_classes_present_as_validation_does(tmp_path):
+    """A class of the data that the test part lacks and the model never predicts (a rare class
+    whose few samples all went to training) does not count as a score of 0: test.json's macro
+    precision, recall and F1 equal scikit-learn's default macro average and the validation
+    metrics of the same outputs, and classification_report.csv's macro row says the same."""
+    import torch
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import test_metrics, write_classification_outputs
+    from snakesweep.train.module import prediction_metrics
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    logits = np.array([[3, 0, 0], [3, 0, 0], [0, 3, 0], [0, 3, 0], [0, 3, 0], [3, 0, 0]], float)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    test = test_metrics(y, probs, "classification", 3)
+    val = prediction_metrics(torch.tensor(logits), torch.tensor(y), "classification", 3)
+    pred = probs.argmax(1)
+    for name, score in [
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ]:
+        expected = score(y, pred, average="macro")
+        assert test[f"test/{name}"] == pytest.approx(expected)
+        assert val[name] == pytest.approx(expected, abs=1e-6)
+    assert test["test/f1"] == pytest.approx(2 / 3)  # not 4/9: class 2 is not in the test part
+    write_classification_outputs(tmp_path, y, probs, ["a", "b", "c"])
+    with open(tmp_path / "classification_report.csv") as fh:
+        rows = {row["class"]: row for row in csv.DictReader(fh)}
+    assert set(rows) == {"a", "b", "c", "macro avg", "weighted avg"}
+    assert float(rows["macro avg"]["f1"]) == pytest.approx(test["test/f1"])
+

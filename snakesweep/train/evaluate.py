@@ -61,7 +61,11 @@ def test_metrics(
 ) -> dict[str, float]:
     """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
     probabilities; regression: mse, mae, r2 from predictions, and loss on the scale the model
-    trains and validates on (the mse of the target standardised by `target_std`)."""
+    trains and validates on (the mse of the target standardised by `target_std`).
+
+    Macro averages are over the classes in the test labels or the predictions (scikit-learn's
+    default, and what the validation metrics average over): a class that is neither in the
+    test part nor predicted would otherwise count as a score of 0."""
     from sklearn import metrics as skm
 
     if task == "classification":
@@ -69,13 +73,9 @@ def test_metrics(
         labels = list(range(n_classes))
         out = {
             "acc": skm.accuracy_score(y_true, pred),
-            "precision": skm.precision_score(
-                y_true, pred, labels=labels, average="macro", zero_division=0
-            ),
-            "recall": skm.recall_score(
-                y_true, pred, labels=labels, average="macro", zero_division=0
-            ),
-            "f1": skm.f1_score(y_true, pred, labels=labels, average="macro", zero_division=0),
+            "precision": skm.precision_score(y_true, pred, average="macro", zero_division=0),
+            "recall": skm.recall_score(y_true, pred, average="macro", zero_division=0),
+            "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
             "loss": skm.log_loss(y_true, np.clip(output, 1e-12, 1.0), labels=labels),
         }
         if len(np.unique(y_true)) == n_classes:
@@ -151,8 +151,14 @@ def write_predictions(
 def write_classification_outputs(
     out_dir: Path, y: np.ndarray, output: np.ndarray, class_names: list[str]
 ) -> None:
-    """confusion_matrix.csv and classification_report.csv (per class)."""
-    from sklearn.metrics import classification_report, confusion_matrix
+    """confusion_matrix.csv and classification_report.csv (a row per class, every class of
+    the data; the macro average over the classes in the test labels or the predictions, as
+    test.json's)."""
+    from sklearn.metrics import (
+        classification_report,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
 
     labels = list(range(len(class_names)))
     pred = output.argmax(axis=1)
@@ -161,6 +167,8 @@ def write_classification_outputs(
     report = classification_report(
         y, pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
     )
+    macro = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    report["macro avg"].update(zip(("precision", "recall", "f1-score"), macro[:3], strict=True))
     rows = []
     for name in [*class_names, "macro avg", "weighted avg"]:
         r = report[name]
