@@ -263,3 +263,35 @@ def test_macro_metrics_average_over_the_classes_present_as_validation_does(tmp_p
     assert set(rows) == {"a", "b", "c", "macro avg", "weighted avg"}
     assert float(rows["macro avg"]["f1"]) == pytest.approx(test["test/f1"])
 
+
+def test_predictions_name_the_classes_as_the_data_does(tmp_path):
+    """A CSV whose target holds labels 1..3 (not 0..2) or names: test_predictions.csv holds the
+    data's own labels, so a user compares them with the file, and scikit-learn's accuracy of
+    those columns is test.json's."""
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import evaluate_best
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((90, 2))
+    label = 1 + np.argmax(np.c_[x, -x.sum(1)], axis=1)
+    path = tmp_path / "data.csv"
+    path.write_text(
+        "a,b,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(x, label, strict=True))
+    )
+    data = {"name": "csv", "path": str(path), "target": "label", "task": "classification"}
+    sweep = sweep_for({**CONFIG, "data": data})
+    proposal = {"trial": "r000-t000", "seed": 0, "params": {"max_epochs": 2, "lr": 0.05}}
+    record = run_trial(proposal, 0, sweep, tmp_path / "trials" / "r000-t000", isolate=False)
+    assert record["status"] == "ok", record["error"]
+    result = evaluate_best(sweep, write_table(tmp_path), tmp_path)
+    with open(tmp_path / "test_predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    y_true, y_pred = [r["y_true"] for r in rows], [r["y_pred"] for r in rows]
+    assert set(y_true) == {"1", "2", "3"} and set(y_pred) <= {"1", "2", "3"}
+    # the stratified test part: a fifth of each class of the file
+    assert {c: y_true.count(c) for c in set(y_true)} == {
+        str(c): round(0.2 * int((label == c).sum())) for c in (1, 2, 3)
+    }
+    assert result["metrics"]["test/acc"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    assert list(rows[0])[2:] == ["prob_1", "prob_2", "prob_3"]

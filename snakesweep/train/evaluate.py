@@ -136,12 +136,16 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
 def write_predictions(
     path: Path, y: np.ndarray, output: np.ndarray, task: str, class_names: list[str]
 ) -> None:
+    """One row per test sample: the true and predicted class as the data names them (`cat`,
+    or the label `3` of a target of labels 1..K) and the probability of each class; or the
+    true and predicted value of a regression target, in its units."""
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         if task == "classification":
             writer.writerow(["y_true", "y_pred", *[f"prob_{c}" for c in class_names]])
             for yi, p in zip(y, output, strict=True):
-                writer.writerow([int(yi), int(p.argmax()), *[repr(float(v)) for v in p]])
+                true, predicted = class_names[int(yi)], class_names[int(p.argmax())]
+                writer.writerow([true, predicted, *[repr(float(v)) for v in p]])
         else:
             writer.writerow(["y_true", "y_pred"])
             for yi, p in zip(y, output, strict=True):
