@@ -375,6 +375,7 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
             f"shape {list(x.shape)})",
             "save one row of numbers per sample",
         )
+    x = _channels_first(x)
     # Images saved as 8-bit pixels (0..255) are scaled to [0, 1], as the bundled mnist is: image
     # data is not standardised after the split, and raw pixel values would stall training.
     scale = 255.0 if x.dtype == np.uint8 and x.ndim == 4 else 1.0
@@ -406,6 +407,18 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
         y = y.astype(np.int64)  # class labels saved as floats: 1, not 1.0
     kind = {4: "image", 3: "sequence"}.get(x.ndim, "tabular")
     return _with_target(x, list(y), cfg, kind, "data.y_key")
+
+
+def _channels_first(x: np.ndarray) -> np.ndarray:
+    """Images as (samples, channels, height, width): 8-bit (samples, height, width) arrays are
+    one-channel images (Keras' mnist), and (samples, height, width, channels) arrays with 1, 3
+    or 4 channels (Keras' and PIL's order) are transposed. A 4-D array whose second axis could
+    be channels is taken as channels first."""
+    if x.ndim == 3 and x.dtype == np.uint8:
+        return x[:, None]
+    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
 
 
 def _one_hot(y: np.ndarray) -> bool:
