@@ -375,6 +375,29 @@ def test_npz_file(tmp_path):
         )
 
 
+def test_csv_booleans_read_as_numbers(tmp_path):
+    """A column of booleans as pandas writes them (True/False, any case) reads as 1/0, the same
+    features as the file with 1/0; a word that is not a boolean is still refused."""
+    from snakesweep.train.data import read_csv
+
+    flags = ["True", "False", "TRUE", "false"] * 3
+    for name, column in [
+        ("bools", flags),
+        ("numbers", [str(int(f.lower() == "true")) for f in flags]),
+    ]:
+        rows = "".join(f"{i},{flag},{'ab'[i % 2]}\n" for i, flag in enumerate(column))
+        (tmp_path / f"{name}.csv").write_text("a,flag,label\n" + rows)
+    read = [
+        read_csv({"path": str(tmp_path / f"{n}.csv"), "target": "label"})
+        for n in ("bools", "numbers")
+    ]
+    assert read[0].x.tolist() == read[1].x.tolist()
+    assert read[0].x[:, 1].tolist() == [1, 0, 1, 0] * 3
+    (tmp_path / "words.csv").write_text("a,flag,label\n" + "1,yes,a\n2,no,b\n" * 3)
+    with pytest.raises(ConfigError, match="column 'flag' .* is not numeric \\('yes'\\)"):
+        read_csv({"path": str(tmp_path / "words.csv"), "target": "label"})
+
+
 @pytest.mark.parametrize(
     "layout,shape",
     [

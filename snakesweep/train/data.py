@@ -308,9 +308,14 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
+# Booleans as pandas and spreadsheets write them, read as numbers.
+BOOLEANS = {"true": "1", "false": "0"}
+
+
 def _csv_features(body: list[list[str]], idx: list[int], features: list, path) -> np.ndarray:
     """The feature columns as float32, converted at once (0.2 s for 100,000 rows of 30); field by
-    field only when that fails, to name the first field that is not a finite number."""
+    field only when that fails, to read true/false as 1/0 and to name the first field that is not
+    a finite number."""
     with contextlib.suppress(ValueError):
         x = np.array([[row[col] for col in idx] for row in body], dtype=np.float32)
         if np.isfinite(x).all():
@@ -319,6 +324,7 @@ def _csv_features(body: list[list[str]], idx: list[int], features: list, path) -
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
             value = row[col].strip()
+            value = BOOLEANS.get(value.lower(), value)
             where = f"column {features[j]!r} of {path}, row {i + 2}"
             try:
                 x[i, j] = float(value)
