@@ -169,6 +169,7 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     y = np.array([float(r["y_true"]) for r in rows])
     pred = np.array([float(r["y_pred"]) for r in rows])
     assert result["metrics"]["test/mse"] == pytest.approx(skm.mean_squared_error(y, pred))
+    assert result["metrics"]["test/rmse"] == pytest.approx(skm.root_mean_squared_error(y, pred))
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
     assert evaluation_outputs(sweep) == []  # no confusion matrix for regression
     assert "test/mae" in evaluate_ensemble(sweep, tmp_path / "trials.csv", tmp_path)["metrics"]

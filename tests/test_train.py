@@ -94,11 +94,18 @@ def test_other_models_train_one_epoch(tmp_path, model, data):
     assert math.isfinite(metrics["val/loss"])
 
 
-def test_regression_reports_mse_mae_r2(tmp_path):
+def test_regression_reports_mse_rmse_mae_r2(tmp_path):
     cfg = config(data={"name": "diabetes", "subset": None})
     metrics = fit_trial({"max_epochs": 2, "lr": 0.01}, sweep_for(cfg), tmp_path, seed=0)
-    assert {"val/mse", "val/mae", "val/r2"} <= set(metrics)
+    assert {"val/mse", "val/rmse", "val/mae", "val/r2"} <= set(metrics)
     assert metrics["val/mse"] > 100  # in the target's own units, not standardised
+    assert metrics["val/rmse"] == pytest.approx(math.sqrt(metrics["val/mse"]), rel=1e-5)
+    # an objective of its own, which is minimised
+    from snakesweep.metrics import check_sense
+
+    check_training({**cfg, "objective": {"metric": "val/rmse", "direction": "minimize"}})
+    with pytest.raises(ConfigError, match="objective.direction"):
+        check_sense({"objective": {"metric": "val/rmse", "direction": "maximize"}})
 
 
 def build(hp, model="mlp", shape=(1, 8, 8)):

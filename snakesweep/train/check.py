@@ -43,7 +43,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "subset": None,
 }
 CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
-REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
+REGRESSION_METRICS = ("loss", "mse", "rmse", "mae", "r2")
 #: Hyperparameters that the trainer itself uses even for a user's LightningModule.
 TRAINER_PARAMS = (
     "max_epochs",

@@ -60,7 +60,7 @@ def test_metrics(
     prefix: str = "test/",
 ) -> dict[str, float]:
     """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
-    probabilities; regression: mse, mae, r2 from predictions, and loss on the scale the model
+    probabilities; regression: mse, rmse, mae, r2 from predictions, and loss on the scale the model
     trains and validates on (the mse of the target standardised by `target_std`).
 
     Macro averages are over the classes in the test labels or the predictions (scikit-learn's
@@ -88,6 +88,7 @@ def test_metrics(
     else:
         out = {
             "mse": skm.mean_squared_error(y_true, output),
+            "rmse": skm.root_mean_squared_error(y_true, output),
             "mae": skm.mean_absolute_error(y_true, output),
             "r2": skm.r2_score(y_true, output),
         }

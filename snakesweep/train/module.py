@@ -309,8 +309,8 @@ def prediction_metrics(
     target_std: float = 1.0,
     prefix: str = "",
 ) -> dict[str, float]:
-    """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/MAE/R² in target
-    units (regression), from raw network outputs."""
+    """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/RMSE/MAE/R² in
+    target units (regression), from raw network outputs."""
     if task == "classification":
         from torchmetrics.functional.classification import (
             multiclass_accuracy,
@@ -335,7 +335,12 @@ def prediction_metrics(
         err = pred - y.float()
         mse = (err**2).mean()
         total = ((y.float() - y.float().mean()) ** 2).sum().clamp_min(1e-12)
-        m = {"mse": mse, "mae": err.abs().mean(), "r2": 1 - (err**2).sum() / total}
+        m = {
+            "mse": mse,
+            "rmse": mse.sqrt(),
+            "mae": err.abs().mean(),
+            "r2": 1 - (err**2).sum() / total,
+        }
     return {prefix + k: float(v) for k, v in m.items()}
 
 
