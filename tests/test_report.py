@@ -191,6 +191,17 @@ def test_plots_explain_missing_data(tmp_path):
     assert png_size(path)[0] > 100
 
 
+def test_learning_curves_show_the_objective(tmp_path):
+    """Beside the loss, the curves show the objective when it is a validation metric (val/f1 of
+    an imbalanced data set, not its flattering val/acc); else the first validation metric."""
+    columns = {"epoch", "train/loss", "val/loss", "val/acc", "val/f1", "lr"}
+    loss = ("loss", ["train/loss", "val/loss"])
+    assert plots.curve_panels(columns, "val/f1") == [loss, ("val/f1", ["val/f1"])]
+    assert plots.curve_panels(columns, "val/loss") == [loss, ("val/acc", ["val/acc"])]
+    assert plots.curve_panels(columns, "train/loss") == [loss, ("val/acc", ["val/acc"])]
+    assert plots.curve_panels({"epoch", "train/loss"}, "val/f1") == [loss]
+
+
 def test_confusion_matrix_png(tmp_path):
     labels = [str(i) for i in range(10)]
     matrix = pd.DataFrame(np.eye(10, dtype=int) * 30 + 1, index=labels, columns=labels)
