@@ -382,6 +382,26 @@ def test_npz_file(tmp_path):
         )
 
 
+def test_large_feature_values_keep_their_digits_through_standardisation(tmp_path):
+    """A Unix time in seconds (1.7e9) as a feature: float32 would round it to 128 s (6 distinct
+    values in 10 minutes); read in double precision and standardised, the model sees every
+    second, as scikit-learn's StandardScaler gives it."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    seconds = 1.7e9 + rng.uniform(0, 600, 200).round()
+    path = tmp_path / "times.csv"
+    path.write_text("time,y\n" + "".join(f"{t:.0f},{np.sin(t / 60)}\n" for t in seconds))
+    data = {"name": "csv", "path": str(path), "target": "y", "task": "regression"}
+    s = make_split(sweep(data={**data, "val_fraction": 0.2, "test_fraction": 0.2}))
+    assert s.x_train.dtype == np.float32
+    train, val, test = split_indices(np.zeros(200), "regression", 0.2, 0.2, 0)
+    scaler = StandardScaler().fit(seconds[train, None])
+    for part, idx in ((s.x_train, train), (s.x_val, val), (s.x_test, test)):
+        assert np.allclose(part[:, 0], scaler.transform(seconds[idx, None])[:, 0], atol=1e-5)
+    assert len(np.unique(s.x_train)) == len(np.unique(seconds[train]))
+
+
 def test_csv_booleans_read_as_numbers(tmp_path):
     """A column of booleans as pandas writes them (True/False, any case) reads as 1/0, the same
     features as the file with 1/0; a word that is not a boolean is still refused."""

@@ -308,19 +308,22 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
+# A user's features are read in double precision and become float32 only once standardised: in
+# float32 a Unix time (1.7e9 s) is rounded to 128 s, and an id or a price in cents loses digits.
+FEATURES = np.float64
 # Booleans as pandas and spreadsheets write them, read as numbers.
 BOOLEANS = {"true": "1", "false": "0"}
 
 
 def _csv_features(body: list[list[str]], idx: list[int], features: list, path) -> np.ndarray:
-    """The feature columns as float32, converted at once (0.2 s for 100,000 rows of 30); field by
-    field only when that fails, to read true/false as 1/0 and to name the first field that is not
-    a finite number."""
+    """The feature columns as float64 (FEATURES), converted at once (0.2 s for 100,000 rows of
+    30); field by field only when that fails, to read true/false as 1/0 and to name the first
+    field that is not a finite number."""
     with contextlib.suppress(ValueError):
-        x = np.array([[row[col] for col in idx] for row in body], dtype=np.float32)
+        x = np.array([[row[col] for col in idx] for row in body], dtype=FEATURES)
         if np.isfinite(x).all():
             return x
-    x = np.empty((len(body), len(idx)), dtype=np.float32)
+    x = np.empty((len(body), len(idx)), dtype=FEATURES)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
             value = row[col].strip()
@@ -385,7 +388,7 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
     # Images saved as 8-bit pixels (0..255) are scaled to [0, 1], as the bundled mnist is: image
     # data is not standardised after the split, and raw pixel values would stall training.
     scale = 255.0 if x.dtype == np.uint8 and x.ndim == 4 else 1.0
-    x = np.asarray(x, dtype=np.float32) / scale
+    x = np.asarray(x, dtype=np.float32 if x.ndim == 4 else FEATURES) / scale
     if x.ndim == 1:
         x = x[:, None]
     classification = cfg.get("task", "classification") == "classification"
@@ -601,7 +604,8 @@ def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Sp
         x[tr], y[tr], x[va], y[va], x[te], y[te], arrays.task, arrays.kind, arrays.class_names
     )
     if cfg.get("standardize", True) and arrays.kind != "image":
-        # Per-feature (tabular) or per-channel (sequence) statistics of the training part only.
+        # Per-feature (tabular) or per-channel (sequence) statistics of the training part only,
+        # in the precision the features were read in (a user's: float64).
         axes = tuple(range(split.x_train.ndim - 1))
         mean = split.x_train.mean(axis=axes, keepdims=True)[0]
         std = split.x_train.std(axis=axes, keepdims=True)[0]
