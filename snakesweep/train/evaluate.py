@@ -116,7 +116,9 @@ def load_model(sweep: Sweep, ckpt: Path) -> Any:
 
 
 def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
-    """Class probabilities or predictions (target units) for `x`, in batches."""
+    """Class probabilities or predictions (target units) for `x`, in batches: a model's
+    `predict_output` of its forward's output, else the softmax of the logits (classification)
+    or the output itself (regression)."""
     import torch
 
     outs = []
@@ -125,6 +127,13 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
             out = model(torch.as_tensor(x[i : i + 4096]))
             if hasattr(model, "predict_output"):
                 out = model.predict_output(out)
+            elif not isinstance(out, torch.Tensor):
+                raise TypeError(
+                    f"model.class_path: {type(model).__name__}.forward returns a "
+                    f"{type(out).__name__}, not a tensor; the test set needs its logits "
+                    "(classification) or predictions (regression): return them from forward, or "
+                    "define predict_output(output) to give class probabilities or predictions"
+                )
             elif task == "classification":
                 out = out.softmax(-1)
             else:
