@@ -367,6 +367,13 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     title = title or "Confusion matrix of the best model (test set)"
     if matrix.empty:
         return _message(path, title, "no trial finished, so no model was tested")
+    return _save(confusion_figure(matrix, title), path)
+
+
+def confusion_figure(matrix: pd.DataFrame, title: str):
+    """The confusion matrix's figure: a cell per pair of classes, its count written in it; class
+    names longer than 3 characters (`golden retriever`) slanted under the columns, so that
+    neighbours do not overwrite each other."""
     plt = _pyplot()
     values = matrix.to_numpy(dtype=float)
     size = max(4.5, 0.5 * len(matrix) + 2)
@@ -374,7 +381,13 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     image = ax.imshow(values, cmap="Blues")
     fig.colorbar(image, ax=ax).set_label("test samples")
     ax.set_xticks(range(values.shape[1]))
-    ax.set_xticklabels([str(c) for c in matrix.columns])
+    long_names = max(len(str(c)) for c in matrix.columns) > 3
+    ax.set_xticklabels(
+        [str(c) for c in matrix.columns],
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+        rotation_mode="anchor",
+    )
     ax.set_yticks(range(values.shape[0]))
     ax.set_yticklabels([str(i) for i in matrix.index])
     threshold = values.max() / 2 if values.size else 0
@@ -392,8 +405,8 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(values) / values.sum() if values.sum() else float("nan")
-    ax.set_title(f"{title}, accuracy {accuracy:.3f}")
-    return _save(fig, path)
+    ax.set_title(f"{title}\naccuracy {accuracy:.3f}")
+    return fig
 
 
 def plot_sensitivity(
