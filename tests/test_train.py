@@ -429,27 +429,35 @@ def test_csv_booleans_read_as_numbers(tmp_path):
     "layout,shape",
     [
         ("channels_last", (40, 6, 10, 3)),  # Keras' and PIL's (samples, height, width, channels)
-        ("grayscale", (40, 6, 10)),  # Keras' mnist: 8-bit (samples, height, width)
         ("channels_first", (40, 3, 6, 10)),
+        ("grayscale", (40, 6, 10)),  # Keras' mnist: 8-bit (samples, height, width)
     ],
 )
 def test_npz_images_are_read_channels_first_whatever_their_layout(tmp_path, layout, shape):
     """Every layout gives the same (samples, channels, height, width) images, pixel for pixel,
-    scaled to [0, 1], which the cnn reads as images of 6 x 10 pixels."""
-    from snakesweep.train.data import read_npz
+    scaled to [0, 1], which the cnn reads as images of 6 x 10 pixels. An 8-bit 3-D array stays
+    a sequence (one-hot DNA is saved so too) until data.shape, which the cnn's refusal names,
+    makes it one-channel images."""
+    from snakesweep.train.data import load_arrays, read_npz
     from snakesweep.train.options import model_input
 
     rng = np.random.default_rng(0)
-    channels = shape[1] if layout == "channels_first" else 1 if layout == "grayscale" else 3
+    channels = 1 if layout == "grayscale" else 3
     images = rng.integers(0, 256, size=(40, channels, 6, 10), dtype=np.uint8)
     x = {
         "channels_last": images.transpose(0, 2, 3, 1),
-        "grayscale": images[:, 0],
         "channels_first": images,
+        "grayscale": images[:, 0],
     }[layout]
     assert x.shape == shape
     np.savez(tmp_path / "images.npz", x=x, y=np.arange(40) % 2)
-    arrays = read_npz({"path": str(tmp_path / "images.npz")})
+    cfg = {"name": "npz", "path": str(tmp_path / "images.npz")}
+    if layout == "grayscale":
+        assert read_npz(cfg).kind == "sequence"
+        with pytest.raises(ConfigError, match=r"set data.shape: \[1, 6, 10\]"):
+            model_input("cnn", read_npz(cfg).input_shape)
+        cfg["shape"] = [1, 6, 10]
+    arrays = load_arrays(cfg)
     assert arrays.kind == "image" and arrays.x.flags.c_contiguous
     assert np.array_equal(arrays.x, images / np.float32(255))
     assert model_input("cnn", arrays.input_shape) == (channels, 6, 10)

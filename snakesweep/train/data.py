@@ -386,9 +386,11 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
         )
     x = _channels_first(x)
     # Images saved as 8-bit pixels (0..255) are scaled to [0, 1], as the bundled mnist is: image
-    # data is not standardised after the split, and raw pixel values would stall training.
-    scale = 255.0 if x.dtype == np.uint8 and x.ndim == 4 else 1.0
-    x = np.asarray(x, dtype=np.float32 if x.ndim == 4 else FEATURES) / scale
+    # data is not standardised after the split, and raw pixel values would stall training. An
+    # 8-bit (samples, height, width) array is images when data.shape makes it (channels, h, w).
+    image = x.ndim == 4 or len(cfg.get("shape") or ()) == 3
+    scale = 255.0 if x.dtype == np.uint8 and image else 1.0
+    x = np.asarray(x, dtype=np.float32 if image else FEATURES) / scale
     if x.ndim == 1:
         x = x[:, None]
     classification = cfg.get("task", "classification") == "classification"
@@ -419,12 +421,10 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
 
 
 def _channels_first(x: np.ndarray) -> np.ndarray:
-    """Images as (samples, channels, height, width): 8-bit (samples, height, width) arrays are
-    one-channel images (Keras' mnist), and (samples, height, width, channels) arrays with 1, 3
-    or 4 channels (Keras' and PIL's order) are transposed. A 4-D array whose second axis could
-    be channels is taken as channels first."""
-    if x.ndim == 3 and x.dtype == np.uint8:
-        return x[:, None]
+    """Images as (samples, channels, height, width): (samples, height, width, channels) arrays
+    with 1, 3 or 4 channels (Keras' and PIL's order) are transposed. A 4-D array whose second
+    axis could be channels is taken as channels first. (A 3-D array stays a sequence: 8-bit
+    one-hot DNA is as likely as Keras' mnist; data.shape makes images of it.)"""
     if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     return x
