@@ -296,3 +296,33 @@ def test_predictions_name_the_classes_as_the_data_does(tmp_path):
     }
     assert result["metrics"]["test/acc"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert list(rows[0])[2:] == ["prob_1", "prob_2", "prob_3"]
+
+
+def test_auroc_is_defined_when_a_class_is_missing_from_the_part(tmp_path):
+    """ROC-AUC is the mean one-vs-rest AUC over the classes in the labels, in validation and on
+    the test set alike: with every class present it is scikit-learn's macro OvR AUC, and a part
+    that lacks a rare class still has one (validation's used to be missing, so a sweep that
+    optimised val/auroc failed every trial)."""
+    import torch
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import test_metrics
+    from snakesweep.train.module import prediction_metrics
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(60, 4))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    every = np.arange(60) % 4
+    without_3 = np.arange(60) % 3
+    for y in (every, without_3):
+        expected = np.mean([skm.roc_auc_score(y == c, probs[:, c]) for c in np.unique(y)])
+        val = prediction_metrics(torch.tensor(logits), torch.tensor(y), "classification", 4)
+        assert val["auroc"] == pytest.approx(expected, abs=1e-6)
+        assert test_metrics(y, probs, "classification", 4)["test/auroc"] == pytest.approx(expected)
+    assert test_metrics(every, probs, "classification", 4)["test/auroc"] == pytest.approx(
+        skm.roc_auc_score(every, probs, multi_class="ovr")
+    )
+    one_class = prediction_metrics(
+        torch.tensor(logits), torch.zeros(60, dtype=torch.long), "classification", 4
+    )
+    assert "auroc" not in one_class

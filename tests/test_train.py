@@ -326,6 +326,31 @@ def test_check_model_data_and_folds(tmp_path):
     check_training(with_space({"lr": 0.1, "momentum": 0.5, "optimizer": "sgd"}))
 
 
+def test_val_auroc_needs_two_classes_in_every_validation_part(tmp_path):
+    """A rare class that the validation part lacks leaves val/auroc defined (two classes remain);
+    a validation part of one class (2 of 40 samples positive: none drawn for validation) has
+    none, which is refused before any trial, naming the key, instead of failing every trial."""
+    rows = [f"{i},{'abc'[i % 3] if i >= 2 else 'd'}" for i in range(60)]
+    (tmp_path / "rare.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    rows = [f"{i},{int(i < 2)}" for i in range(40)]
+    (tmp_path / "one.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    auroc = {"metric": "val/auroc", "direction": "maximize"}
+    for name in ("rare", "one"):
+        data = {"name": "csv", "path": str(tmp_path / f"{name}.csv"), "target": "label"}
+        split = make_split(sweep(data={**data, "subset": None}))
+        assert len(np.unique(split.y_val)) == (3 if name == "rare" else 1) < split.n_classes
+        cfg = with_space({"lr": 0.1}, data={**data, "subset": None}, objective=auroc)
+        if name == "rare":
+            check_training(cfg)
+            continue
+        with pytest.raises(ConfigError, match=r"^objective.metric: val/auroc needs two classes"):
+            check_training(cfg)
+        cfg["objective"] = {"metric": "val/f1", "direction": "maximize"}
+        cfg["train"] = {"early_stopping": {"monitor": "val/auroc"}}
+        with pytest.raises(ConfigError, match=r"^train.early_stopping.monitor: val/auroc"):
+            check_training(cfg)
+
+
 def test_check_does_not_import_torch():
     import subprocess
     import sys

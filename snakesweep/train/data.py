@@ -552,10 +552,17 @@ def subset_of(cfg: dict[str, Any], n: int) -> slice | np.ndarray:
 
 
 def check_split(
-    arrays: Arrays, cfg: dict[str, Any], folds: int | None, validated: bool, tested: bool
+    arrays: Arrays,
+    cfg: dict[str, Any],
+    folds: int | None,
+    validated: bool,
+    tested: bool,
+    auroc: str | None = None,
 ) -> None:
     """A ConfigError when the split leaves a part empty that the sweep reads: training always,
-    validation (every fold's) when a metric is `validated`, the test set when `tested`."""
+    validation (every fold's) when a metric is `validated`, the test set when `tested`; and
+    when the config key `auroc` names val/auroc, a validation part of a single class (whose
+    ROC-AUC does not exist)."""
     y = arrays.y[subset_of(cfg, len(arrays.y))]
     fractions = (float(cfg["val_fraction"]), float(cfg["test_fraction"]))
     n = f"the {len(y)}"
@@ -578,6 +585,14 @@ def check_split(
                 "data.val_fraction",
                 f"{fractions[0]} leaves no validation samples of {n}",
                 "raise data.val_fraction, use more data, or optimise train/loss",
+            )
+        if auroc and len(np.unique(y[val])) < 2:
+            part = f"fold {fold} of {folds}" if folds else f"data.val_fraction {fractions[0]}"
+            raise ConfigError(
+                auroc,
+                f"val/auroc needs two classes in the validation part; {part} leaves it one "
+                f"class of {n}",
+                "use val/f1 or val/loss, raise data.val_fraction, or use more data",
             )
     if tested and not len(test):
         raise ConfigError(

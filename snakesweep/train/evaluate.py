@@ -65,7 +65,8 @@ def test_metrics(
 
     Macro averages are over the classes in the test labels or the predictions (scikit-learn's
     default, and what the validation metrics average over): a class that is neither in the
-    test part nor predicted would otherwise count as a score of 0."""
+    test part nor predicted would otherwise count as a score of 0. ROC-AUC is the mean one-vs-rest
+    AUC over the classes in the test labels, as validation's."""
     from sklearn import metrics as skm
 
     if task == "classification":
@@ -78,13 +79,9 @@ def test_metrics(
             "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
             "loss": skm.log_loss(y_true, np.clip(output, 1e-12, 1.0), labels=labels),
         }
-        if len(np.unique(y_true)) == n_classes:
-            if n_classes == 2:
-                out["auroc"] = skm.roc_auc_score(y_true, output[:, 1])
-            else:
-                out["auroc"] = skm.roc_auc_score(
-                    y_true, output, multi_class="ovr", average="macro", labels=labels
-                )
+        present = np.unique(y_true)
+        if len(present) >= 2:
+            out["auroc"] = np.mean([skm.roc_auc_score(y_true == c, output[:, c]) for c in present])
     else:
         out = {
             "mse": skm.mean_squared_error(y_true, output),

@@ -310,11 +310,15 @@ def prediction_metrics(
     prefix: str = "",
 ) -> dict[str, float]:
     """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/RMSE/MAE/R² in
-    target units (regression), from raw network outputs."""
+    target units (regression), from raw network outputs.
+
+    ROC-AUC is the mean of each class's one-vs-rest AUC over the classes in `y` (all of them
+    when all are present, as torchmetrics' macro average): a validation part that lacks a rare
+    class still has one. It needs two classes in `y`."""
     if task == "classification":
         from torchmetrics.functional.classification import (
+            binary_auroc,
             multiclass_accuracy,
-            multiclass_auroc,
             multiclass_f1_score,
             multiclass_precision,
             multiclass_recall,
@@ -328,8 +332,9 @@ def prediction_metrics(
             "recall": multiclass_recall(probs, y, num_classes=k, average="macro"),
             "f1": multiclass_f1_score(probs, y, num_classes=k, average="macro"),
         }
-        if len(torch.unique(y)) == k:  # ROC-AUC needs every class present
-            m["auroc"] = multiclass_auroc(probs, y, num_classes=k, average="macro")
+        present = torch.unique(y)
+        if len(present) >= 2:
+            m["auroc"] = torch.stack([binary_auroc(probs[:, c], y == c) for c in present]).mean()
     else:
         pred = out.float().squeeze(-1) * target_std + target_mean
         err = pred - y.float()
