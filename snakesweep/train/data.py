@@ -450,6 +450,13 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, ke
                 "the regression target has missing or infinite values",
                 "fill or drop the samples with missing values",
             )
+        if np.all(y == y[0]):
+            raise ConfigError(
+                key,
+                f"every sample has the target value {float(y[0]):g}: there is nothing to "
+                "predict (and R² is undefined)",
+                "predict another column",
+            )
         return Arrays(x, y, task, kind)
     names = sorted({str(v) for v in labels}, key=_natural)
     if len(names) < 2:
