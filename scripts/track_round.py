@@ -23,7 +23,7 @@ def main(smk) -> None:
     round_index = int(smk.wildcards.round)
     os.nice(tracking_niceness(sweep, round_index))
     table = read_history(smk.input.history)
-    curves = write_trial_curves(sweep.paths, round_index, table)
+    curves = write_trial_curves(sweep.paths, round_index, table, sweep.objective.metric)
     runs = track_round(sweep, table, round_index, Path(smk.params.artifact_root), curves=curves)
     write_json(smk.output.runs, runs)
 

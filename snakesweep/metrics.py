@@ -14,12 +14,12 @@ from typing import Any
 from snakesweep.errors import ConfigError
 
 HIGHER_IS_BETTER = ("acc", "precision", "recall", "f1", "auroc", "r2")
-LOWER_IS_BETTER = ("loss", "mse", "mae", "error", "time_s")
+LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae", "error", "time_s")
 #: name -> (lowest, highest) value the metric can take.
 RANGES: dict[str, tuple[float, float]] = {
     **{name: (0.0, 1.0) for name in ("acc", "precision", "recall", "f1", "auroc", "error")},
     # (not loss: a user's module may log a negative log-likelihood as its loss)
-    **{name: (0.0, float("inf")) for name in ("mse", "mae", "time_s")},
+    **{name: (0.0, float("inf")) for name in ("mse", "rmse", "mae", "time_s")},
     "r2": (float("-inf"), 1.0),
 }
 

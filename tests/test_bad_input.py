@@ -284,6 +284,18 @@ CASES = [
     ("npz 2-d y", write_npz(np.ones((20, 2)), np.ones((20, 3))), "data.y_key", "one target"),
     ("npz one class", write_npz(np.ones((20, 2)), np.zeros(20)), "data.y_key", "two classes"),
     (
+        "csv constant target",
+        write_csv("a,label\n" + "1,3.5\n2,3.5\n" * 10, task="regression"),
+        "data.target",
+        "every sample has the target value 3.5",
+    ),
+    (
+        "npz constant target",
+        write_npz(np.arange(40).reshape(20, 2), np.zeros(20), task="regression"),
+        "data.y_key",
+        "nothing to predict",
+    ),
+    (
         "npz regression nan",
         write_npz(np.ones((20, 2)), [np.nan] * 20, task="regression"),
         "data.y_key",

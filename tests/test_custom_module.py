@@ -131,3 +131,25 @@ def test_bad_class_paths_are_named():
         check_training({**CONFIG, "model": {"class_path": "test_custom_module.NotAModule"}})
     with pytest.raises(ConfigError, match="space.width"):
         check_training({**CONFIG, "space": {"width": 3}}, {"width": 3})
+
+
+def test_a_forward_that_returns_no_tensor_is_named_at_the_test_set():
+    """A user's forward that returns a tuple (logits, features) cannot be scored on the test
+    set: the error names model.class_path, what forward returned and the two ways out, instead
+    of "'tuple' object has no attribute 'softmax'"; with predict_output it is scored."""
+    from snakesweep.train.evaluate import predict
+
+    class TwoOutputs(nn.Module):
+        def forward(self, x):
+            return x @ torch.ones(2, 3), x
+
+    x = torch.randn(5, 2).numpy()
+    with pytest.raises(TypeError, match=r"model.class_path: TwoOutputs.forward returns a tuple"):
+        predict(TwoOutputs(), x, "classification")
+
+    class WithPredictOutput(TwoOutputs):
+        def predict_output(self, out):
+            return out[0].softmax(-1)
+
+    probs = predict(WithPredictOutput(), x, "classification")
+    assert probs.shape == (5, 3) and abs(probs.sum(1) - 1).max() < 1e-6

@@ -169,6 +169,7 @@ def test_regression_test_metrics_match_sklearn(tmp_path):
     y = np.array([float(r["y_true"]) for r in rows])
     pred = np.array([float(r["y_pred"]) for r in rows])
     assert result["metrics"]["test/mse"] == pytest.approx(skm.mean_squared_error(y, pred))
+    assert result["metrics"]["test/rmse"] == pytest.approx(skm.root_mean_squared_error(y, pred))
     assert result["metrics"]["test/r2"] == pytest.approx(skm.r2_score(y, pred))
     assert evaluation_outputs(sweep) == []  # no confusion matrix for regression
     assert "test/mae" in evaluate_ensemble(sweep, tmp_path / "trials.csv", tmp_path)["metrics"]
@@ -245,3 +246,99 @@ def test_ensemble_reports_the_k_it_used(sweep, tmp_path):
     result = evaluate_ensemble(sweep_for(none), sweep / "trials.csv", tmp_path / "none")
     assert result["k"] == 0 and result["members"] == [] and "error" not in result
     assert "top_k is 0" in result["note"]
+
+
+def test_macro_metrics_average_over_the_classes_present_as_validation_does(tmp_path):
+    """A class of the data that the test part lacks and the model never predicts (a rare class
+    whose few samples all went to training) does not count as a score of 0: test.json's macro
+    precision, recall and F1 equal scikit-learn's default macro average and the validation
+    metrics of the same outputs, and classification_report.csv's macro row says the same."""
+    import torch
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import test_metrics, write_classification_outputs
+    from snakesweep.train.module import prediction_metrics
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    logits = np.array([[3, 0, 0], [3, 0, 0], [0, 3, 0], [0, 3, 0], [0, 3, 0], [3, 0, 0]], float)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    test = test_metrics(y, probs, "classification", 3)
+    val = prediction_metrics(torch.tensor(logits), torch.tensor(y), "classification", 3)
+    pred = probs.argmax(1)
+    for name, score in [
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ]:
+        expected = score(y, pred, average="macro")
+        assert test[f"test/{name}"] == pytest.approx(expected)
+        assert val[name] == pytest.approx(expected, abs=1e-6)
+    assert test["test/f1"] == pytest.approx(2 / 3)  # not 4/9: class 2 is not in the test part
+    write_classification_outputs(tmp_path, y, probs, ["a", "b", "c"])
+    with open(tmp_path / "classification_report.csv") as fh:
+        rows = {row["class"]: row for row in csv.DictReader(fh)}
+    assert set(rows) == {"a", "b", "c", "macro avg", "weighted avg"}
+    assert float(rows["macro avg"]["f1"]) == pytest.approx(test["test/f1"])
+
+
+def test_predictions_name_the_classes_as_the_data_does(tmp_path):
+    """A CSV whose target holds labels 1..3 (not 0..2) or names: test_predictions.csv holds the
+    data's own labels, so a user compares them with the file, and scikit-learn's accuracy of
+    those columns is test.json's."""
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import evaluate_best
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((90, 2))
+    label = 1 + np.argmax(np.c_[x, -x.sum(1)], axis=1)
+    path = tmp_path / "data.csv"
+    path.write_text(
+        "a,b,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(x, label, strict=True))
+    )
+    data = {"name": "csv", "path": str(path), "target": "label", "task": "classification"}
+    sweep = sweep_for({**CONFIG, "data": data})
+    proposal = {"trial": "r000-t000", "seed": 0, "params": {"max_epochs": 2, "lr": 0.05}}
+    record = run_trial(proposal, 0, sweep, tmp_path / "trials" / "r000-t000", isolate=False)
+    assert record["status"] == "ok", record["error"]
+    result = evaluate_best(sweep, write_table(tmp_path), tmp_path)
+    with open(tmp_path / "test_predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    y_true, y_pred = [r["y_true"] for r in rows], [r["y_pred"] for r in rows]
+    assert set(y_true) == {"1", "2", "3"} and set(y_pred) <= {"1", "2", "3"}
+    # the stratified test part: a fifth of each class of the file
+    assert {c: y_true.count(c) for c in set(y_true)} == {
+        str(c): round(0.2 * int((label == c).sum())) for c in (1, 2, 3)
+    }
+    assert result["metrics"]["test/acc"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    assert list(rows[0])[2:] == ["prob_1", "prob_2", "prob_3"]
+
+
+def test_auroc_is_defined_when_a_class_is_missing_from_the_part(tmp_path):
+    """ROC-AUC is the mean one-vs-rest AUC over the classes in the labels, in validation and on
+    the test set alike: with every class present it is scikit-learn's macro OvR AUC, and a part
+    that lacks a rare class still has one (validation's used to be missing, so a sweep that
+    optimised val/auroc failed every trial)."""
+    import torch
+    from sklearn import metrics as skm
+
+    from snakesweep.train.evaluate import test_metrics
+    from snakesweep.train.module import prediction_metrics
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(60, 4))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    every = np.arange(60) % 4
+    without_3 = np.arange(60) % 3
+    for y in (every, without_3):
+        expected = np.mean([skm.roc_auc_score(y == c, probs[:, c]) for c in np.unique(y)])
+        val = prediction_metrics(torch.tensor(logits), torch.tensor(y), "classification", 4)
+        assert val["auroc"] == pytest.approx(expected, abs=1e-6)
+        assert test_metrics(y, probs, "classification", 4)["test/auroc"] == pytest.approx(expected)
+    assert test_metrics(every, probs, "classification", 4)["test/auroc"] == pytest.approx(
+        skm.roc_auc_score(every, probs, multi_class="ovr")
+    )
+    one_class = prediction_metrics(
+        torch.tensor(logits), torch.zeros(60, dtype=torch.long), "classification", 4
+    )
+    assert "auroc" not in one_class

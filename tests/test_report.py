@@ -192,6 +192,54 @@ def test_plots_explain_missing_data(tmp_path):
     assert png_size(path)[0] > 100
 
 
+def test_learning_curves_show_the_objective(tmp_path):
+    """Beside the loss, the curves show the objective when it is a validation metric (val/f1 of
+    an imbalanced data set, not its flattering val/acc); else the first validation metric."""
+    columns = {"epoch", "train/loss", "val/loss", "val/acc", "val/f1", "lr"}
+    loss = ("loss", ["train/loss", "val/loss"])
+    assert plots.curve_panels(columns, "val/f1") == [loss, ("val/f1", ["val/f1"])]
+    assert plots.curve_panels(columns, "val/loss") == [loss, ("val/acc", ["val/acc"])]
+    assert plots.curve_panels(columns, "train/loss") == [loss, ("val/acc", ["val/acc"])]
+    assert plots.curve_panels({"epoch", "train/loss"}, "val/f1") == [loss]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [str(i) for i in range(10)],
+        ["golden retriever", "labrador retriever", "german shepherd", "husky", "poodle"],
+    ],
+)
+def test_confusion_matrix_class_names_do_not_overlap(names):
+    """Short class names stand upright side by side; long ones (which would run into each other
+    upright) are slanted, and neighbouring slanted lines are further apart than a line is
+    high."""
+    import math
+
+    matrix = pd.DataFrame(np.eye(len(names), dtype=int) * 9, index=names, columns=names)
+    fig = plots.confusion_figure(matrix, "Confusion matrix")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = fig.axes[0].get_xticklabels()
+    assert [label.get_text() for label in labels] == names
+    centres = [label.get_window_extent().x1 for label in labels]
+    spacing = min(b - a for a, b in zip(centres, centres[1:], strict=False))
+    widths, heights = zip(
+        *[
+            renderer.get_text_width_height_descent(name, label.get_fontproperties(), False)[:2]
+            for name, label in zip(names, labels, strict=True)
+        ],
+        strict=True,
+    )
+    angle = math.radians(labels[0].get_rotation())
+    if angle == 0:
+        assert max(widths) < spacing  # upright: each name narrower than its column
+    else:
+        assert max(widths) > spacing  # upright they would overlap
+        assert max(heights) < spacing * math.sin(angle)  # slanted lines stay apart
+    plots._pyplot().close(fig)
+
+
 def test_confusion_matrix_png(tmp_path):
     labels = [str(i) for i in range(10)]
     matrix = pd.DataFrame(np.eye(10, dtype=int) * 30 + 1, index=labels, columns=labels)

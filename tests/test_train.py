@@ -94,11 +94,18 @@ def test_other_models_train_one_epoch(tmp_path, model, data):
     assert math.isfinite(metrics["val/loss"])
 
 
-def test_regression_reports_mse_mae_r2(tmp_path):
+def test_regression_reports_mse_rmse_mae_r2(tmp_path):
     cfg = config(data={"name": "diabetes", "subset": None})
     metrics = fit_trial({"max_epochs": 2, "lr": 0.01}, sweep_for(cfg), tmp_path, seed=0)
-    assert {"val/mse", "val/mae", "val/r2"} <= set(metrics)
+    assert {"val/mse", "val/rmse", "val/mae", "val/r2"} <= set(metrics)
     assert metrics["val/mse"] > 100  # in the target's own units, not standardised
+    assert metrics["val/rmse"] == pytest.approx(math.sqrt(metrics["val/mse"]), rel=1e-5)
+    # an objective of its own, which is minimised
+    from snakesweep.metrics import check_sense
+
+    check_training({**cfg, "objective": {"metric": "val/rmse", "direction": "minimize"}})
+    with pytest.raises(ConfigError, match="objective.direction"):
+        check_sense({"objective": {"metric": "val/rmse", "direction": "maximize"}})
 
 
 def build(hp, model="mlp", shape=(1, 8, 8)):
@@ -319,6 +326,31 @@ def test_check_model_data_and_folds(tmp_path):
     check_training(with_space({"lr": 0.1, "momentum": 0.5, "optimizer": "sgd"}))
 
 
+def test_val_auroc_needs_two_classes_in_every_validation_part(tmp_path):
+    """A rare class that the validation part lacks leaves val/auroc defined (two classes remain);
+    a validation part of one class (2 of 40 samples positive: none drawn for validation) has
+    none, which is refused before any trial, naming the key, instead of failing every trial."""
+    rows = [f"{i},{'abc'[i % 3] if i >= 2 else 'd'}" for i in range(60)]
+    (tmp_path / "rare.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    rows = [f"{i},{int(i < 2)}" for i in range(40)]
+    (tmp_path / "one.csv").write_text("x,label\n" + "\n".join(rows) + "\n")
+    auroc = {"metric": "val/auroc", "direction": "maximize"}
+    for name in ("rare", "one"):
+        data = {"name": "csv", "path": str(tmp_path / f"{name}.csv"), "target": "label"}
+        split = make_split(sweep(data={**data, "subset": None}))
+        assert len(np.unique(split.y_val)) == (3 if name == "rare" else 1) < split.n_classes
+        cfg = with_space({"lr": 0.1}, data={**data, "subset": None}, objective=auroc)
+        if name == "rare":
+            check_training(cfg)
+            continue
+        with pytest.raises(ConfigError, match=r"^objective.metric: val/auroc needs two classes"):
+            check_training(cfg)
+        cfg["objective"] = {"metric": "val/f1", "direction": "maximize"}
+        cfg["train"] = {"early_stopping": {"monitor": "val/auroc"}}
+        with pytest.raises(ConfigError, match=r"^train.early_stopping.monitor: val/auroc"):
+            check_training(cfg)
+
+
 def test_check_does_not_import_torch():
     import subprocess
     import sys
@@ -373,6 +405,87 @@ def test_npz_file(tmp_path):
                 data={"name": "npz", "path": str(tmp_path / "d.npz"), "y_key": "labels"},
             )
         )
+
+
+def test_large_feature_values_keep_their_digits_through_standardisation(tmp_path):
+    """A Unix time in seconds (1.7e9) as a feature: float32 would round it to 128 s (6 distinct
+    values in 10 minutes); read in double precision and standardised, the model sees every
+    second, as scikit-learn's StandardScaler gives it."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    seconds = 1.7e9 + rng.uniform(0, 600, 200).round()
+    path = tmp_path / "times.csv"
+    path.write_text("time,y\n" + "".join(f"{t:.0f},{np.sin(t / 60)}\n" for t in seconds))
+    data = {"name": "csv", "path": str(path), "target": "y", "task": "regression"}
+    s = make_split(sweep(data={**data, "val_fraction": 0.2, "test_fraction": 0.2}))
+    assert s.x_train.dtype == np.float32
+    train, val, test = split_indices(np.zeros(200), "regression", 0.2, 0.2, 0)
+    scaler = StandardScaler().fit(seconds[train, None])
+    for part, idx in ((s.x_train, train), (s.x_val, val), (s.x_test, test)):
+        assert np.allclose(part[:, 0], scaler.transform(seconds[idx, None])[:, 0], atol=1e-5)
+    assert len(np.unique(s.x_train)) == len(np.unique(seconds[train]))
+
+
+def test_csv_booleans_read_as_numbers(tmp_path):
+    """A column of booleans as pandas writes them (True/False, any case) reads as 1/0, the same
+    features as the file with 1/0; a word that is not a boolean is still refused."""
+    from snakesweep.train.data import read_csv
+
+    flags = ["True", "False", "TRUE", "false"] * 3
+    for name, column in [
+        ("bools", flags),
+        ("numbers", [str(int(f.lower() == "true")) for f in flags]),
+    ]:
+        rows = "".join(f"{i},{flag},{'ab'[i % 2]}\n" for i, flag in enumerate(column))
+        (tmp_path / f"{name}.csv").write_text("a,flag,label\n" + rows)
+    read = [
+        read_csv({"path": str(tmp_path / f"{n}.csv"), "target": "label"})
+        for n in ("bools", "numbers")
+    ]
+    assert read[0].x.tolist() == read[1].x.tolist()
+    assert read[0].x[:, 1].tolist() == [1, 0, 1, 0] * 3
+    (tmp_path / "words.csv").write_text("a,flag,label\n" + "1,yes,a\n2,no,b\n" * 3)
+    with pytest.raises(ConfigError, match="column 'flag' .* is not numeric \\('yes'\\)"):
+        read_csv({"path": str(tmp_path / "words.csv"), "target": "label"})
+
+
+@pytest.mark.parametrize(
+    "layout,shape",
+    [
+        ("channels_last", (40, 6, 10, 3)),  # Keras' and PIL's (samples, height, width, channels)
+        ("channels_first", (40, 3, 6, 10)),
+        ("grayscale", (40, 6, 10)),  # Keras' mnist: 8-bit (samples, height, width)
+    ],
+)
+def test_npz_images_are_read_channels_first_whatever_their_layout(tmp_path, layout, shape):
+    """Every layout gives the same (samples, channels, height, width) images, pixel for pixel,
+    scaled to [0, 1], which the cnn reads as images of 6 x 10 pixels. An 8-bit 3-D array stays
+    a sequence (one-hot DNA is saved so too) until data.shape, which the cnn's refusal names,
+    makes it one-channel images."""
+    from snakesweep.train.data import load_arrays, read_npz
+    from snakesweep.train.options import model_input
+
+    rng = np.random.default_rng(0)
+    channels = 1 if layout == "grayscale" else 3
+    images = rng.integers(0, 256, size=(40, channels, 6, 10), dtype=np.uint8)
+    x = {
+        "channels_last": images.transpose(0, 2, 3, 1),
+        "channels_first": images,
+        "grayscale": images[:, 0],
+    }[layout]
+    assert x.shape == shape
+    np.savez(tmp_path / "images.npz", x=x, y=np.arange(40) % 2)
+    cfg = {"name": "npz", "path": str(tmp_path / "images.npz")}
+    if layout == "grayscale":
+        assert read_npz(cfg).kind == "sequence"
+        with pytest.raises(ConfigError, match=r"set data.shape: \[1, 6, 10\]"):
+            model_input("cnn", read_npz(cfg).input_shape)
+        cfg["shape"] = [1, 6, 10]
+    arrays = load_arrays(cfg)
+    assert arrays.kind == "image" and arrays.x.flags.c_contiguous
+    assert np.array_equal(arrays.x, images / np.float32(255))
+    assert model_input("cnn", arrays.input_shape) == (channels, 6, 10)
 
 
 @pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])

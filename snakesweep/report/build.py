@@ -28,9 +28,12 @@ def read_histories(trials_dir: Path, trials: list[str]) -> dict[str, pd.DataFram
     return histories
 
 
-def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame) -> dict[str, Path]:
+def write_trial_curves(
+    files: SweepPaths, round_index: int, table: pd.DataFrame, metric: str | None = None
+) -> dict[str, Path]:
     """The learning curve of each trial of a round, small (logged with its MLflow run), in the
-    round's folder of curves; none for a trial of fewer than two epochs (e.g. a tabular one)."""
+    round's folder of curves, with the objective `metric`'s panel; none for a trial of fewer
+    than two epochs (e.g. a tabular one)."""
     files.trial_curves(round_index).mkdir(parents=True, exist_ok=True)
     trials = list(table.loc[table["round"] == round_index, "trial"])
     return {
@@ -40,6 +43,7 @@ def write_trial_curves(files: SweepPaths, round_index: int, table: pd.DataFrame)
             f"Learning curves of {trial}",
             dpi=60,
             small=True,
+            metric=metric,
         )
         for trial, history in read_histories(files.trials_dir, trials).items()
         if len(history) >= 2
@@ -83,6 +87,7 @@ def write_plots(table: pd.DataFrame, sweep: Sweep, out: dict[str, Path]) -> None
             read_histories(sweep.paths.trials_dir, top),
             out["learning_curves"],
             title=f"Learning curves of the top {len(top)} trials",
+            metric=metric,
         )
     if "sensitivity" in out:
         plots.plot_sensitivity(

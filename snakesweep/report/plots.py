@@ -291,15 +291,27 @@ def plot_partial_dependence(
     return _save(fig, path, laid_out=True)
 
 
+def curve_panels(columns: set[str], metric: str | None = None) -> list[tuple[str, list[str]]]:
+    """The panels of a learning-curve plot, (label, columns) each: the loss, and the sweep's
+    objective `metric` when it is another validation metric (val/f1 of an imbalanced data set,
+    whose val/acc would look good), else the first other validation metric logged."""
+    extra = sorted(c for c in columns if c.startswith("val/") and c != "val/loss")
+    if metric in extra:
+        extra = [metric]
+    return [("loss", ["train/loss", "val/loss"])] + ([(extra[0], [extra[0]])] if extra else [])
+
+
 def plot_learning_curves(
     histories: dict[str, pd.DataFrame],
     path: Path | str,
     title: str = "",
     dpi: int = DPI,
     small: bool = False,
+    metric: str | None = None,
 ) -> Path:
-    """Per-epoch loss (train solid, validation dashed) and the first other validation metric of
-    the given trials (e.g. the top five), one colour per trial. `small` is a trial's own curve,
+    """Per-epoch loss (train solid, validation dashed) and a validation metric (curve_panels:
+    the objective `metric`, if one) of the given trials (e.g. the top five), one colour per
+    trial. `small` is a trial's own curve,
     drawn every round while trials train: fixed margins instead of tight_layout (which
     measures every label first), at most five ticks an axis and no legend (the title says which
     line is which): about 0.065 s a trial instead of 0.10 s."""
@@ -308,9 +320,7 @@ def plot_learning_curves(
     if not histories:
         return _message(path, title, "no per-epoch history recorded")
     plt = _pyplot()
-    columns = set().union(*(frame.columns for frame in histories.values()))
-    extra = sorted(c for c in columns if c.startswith("val/") and c != "val/loss")
-    panels = [("loss", ["train/loss", "val/loss"])] + ([(extra[0], [extra[0]])] if extra else [])
+    panels = curve_panels(set().union(*(frame.columns for frame in histories.values())), metric)
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (label, names) in zip(axes.flat, panels, strict=True):
@@ -357,6 +367,13 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     title = title or "Confusion matrix of the best model (test set)"
     if matrix.empty:
         return _message(path, title, "no trial finished, so no model was tested")
+    return _save(confusion_figure(matrix, title), path)
+
+
+def confusion_figure(matrix: pd.DataFrame, title: str):
+    """The confusion matrix's figure: a cell per pair of classes, its count written in it; class
+    names longer than 3 characters (`golden retriever`) slanted under the columns, so that
+    neighbours do not overwrite each other."""
     plt = _pyplot()
     values = matrix.to_numpy(dtype=float)
     size = max(4.5, 0.5 * len(matrix) + 2)
@@ -364,7 +381,13 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     image = ax.imshow(values, cmap="Blues")
     fig.colorbar(image, ax=ax).set_label("test samples")
     ax.set_xticks(range(values.shape[1]))
-    ax.set_xticklabels([str(c) for c in matrix.columns])
+    long_names = max(len(str(c)) for c in matrix.columns) > 3
+    ax.set_xticklabels(
+        [str(c) for c in matrix.columns],
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+        rotation_mode="anchor",
+    )
     ax.set_yticks(range(values.shape[0]))
     ax.set_yticklabels([str(i) for i in matrix.index])
     threshold = values.max() / 2 if values.size else 0
@@ -382,8 +405,8 @@ def plot_confusion_matrix(matrix: pd.DataFrame, path: Path | str, title: str = "
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(values) / values.sum() if values.sum() else float("nan")
-    ax.set_title(f"{title}, accuracy {accuracy:.3f}")
-    return _save(fig, path)
+    ax.set_title(f"{title}\naccuracy {accuracy:.3f}")
+    return fig
 
 
 def plot_sensitivity(

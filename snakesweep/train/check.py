@@ -43,7 +43,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "subset": None,
 }
 CLASSIFICATION_METRICS = ("loss", "acc", "precision", "recall", "f1", "auroc")
-REGRESSION_METRICS = ("loss", "mse", "mae", "r2")
+REGRESSION_METRICS = ("loss", "mse", "rmse", "mae", "r2")
 #: Hyperparameters that the trainer itself uses even for a user's LightningModule.
 TRAINER_PARAMS = (
     "max_epochs",
@@ -83,13 +83,17 @@ def check(config: dict[str, Any], space: Any = None) -> None:
         _check_objective(config, arrays.task)
     # (a pruning metric's own validation split is checked with pruning, snakesweep/pruning.py)
     early = ((config.get("train") or {}).get("early_stopping")) or {}
-    metrics = [(config.get("objective") or {}).get("metric", "val/loss"), early.get("monitor")]
+    metrics = {
+        "objective.metric": (config.get("objective") or {}).get("metric", "val/loss"),
+        "train.early_stopping.monitor": early.get("monitor"),
+    }
     check_split(
         arrays,
         data_config({**DATA_DEFAULTS, **data}, config.get("seed") or 0),
         folds,
-        validated=any(str(m).startswith("val/") for m in metrics),
+        validated=any(str(m).startswith("val/") for m in metrics.values()),
         tested=evaluate.get("test_set", True),
+        auroc=next((key for key, m in metrics.items() if m == "val/auroc"), None),
     )
 
 

@@ -308,17 +308,26 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
+# A user's features are read in double precision and become float32 only once standardised: in
+# float32 a Unix time (1.7e9 s) is rounded to 128 s, and an id or a price in cents loses digits.
+FEATURES = np.float64
+# Booleans as pandas and spreadsheets write them, read as numbers.
+BOOLEANS = {"true": "1", "false": "0"}
+
+
 def _csv_features(body: list[list[str]], idx: list[int], features: list, path) -> np.ndarray:
-    """The feature columns as float32, converted at once (0.2 s for 100,000 rows of 30); field by
-    field only when that fails, to name the first field that is not a finite number."""
+    """The feature columns as float64 (FEATURES), converted at once (0.2 s for 100,000 rows of
+    30); field by field only when that fails, to read true/false as 1/0 and to name the first
+    field that is not a finite number."""
     with contextlib.suppress(ValueError):
-        x = np.array([[row[col] for col in idx] for row in body], dtype=np.float32)
+        x = np.array([[row[col] for col in idx] for row in body], dtype=FEATURES)
         if np.isfinite(x).all():
             return x
-    x = np.empty((len(body), len(idx)), dtype=np.float32)
+    x = np.empty((len(body), len(idx)), dtype=FEATURES)
     for i, row in enumerate(body):
         for j, col in enumerate(idx):
             value = row[col].strip()
+            value = BOOLEANS.get(value.lower(), value)
             where = f"column {features[j]!r} of {path}, row {i + 2}"
             try:
                 x[i, j] = float(value)
@@ -375,10 +384,13 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
             f"shape {list(x.shape)})",
             "save one row of numbers per sample",
         )
+    x = _channels_first(x)
     # Images saved as 8-bit pixels (0..255) are scaled to [0, 1], as the bundled mnist is: image
-    # data is not standardised after the split, and raw pixel values would stall training.
-    scale = 255.0 if x.dtype == np.uint8 and x.ndim == 4 else 1.0
-    x = np.asarray(x, dtype=np.float32) / scale
+    # data is not standardised after the split, and raw pixel values would stall training. An
+    # 8-bit (samples, height, width) array is images when data.shape makes it (channels, h, w).
+    image = x.ndim == 4 or len(cfg.get("shape") or ()) == 3
+    scale = 255.0 if x.dtype == np.uint8 and image else 1.0
+    x = np.asarray(x, dtype=np.float32 if image else FEATURES) / scale
     if x.ndim == 1:
         x = x[:, None]
     classification = cfg.get("task", "classification") == "classification"
@@ -408,6 +420,16 @@ def read_npz(cfg: dict[str, Any]) -> Arrays:
     return _with_target(x, list(y), cfg, kind, "data.y_key")
 
 
+def _channels_first(x: np.ndarray) -> np.ndarray:
+    """Images as (samples, channels, height, width): (samples, height, width, channels) arrays
+    with 1, 3 or 4 channels (Keras' and PIL's order) are transposed. A 4-D array whose second
+    axis could be channels is taken as channels first. (A 3-D array stays a sequence: 8-bit
+    one-hot DNA is as likely as Keras' mnist; data.shape makes images of it.)"""
+    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
+
+
 def _one_hot(y: np.ndarray) -> bool:
     return y.dtype.kind in "biuf" and bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1))
 
@@ -427,6 +449,13 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, ke
                 key,
                 "the regression target has missing or infinite values",
                 "fill or drop the samples with missing values",
+            )
+        if np.all(y == y[0]):
+            raise ConfigError(
+                key,
+                f"every sample has the target value {float(y[0]):g}: there is nothing to "
+                "predict (and R² is undefined)",
+                "predict another column",
             )
         return Arrays(x, y, task, kind)
     names = sorted({str(v) for v in labels}, key=_natural)
@@ -530,10 +559,17 @@ def subset_of(cfg: dict[str, Any], n: int) -> slice | np.ndarray:
 
 
 def check_split(
-    arrays: Arrays, cfg: dict[str, Any], folds: int | None, validated: bool, tested: bool
+    arrays: Arrays,
+    cfg: dict[str, Any],
+    folds: int | None,
+    validated: bool,
+    tested: bool,
+    auroc: str | None = None,
 ) -> None:
     """A ConfigError when the split leaves a part empty that the sweep reads: training always,
-    validation (every fold's) when a metric is `validated`, the test set when `tested`."""
+    validation (every fold's) when a metric is `validated`, the test set when `tested`; and
+    when the config key `auroc` names val/auroc, a validation part of a single class (whose
+    ROC-AUC does not exist)."""
     y = arrays.y[subset_of(cfg, len(arrays.y))]
     fractions = (float(cfg["val_fraction"]), float(cfg["test_fraction"]))
     n = f"the {len(y)}"
@@ -556,6 +592,14 @@ def check_split(
                 "data.val_fraction",
                 f"{fractions[0]} leaves no validation samples of {n}",
                 "raise data.val_fraction, use more data, or optimise train/loss",
+            )
+        if auroc and len(np.unique(y[val])) < 2:
+            part = f"fold {fold} of {folds}" if folds else f"data.val_fraction {fractions[0]}"
+            raise ConfigError(
+                auroc,
+                f"val/auroc needs two classes in the validation part; {part} leaves it one "
+                f"class of {n}",
+                "use val/f1 or val/loss, raise data.val_fraction, or use more data",
             )
     if tested and not len(test):
         raise ConfigError(
@@ -582,7 +626,8 @@ def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Sp
         x[tr], y[tr], x[va], y[va], x[te], y[te], arrays.task, arrays.kind, arrays.class_names
     )
     if cfg.get("standardize", True) and arrays.kind != "image":
-        # Per-feature (tabular) or per-channel (sequence) statistics of the training part only.
+        # Per-feature (tabular) or per-channel (sequence) statistics of the training part only,
+        # in the precision the features were read in (a user's: float64).
         axes = tuple(range(split.x_train.ndim - 1))
         mean = split.x_train.mean(axis=axes, keepdims=True)[0]
         std = split.x_train.std(axis=axes, keepdims=True)[0]

@@ -60,8 +60,13 @@ def test_metrics(
     prefix: str = "test/",
 ) -> dict[str, float]:
     """classification: acc, macro precision/recall/f1, roc_auc, loss (log loss), from class
-    probabilities; regression: mse, mae, r2 from predictions, and loss on the scale the model
-    trains and validates on (the mse of the target standardised by `target_std`)."""
+    probabilities; regression: mse, rmse, mae, r2 from predictions, and loss on the scale the model
+    trains and validates on (the mse of the target standardised by `target_std`).
+
+    Macro averages are over the classes in the test labels or the predictions (scikit-learn's
+    default, and what the validation metrics average over): a class that is neither in the
+    test part nor predicted would otherwise count as a score of 0. ROC-AUC is the mean one-vs-rest
+    AUC over the classes in the test labels, as validation's."""
     from sklearn import metrics as skm
 
     if task == "classification":
@@ -69,25 +74,18 @@ def test_metrics(
         labels = list(range(n_classes))
         out = {
             "acc": skm.accuracy_score(y_true, pred),
-            "precision": skm.precision_score(
-                y_true, pred, labels=labels, average="macro", zero_division=0
-            ),
-            "recall": skm.recall_score(
-                y_true, pred, labels=labels, average="macro", zero_division=0
-            ),
-            "f1": skm.f1_score(y_true, pred, labels=labels, average="macro", zero_division=0),
+            "precision": skm.precision_score(y_true, pred, average="macro", zero_division=0),
+            "recall": skm.recall_score(y_true, pred, average="macro", zero_division=0),
+            "f1": skm.f1_score(y_true, pred, average="macro", zero_division=0),
             "loss": skm.log_loss(y_true, np.clip(output, 1e-12, 1.0), labels=labels),
         }
-        if len(np.unique(y_true)) == n_classes:
-            if n_classes == 2:
-                out["auroc"] = skm.roc_auc_score(y_true, output[:, 1])
-            else:
-                out["auroc"] = skm.roc_auc_score(
-                    y_true, output, multi_class="ovr", average="macro", labels=labels
-                )
+        present = np.unique(y_true)
+        if len(present) >= 2:
+            out["auroc"] = np.mean([skm.roc_auc_score(y_true == c, output[:, c]) for c in present])
     else:
         out = {
             "mse": skm.mean_squared_error(y_true, output),
+            "rmse": skm.root_mean_squared_error(y_true, output),
             "mae": skm.mean_absolute_error(y_true, output),
             "r2": skm.r2_score(y_true, output),
         }
@@ -115,7 +113,9 @@ def load_model(sweep: Sweep, ckpt: Path) -> Any:
 
 
 def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
-    """Class probabilities or predictions (target units) for `x`, in batches."""
+    """Class probabilities or predictions (target units) for `x`, in batches: a model's
+    `predict_output` of its forward's output, else the softmax of the logits (classification)
+    or the output itself (regression)."""
     import torch
 
     outs = []
@@ -124,6 +124,13 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
             out = model(torch.as_tensor(x[i : i + 4096]))
             if hasattr(model, "predict_output"):
                 out = model.predict_output(out)
+            elif not isinstance(out, torch.Tensor):
+                raise TypeError(
+                    f"model.class_path: {type(model).__name__}.forward returns a "
+                    f"{type(out).__name__}, not a tensor; the test set needs its logits "
+                    "(classification) or predictions (regression): return them from forward, or "
+                    "define predict_output(output) to give class probabilities or predictions"
+                )
             elif task == "classification":
                 out = out.softmax(-1)
             else:
@@ -136,12 +143,16 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
 def write_predictions(
     path: Path, y: np.ndarray, output: np.ndarray, task: str, class_names: list[str]
 ) -> None:
+    """One row per test sample: the true and predicted class as the data names them (`cat`,
+    or the label `3` of a target of labels 1..K) and the probability of each class; or the
+    true and predicted value of a regression target, in its units."""
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         if task == "classification":
             writer.writerow(["y_true", "y_pred", *[f"prob_{c}" for c in class_names]])
             for yi, p in zip(y, output, strict=True):
-                writer.writerow([int(yi), int(p.argmax()), *[repr(float(v)) for v in p]])
+                true, predicted = class_names[int(yi)], class_names[int(p.argmax())]
+                writer.writerow([true, predicted, *[repr(float(v)) for v in p]])
         else:
             writer.writerow(["y_true", "y_pred"])
             for yi, p in zip(y, output, strict=True):
@@ -151,8 +162,14 @@ def write_predictions(
 def write_classification_outputs(
     out_dir: Path, y: np.ndarray, output: np.ndarray, class_names: list[str]
 ) -> None:
-    """confusion_matrix.csv and classification_report.csv (per class)."""
-    from sklearn.metrics import classification_report, confusion_matrix
+    """confusion_matrix.csv and classification_report.csv (a row per class, every class of
+    the data; the macro average over the classes in the test labels or the predictions, as
+    test.json's)."""
+    from sklearn.metrics import (
+        classification_report,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
 
     labels = list(range(len(class_names)))
     pred = output.argmax(axis=1)
@@ -161,6 +178,8 @@ def write_classification_outputs(
     report = classification_report(
         y, pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
     )
+    macro = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    report["macro avg"].update(zip(("precision", "recall", "f1-score"), macro[:3], strict=True))
     rows = []
     for name in [*class_names, "macro avg", "weighted avg"]:
         r = report[name]

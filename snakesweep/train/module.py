@@ -309,12 +309,16 @@ def prediction_metrics(
     target_std: float = 1.0,
     prefix: str = "",
 ) -> dict[str, float]:
-    """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/MAE/R² in target
-    units (regression), from raw network outputs."""
+    """Accuracy, macro precision/recall/F1, ROC-AUC (classification) or MSE/RMSE/MAE/R² in
+    target units (regression), from raw network outputs.
+
+    ROC-AUC is the mean of each class's one-vs-rest AUC over the classes in `y` (all of them
+    when all are present, as torchmetrics' macro average): a validation part that lacks a rare
+    class still has one. It needs two classes in `y`."""
     if task == "classification":
         from torchmetrics.functional.classification import (
+            binary_auroc,
             multiclass_accuracy,
-            multiclass_auroc,
             multiclass_f1_score,
             multiclass_precision,
             multiclass_recall,
@@ -328,14 +332,20 @@ def prediction_metrics(
             "recall": multiclass_recall(probs, y, num_classes=k, average="macro"),
             "f1": multiclass_f1_score(probs, y, num_classes=k, average="macro"),
         }
-        if len(torch.unique(y)) == k:  # ROC-AUC needs every class present
-            m["auroc"] = multiclass_auroc(probs, y, num_classes=k, average="macro")
+        present = torch.unique(y)
+        if len(present) >= 2:
+            m["auroc"] = torch.stack([binary_auroc(probs[:, c], y == c) for c in present]).mean()
     else:
         pred = out.float().squeeze(-1) * target_std + target_mean
         err = pred - y.float()
         mse = (err**2).mean()
         total = ((y.float() - y.float().mean()) ** 2).sum().clamp_min(1e-12)
-        m = {"mse": mse, "mae": err.abs().mean(), "r2": 1 - (err**2).sum() / total}
+        m = {
+            "mse": mse,
+            "rmse": mse.sqrt(),
+            "mae": err.abs().mean(),
+            "r2": 1 - (err**2).sum() / total,
+        }
     return {prefix + k: float(v) for k, v in m.items()}
 
 

@@ -152,11 +152,14 @@ def model_input(name: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The input shape built-in model `name` reads one sample as (a one-channel image is a
     sequence of rows for lstm and gru); a ConfigError when the model cannot read it."""
     if name == "cnn" and len(input_shape) != 3:
+        fix = "use data.shape to reshape features into an image"
+        if len(input_shape) == 2:  # e.g. Keras' mnist: (samples, height, width)
+            fix = f"set data.shape: {[1, *input_shape]} to read them as one-channel images"
         raise ConfigError(
             "model.name",
             f"cnn needs image data (channels, height, width), "
             f"got inputs of shape {list(input_shape)}",
-            "use data.shape to reshape features into an image",
+            fix,
         )
     if name in ("lstm", "gru"):
         if len(input_shape) == 3 and input_shape[0] == 1:
