@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import math
@@ -787,7 +788,9 @@ def register_best_model(
     signature = infer_signature(example, output)
     mlflow.set_tracking_uri(sweep.tracking["uri"])
     mlflow.set_registry_uri(sweep.tracking["uri"])
-    with mlflow.start_run(run_id=parent):
+    # MLflow writes its warning about pickled models and "Successfully registered model",
+    # "Created version" to stderr, i.e. the run's console: they go to the job's log.
+    with contextlib.redirect_stderr(io.StringIO()) as said, mlflow.start_run(run_id=parent):
         info = mlflow.pytorch.log_model(
             model,
             name="best_model",
@@ -801,6 +804,7 @@ def register_best_model(
             serialization_format="pickle",
             registered_model_name=name,
         )
+    log.info("MLflow: %s", said.getvalue().strip())
     version = client.get_model_version(name, str(info.registered_model_version))
     client.set_registered_model_tag(name, INSTANCE_TAG, instance)
     tags = {HASH_TAG: digest_, INSTANCE_TAG: instance, "trial": str(test.get("trial"))}

@@ -86,6 +86,12 @@ def test_console_shows_the_plan_rounds_and_results_not_the_jobs(finished):
     # Lightning's own lines go to each trial's log, not to the console
     assert "GPU available" not in output and "Trainer.fit" not in output, output
     assert "GPU available" in (workdir / "logs" / "train" / "tiny" / "r000-t000.log").read_text()
+    # and MLflow's, when the best model is registered, to the final tracking job's log
+    assert "registered model" not in output and "mlflow.pytorch" not in output, output
+    assert (
+        "Successfully registered model 'tiny'"
+        in (workdir / "logs" / "track_final" / "tiny.log").read_text()
+    )
     # the job blocks are in Snakemake's log file
     first_run = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0]
     assert "rule train:" in first_run.read_text()
