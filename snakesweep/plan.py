@@ -74,10 +74,29 @@ def _epochs_of(space: dict[str, Any]) -> float:
     return (float(spec["low"]) + float(spec["high"])) / 2.0
 
 
+def ordered_configs(sweep: Sweep) -> list[dict[str, Any]] | None:
+    """Every configuration a grid, one_at_a_time or replay search runs through, in its order
+    (a shuffled grid: in row order); None for the other strategies, which never run out."""
+    from snakesweep.strategies.grid import full_grid
+    from snakesweep.strategies.one_at_a_time import sequence
+    from snakesweep.strategies.replay import load_configs
+
+    space, options = sweep.space, dict(sweep.search.options)
+    strategy = sweep.search.strategy
+    if strategy == "grid":
+        return list(full_grid(space, options["points"]))
+    if strategy == "one_at_a_time":
+        return sequence(space, options)
+    if strategy == "replay":
+        return load_configs(options, space)
+    return None
+
+
 def schedule(sweep: Sweep) -> list[Round]:
     """Every round the budget allows, as the sweep plans it (a stopping rule may end it sooner).
     budget.max_trials does not cut a round short: the sweep proposes whole rounds while fewer
-    trials than it have run."""
+    trials than it have run. A grid, one_at_a_time sequence or replay list ends the sweep once
+    it has run: its last round holds what is left of it."""
     budget = sweep.budget
     per_round = budget["trials_per_round"]
     # A table lookup or a user's training function: a trial is one unit, its epochs unknown.
@@ -86,9 +105,14 @@ def schedule(sweep: Sweep) -> list[Round]:
     fid = sweep.fidelity
     rounds: list[Round] = []
     left = budget.get("max_trials") or math.inf
+    ordered = ordered_configs(sweep) if fid is None else None
+    configs_left = math.inf if ordered is None else len(ordered)
     for index in range(budget["rounds"]):
         if fid is None:
-            rounds.append(Round(index, int(per_round), epochs))
+            if configs_left <= 0:
+                break
+            rounds.append(Round(index, int(min(per_round, configs_left)), epochs))
+            configs_left -= rounds[-1].trials
         else:
             place = rung_of_round(fid, per_round, index)
             trials = int(place.size)
@@ -117,9 +141,6 @@ def budget_note(sweep: Sweep) -> str | None:
     error: raising the budget later continues the sweep where it stopped."""
     from snakesweep.strategies import warm_start_table
     from snakesweep.strategies.bayes import n_initial
-    from snakesweep.strategies.grid import full_grid
-    from snakesweep.strategies.one_at_a_time import sequence
-    from snakesweep.strategies.replay import load_configs
 
     budget, space, options = sweep.budget, sweep.space, dict(sweep.search.options)
     rounds = schedule(sweep)
@@ -133,13 +154,7 @@ def budget_note(sweep: Sweep) -> str | None:
     if strategy in ("grid", "one_at_a_time", "replay"):
         if strategy == "grid" and options["shuffle"]:
             return None
-        order = (
-            list(full_grid(space, options["points"]))
-            if strategy == "grid"
-            else sequence(space, options)
-            if strategy == "one_at_a_time"
-            else load_configs(options, space)
-        )
+        order = ordered_configs(sweep)
         if total >= len(order):
             return None
         what = {

@@ -253,6 +253,33 @@ def test_an_ordered_search_longer_than_the_budget_is_said_at_the_start(search, t
     assert f"set budget.max_trials: {total} to run them all" in budget_note(capped)
 
 
+@pytest.mark.parametrize(
+    "search, total",
+    [
+        ({"strategy": "grid"}, 30),
+        ({"strategy": "grid", "shuffle": True}, 30),
+        ({"strategy": "one_at_a_time"}, 12),
+        ({"strategy": "replay", "configs": [{"lr": 0.001 * i} for i in range(1, 21)]}, 20),
+    ],
+)
+def test_an_ordered_search_shorter_than_the_budget_plans_the_trials_it_runs(
+    search, total, tmp_path
+):
+    """A grid, one_at_a_time sequence or replay list that ends before the budget: the plan
+    counts the trials the rounds propose (a last round of what is left, no rounds after it),
+    not the budget's rounds x trials_per_round."""
+    space = GRID_SPACE if search["strategy"] != "replay" else {"lr": {"type": "float",
+            "low": 1e-3, "high": 0.1}, "max_epochs": 2}  # fmt: skip
+    budget = {"rounds": 10, "trials_per_round": 7}
+    sweep = sweep_in(tmp_path, search=search, space=space, budget=budget)
+    assert len(proposed_in_order(sweep)) == total
+    planned = [r.trials for r in schedule(sweep)]
+    assert planned == [7] * (total // 7) + [total % 7]
+    plan = estimate(sweep)
+    assert plan["trials_total"] == total and plan["rounds_total"] == len(planned)
+    assert f"{len(planned)} rounds, {total} trials ({total} to run)" in describe(plan)
+
+
 def test_a_shuffled_grid_is_a_sample_and_needs_no_note(tmp_path):
     from snakesweep.plan import budget_note
 
