@@ -391,6 +391,7 @@ def start_run():
     """A run (not a dry run) starts: record when and with what resources, for the round line and
     `python -m snakesweep status`, and print the plan's one-line summary."""
     from snakesweep.cluster import gpus_per_trial
+    from snakesweep.console import configfile_shown
     from snakesweep.plan import start_run as record_run
 
     if workflow.local_exec:
@@ -401,7 +402,10 @@ def start_run():
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(THE_SWEEP)
-    print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus), flush=True)
+    started_in = Path(os.environ.get("PWD") or ".")
+    configfiles = workflow.overwrite_configfiles
+    shown = configfile_shown(configfiles[-1], started_in) if configfiles else None
+    print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus, shown), flush=True)
 
 
 # The sweep's jobs are shell commands (a reproduction's two checks excepted): the script runs

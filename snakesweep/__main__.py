@@ -71,7 +71,7 @@ def plan(args: argparse.Namespace) -> int:
         if record["status"] != "ok":
             print(f"snakesweep: the calibration trial {record['status']}: {record['error']}")
     result = estimate(sweep, args.cores, args.gpus, starting=True)
-    print(json.dumps(result, indent=2) if args.json else describe(result))
+    print(json.dumps(result, indent=2) if args.json else describe(result, args.configfile))
     return 0
 
 

@@ -91,6 +91,13 @@ def usable_from(started_in: Path | None, path: Path | str) -> str:
     return shlex.quote(str(Path.cwd() / path))
 
 
+def configfile_shown(path: Path, started_in: Path | None) -> str:
+    """A run's --configfile as the user types it in the folder they started snakemake in:
+    relative to it, or absolute when outside it."""
+    shown = os.path.relpath(path, started_in or Path.cwd())
+    return shown if not shown.startswith("..") else str(path)
+
+
 def report_command(sweep: Sweep, started_in: Path | None, run: Sequence[Path]) -> str:
     """The `snakemake --report` command that reports this sweep from where the user started
     the run: with its --configfile (without it, the default sweep's report would be written)
@@ -102,8 +109,7 @@ def report_command(sweep: Sweep, started_in: Path | None, run: Sequence[Path]) -
         command += ["--snakefile", shlex.quote(str(snakefile))]
         command += ["--directory", shlex.quote(str(Path.cwd()))]
     for path in configfiles:
-        shown = os.path.relpath(path, started_in or Path.cwd())
-        command += ["--configfile", shlex.quote(shown if not shown.startswith("..") else str(path))]
+        command += ["--configfile", shlex.quote(configfile_shown(path, started_in))]
     return " ".join(
         [*command, "--report", usable_from(started_in, sweep.paths.root / "report.html")]
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shlex
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 STEP_DEFAULT_S = 5.0
 #: Snakemake's start (parsing, walking the finished rounds) when nothing measured it yet.
 STARTUP_DEFAULT_S = 5.0
+#: The default sweep's config file: what `plan` and `status` read without --configfile.
+DEFAULT_CONFIGFILE = "config/config.yaml"
 #: The quantiles of the measured per-job costs that give the low and high end of the range.
 LOW_Q, HIGH_Q = 0.2, 0.8
 
@@ -414,16 +417,19 @@ def run_of(files: SweepPaths) -> dict[str, Any]:
     }
 
 
-def start_run(sweep: Sweep, started: float, cores: int, gpus: int) -> str:
+def start_run(
+    sweep: Sweep, started: float, cores: int, gpus: int, configfile: str | None = None
+) -> str:
     """At the start of a run: record it (the round line's elapsed time counts from here) and
-    return the plan's one-line summary, and the budget's note when it has one (budget_note)."""
+    return the plan's one-line summary, and the budget's note when it has one (budget_note).
+    `configfile`: the run's --configfile, for the commands the summary names."""
     import socket
 
     sweep.paths.root.mkdir(parents=True, exist_ok=True)
     run = {"started": started, "cores": cores, "gpus": gpus, "host": socket.gethostname()}
     write_json(sweep.paths.invocation_json, run)
     plan = estimate(sweep, cores, gpus, now=started, starting=True)
-    return "\n".join(filter(None, [summary_line(plan), plan["budget_note"]]))
+    return "\n".join(filter(None, [summary_line(plan, configfile), plan["budget_note"]]))
 
 
 # --- the estimate -----------------------------------------------------------------------------
@@ -600,8 +606,15 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def summary_line(plan: dict[str, Any]) -> str:
-    """The one line a run prints first."""
+def calibrate_command(configfile: str | None) -> str:
+    """The command that calibrates the sweep of `configfile` (None: the default sweep)."""
+    given = configfile is not None and Path(configfile) != Path(DEFAULT_CONFIGFILE)
+    option = f" --configfile {shlex.quote(configfile)}" if given else ""
+    return f"python -m snakesweep plan{option} --calibrate"
+
+
+def summary_line(plan: dict[str, Any], configfile: str | None = None) -> str:
+    """The one line a run prints first; `configfile`: the sweep's, for the calibrate command."""
     head = (
         f"[snakesweep] plan: {plan['sweep']}, {_count(plan['rounds_total'], 'round')}, "
         f"{_count(plan['trials_total'], 'trial')} ({plan['trials_remaining']} to run)"
@@ -609,7 +622,7 @@ def summary_line(plan: dict[str, Any]) -> str:
     if plan["remaining_wall_s"] is None:
         return (
             f"{head}; time unknown until the first trials finish "
-            "(python -m snakesweep plan --calibrate measures one)"
+            f"({calibrate_command(configfile)} measures one)"
         )
     low, high = plan["remaining_wall_range_s"]
     return (
@@ -618,9 +631,9 @@ def summary_line(plan: dict[str, Any]) -> str:
     )
 
 
-def describe(plan: dict[str, Any]) -> str:
-    """The human-readable plan: the schedule, then the estimate."""
-    lines = [summary_line(plan), *filter(None, [plan["budget_note"]]), ""]
+def describe(plan: dict[str, Any], configfile: str | None = None) -> str:
+    """The human-readable plan: the schedule, then the estimate; `configfile`: the sweep's."""
+    lines = [summary_line(plan, configfile), *filter(None, [plan["budget_note"]]), ""]
     for item in plan["rounds"]:
         epochs = f" x {item['epochs']:g} epochs" if item["epochs"] else ""
         if item["data_fraction"] != 1.0:
@@ -645,7 +658,7 @@ def describe(plan: dict[str, Any]) -> str:
     if plan["remaining_wall_s"] is None:
         lines.append(
             "Time: cannot know yet; no trial of this sweep has finished. Run "
-            "`python -m snakesweep plan --calibrate` (trains one trial at the lowest fidelity) "
+            f"`{calibrate_command(configfile)}` (trains one trial at the lowest fidelity) "
             "or start the sweep: its first round gives the estimate."
         )
     else:

@@ -143,3 +143,30 @@ def test_ctrl_c_is_one_line_not_an_error_block_per_stopped_job():
         assert console.filter(record(logging.WARNING, "a warning"))
         assert console.filter(record(logging.INFO, "Complete log(s): .snakemake/log/x.log"))
         assert stream.getvalue() == INTERRUPTED_LINE + "\n"
+
+
+def test_the_calibrate_command_it_suggests_is_for_the_runs_own_sweep(tmp_path):
+    """A sweep run with --configfile has no time estimate before its first trials: the first
+    line, and `plan` for that file, suggest `plan --calibrate` with the same --configfile
+    (without it, plan would calibrate the default sweep); the default sweep's needs none."""
+    import re
+    import shlex
+    import sys
+    from pathlib import Path
+
+    def calibrate(text: str) -> list[str]:
+        return shlex.split(re.search(r"(python -m snakesweep plan [^`)]*--calibrate)", text)[1])
+
+    workdir = tmp_path / "run"
+    first_line = run(workdir, "results/tiny/sweep.yaml").splitlines()[0]
+    assert first_line.startswith("[snakesweep] plan: tiny,")
+    command = calibrate(first_line)
+    assert Path(command[command.index("--configfile") + 1]) == workdir / "sweep.yaml"
+    plan = [sys.executable, "-m", "snakesweep", "plan"]
+    given = subprocess.run([*plan, "--configfile", str(workdir / "sweep.yaml")], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert given.startswith("[snakesweep] plan: tiny,")
+    assert calibrate(given.splitlines()[-1]) == command
+    default = subprocess.run([*plan, "--results", str(tmp_path / "none")], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert calibrate(default.splitlines()[-1]) == [*command[:4], "--calibrate"]
