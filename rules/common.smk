@@ -332,8 +332,13 @@ def get_expect(wildcards):
 
 
 def get_verify_input(wildcards):
-    """verify.json, and the last round's record, so a re-run prints every round's line."""
-    return [THE_SWEEP.paths.verify_json, THE_SWEEP.paths.history(ROUNDS - 1)]
+    """verify.json, and the whole sweep as `rule all` makes it (summary, report, MLflow view,
+    provenance: what the run's last lines name, and what `export` bundles)."""
+    return [
+        THE_SWEEP.paths.verify_json,
+        get_tracked_rounds(wildcards),
+        *get_final_outputs(wildcards),
+    ]
 
 
 def get_verify_log():

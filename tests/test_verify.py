@@ -206,3 +206,37 @@ def test_published_sweeps_are_valid_and_expect_one_trial_per_row(path, tmp_path)
     rows = config["expect"]["rows"]
     assert len(rows) >= 3
     assert len({json.dumps(row["params"], sort_keys=True) for row in rows}) == len(rows)
+
+
+def test_snakemake_verify_runs_the_whole_sweep_its_last_lines_name(tmp_path):
+    """`snakemake verify` on a sweep that has not run yet runs all of it, not only its trials:
+    the summary, report, MLflow view and provenance its last lines point to exist, and the
+    sweep can be exported straight away."""
+    from conftest import run_snakemake, write_config
+
+    fixed = {"alpha": 0.001, "batch_size": 32, "learning_rate_init": 0.01, "width": 64}
+    config = {
+        "sweep": "car_table",
+        "task": "tabular",
+        "tabular": {"table": "hpobench/car"},
+        "objective": {"metric": "val/error", "direction": "minimize"},
+        "budget": {"rounds": 1, "trials_per_round": 3},
+        "search": {"strategy": "grid"},
+        "space": {**fixed, "depth": {"type": "int", "low": 1, "high": 3}},
+        "expect": {
+            "metric": "val/error",
+            "tolerance": 1.0,
+            "rows": [{"params": {"depth": depth}, "value": 0.5} for depth in (1, 2, 3)],
+        },
+    }
+    result = run_snakemake(tmp_path, write_config(tmp_path, config), "verify")
+    out = result.stdout + result.stderr
+    assert "verify car_table: all 3 expected values reproduced" in out
+    sweep_dir = tmp_path / "results" / "car_table"
+    assert f"[snakesweep] report: {sweep_dir / 'summary.md'}" in out
+    for name in ("summary.md", "report/summary.html", "provenance/config.yaml"):
+        assert (sweep_dir / name).stat().st_size > 0, name
+    assert (sweep_dir / "tracking" / "final.json").exists()
+    exported = snakesweep_command(tmp_path, "export", "car_table")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "bundles" / "car_table.tar.gz").stat().st_size > 0
