@@ -355,13 +355,17 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
                     state.running[proposal["trial"]] = progress
         history = files.history(plan_round.index)
         if history.exists():
-            plan_round.finished = True
+            # A trial deleted after its round's table was written trains again: its round is
+            # not finished until it has.
+            plan_round.finished = plan_round.done == plan_round.trials
             end = history.stat().st_mtime
             start = previous_end
             if start is None:  # round 0: from its proposals, plus the propose job itself
                 propose_s = _benchmark_s(files.benchmark("propose", round_name(0))) or 0.0
                 start = files.rounds(0).stat().st_mtime - propose_s
-            state.round_overhead_s.append(max(0.0, end - start - makespan(job_seconds, slots)))
+            if plan_round.finished:
+                overhead = end - start - makespan(job_seconds, slots)
+                state.round_overhead_s.append(max(0.0, overhead))
             previous_end = end
     if state.costs.per_unit or state.costs.overhead:
         state.costs.basis = f"{sum(r.done for r in state.rounds)} finished trials"
@@ -376,7 +380,7 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
             )
             state.costs.basis = "calibration"
     final = files.tracking_final
-    if rounds and rounds[-1].finished and final.exists():
+    if rounds and all(r.finished for r in rounds) and final.exists():
         state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
     return state
 
@@ -722,8 +726,9 @@ def status_text(sweep: Sweep, plan: dict[str, Any]) -> str:
         return f"[snakesweep] {plan['sweep']}: not started ({sweep.paths.root} has no rounds yet)"
     if plan["stopped"] or (finished == total and total):
         head = f"all {_count(finished, 'round')} finished"
-    else:
-        head = f"round {finished + 1}/{total} running, {finished} finished"
+    else:  # the first round not finished (a later one when a trial was deleted to train again)
+        running = next((r["round"] for r in plan["rounds"] if not r["finished"]), finished)
+        head = f"round {running + 1}/{total} running, {finished} finished"
     lines = [f"[snakesweep] {plan['sweep']}: {head}, {done}/{plan['trials_total']} trials done"]
     for trial, progress in sorted(plan["running"].items()):
         value = "-" if progress["value"] is None else f"{progress['value']:.4g}"

@@ -107,6 +107,30 @@ def test_remaining_time_follows_the_finished_rounds(tmp_path):
     assert plan["remaining_gpu_h"] == 0
 
 
+def test_a_deleted_trial_of_a_finished_sweep_is_what_remains(tmp_path):
+    """Deleting a trial's folder trains it again (and rebuilds the tables after it): the plan
+    counts its round as unfinished and the time it and the steps after the search take."""
+    import shutil
+
+    sweep = sweep_in(tmp_path / "results", budget={"rounds": 2, "trials_per_round": 4})
+    sweep_dir = sweep.paths.root
+    end = write_round(sweep_dir, 0, 4, span=12.0)
+    write_round(sweep_dir, 1, 4, start=end, span=12.0)
+    sweep.paths.tracking_final.parent.mkdir(parents=True, exist_ok=True)
+    sweep.paths.tracking_final.write_text("{}")
+    done = estimate(sweep, cores=2)
+    assert done["trials_remaining"] == 0 and done["remaining_wall_s"] == 0
+    shutil.rmtree(sweep.paths.trial_dir("r000-t001"))
+    plan = estimate(sweep, cores=2)
+    assert plan["trials_remaining"] == 1 and plan["rounds_finished"] == 1
+    assert [r["finished"] for r in plan["rounds"]] == [False, True]
+    # one job of 5 s, the round's 2 s of workflow, then the steps after the search
+    assert plan["remaining_wall_s"] - plan["tail_s"] == pytest.approx(5.0 + 2.0)
+    assert plan["tail_s"] > 0
+    assert "round 1/2: 4 trials x 2 epochs [3 done]" in describe(plan)
+    assert "tiny: round 1/2 running, 1 finished, 7/8 trials done" in status_text(sweep, plan)
+
+
 def test_longer_trials_cost_more_per_epoch(tmp_path):
     """The fitting part scales with the epochs a trial will train, the start-up part doesn't."""
     sweep_dir = tmp_path / "results" / "tiny"
