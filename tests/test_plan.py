@@ -192,6 +192,24 @@ def test_plan_command_prints_the_json_keys(tmp_path):
     assert plan["trials_total"] == 4 and len(plan["rounds"]) == 2
 
 
+def test_plan_piped_into_a_reader_that_stops_early_ends_without_a_traceback(tmp_path):
+    """`python -m snakesweep plan --json | head`: the reader closes the pipe before the plan is
+    written; the command ends quietly instead of with a BrokenPipeError traceback."""
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "snakesweep", "plan", "--configfile", str(configfile),
+             "--results", str(tmp_path / "results"), "--json"],
+            cwd=REPO, stdout=write, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert result.returncode == 1
+    assert result.stderr == ""
+
+
 def test_plan_command_refuses_a_bad_config_in_one_line(tmp_path):
     configfile = write_config(tmp_path, {**TINY_SWEEP, "budget": {"rounds": 0}})
     result = subprocess.run(
