@@ -5,6 +5,14 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# A sweep given with --configfile replaces this default (rules/common.smk): Snakemake's line
+# saying the default "is extended by additional config" stays off the console.
+if workflow.overwrite_configfiles:
+    from snakesweep.console import hide_default_extended
+
+    hide_default_extended()
+
+
 configfile: "config/config.yaml"
 
 

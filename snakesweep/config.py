@@ -19,7 +19,7 @@ from snakesweep.errors import ConfigError
 from snakesweep.metrics import check_sense
 from snakesweep.outputs import damaged_error, read_whole
 from snakesweep.paths import SweepPaths
-from snakesweep.space import single_choices_fixed
+from snakesweep.space import single_values_fixed
 from snakesweep.stopping import check_round_fits
 from snakesweep.verify import check_expect
 
@@ -210,7 +210,7 @@ def check_consistent(config: dict, frozen_path: Path) -> None:
         raise damaged_error(frozen_path, "not a sweep's record (a mapping of its settings)")
     frozen = without_runtime_settings(with_current_defaults(recorded))
     if isinstance(frozen.get("space"), dict):  # recorded before one choice meant a fixed value
-        frozen["space"] = single_choices_fixed(frozen["space"])
+        frozen["space"] = single_values_fixed(frozen["space"])
     difference = _first_difference(frozen, identity(config), "config")
     if difference:
         sweep = config["sweep"]
@@ -244,7 +244,7 @@ def load_config(config: dict, results_dir: Path = Path("results")) -> dict:
     resolved = fill_defaults(config, schema)
     check_sweep_name(resolved["sweep"])
     space = parse_space(resolved["space"])
-    resolved["space"] = single_choices_fixed(resolved["space"])
+    resolved["space"] = single_values_fixed(resolved["space"])
     check_search(resolved["search"], resolved["space"])
     if resolved["task"] == "tabular":
         check_tabular(resolved)

@@ -63,14 +63,32 @@ class ConsoleFilter:
         return keep_on_console(record) and not interrupted_error
 
 
-def quiet_console(logger: logging.Logger | None = None) -> bool:
-    """Filter Snakemake's console handler (its log file keeps everything); False if not found."""
+def _filter_console(check: Any, logger: logging.Logger | None) -> bool:
+    """Add `check` to Snakemake's console handler (its log file keeps everything); False if
+    not found."""
     logger = logger or logging.getLogger("snakemake.logging")
     for handler in logger.handlers:
         if handler.name == "DefaultStreamHandler":
-            handler.addFilter(ConsoleFilter())
+            handler.addFilter(check)
             return True
     return False
+
+
+def quiet_console(logger: logging.Logger | None = None) -> bool:
+    """Filter Snakemake's console handler with a ConsoleFilter; False if not found."""
+    return _filter_console(ConsoleFilter(), logger)
+
+
+#: Snakemake's line when --configfile is given in a folder holding the default
+#: config/config.yaml ("Config file config/config.yaml is extended by additional config
+#: specified via the command line."): untrue here, the given files replace the default.
+DEFAULT_EXTENDED = "is extended by additional config specified via the command line"
+
+
+def hide_default_extended(logger: logging.Logger | None = None) -> bool:
+    """Keep DEFAULT_EXTENDED off the console, dry runs and verbose runs included (a run with
+    --configfile); False if Snakemake's console handler is not found."""
+    return _filter_console(lambda record: DEFAULT_EXTENDED not in str(record.msg), logger)
 
 
 def _short(value: Any) -> str:

@@ -333,6 +333,12 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
     previous_end = None
     for plan_round in rounds:
         proposals = _read_json(files.rounds(plan_round.index))
+        # A round recorded before whose proposals are missing is being proposed again (a trial
+        # of an earlier round trained again, and Snakemake removed the old file): until then it
+        # is the trials it recorded, left out of the cost model (their planned epochs are gone).
+        again = proposals is None and files.history(plan_round.index).exists()
+        if again:
+            proposals = {"trials": _recorded(files.history(plan_round.index), plan_round.index)}
         if proposals is None:
             break
         if proposals.get("stopped"):
@@ -345,7 +351,7 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
         for proposal in trials:
             if files.metrics(proposal["trial"]).exists():
                 plan_round.done += 1
-                for record, seconds in _job_records(files, proposal["trial"]):
+                for record, seconds in [] if again else _job_records(files, proposal["trial"]):
                     add_job(state.costs, record, seconds, _planned(proposal))
                     job_seconds.append(seconds or float(record.get("duration_s") or 0.0))
             else:
@@ -359,11 +365,11 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
             # not finished until it has.
             plan_round.finished = plan_round.done == plan_round.trials
             end = history.stat().st_mtime
-            start = previous_end
-            if start is None:  # round 0: from its proposals, plus the propose job itself
-                propose_s = _benchmark_s(files.benchmark("propose", round_name(0))) or 0.0
-                start = files.rounds(0).stat().st_mtime - propose_s
-            if plan_round.finished:
+            if plan_round.finished and not again:
+                start = previous_end
+                if start is None:  # round 0: from its proposals, plus the propose job itself
+                    propose_s = _benchmark_s(files.benchmark("propose", round_name(0))) or 0.0
+                    start = files.rounds(0).stat().st_mtime - propose_s
                 overhead = end - start - makespan(job_seconds, slots)
                 state.round_overhead_s.append(max(0.0, overhead))
             previous_end = end
@@ -379,10 +385,22 @@ def read_state(sweep: Sweep, slots: int = 1) -> SweepState:
                 tuple(calibration["planned"]),
             )
             state.costs.basis = "calibration"
+    # The steps after the search ran once every round was recorded, unless a table was written
+    # again after them (a trial trained again): then they run again.
     final = files.tracking_final
     if rounds and all(r.finished for r in rounds) and final.exists():
-        state.tail_s = max(0.0, final.stat().st_mtime - (previous_end or 0.0))
+        made = final.stat().st_mtime
+        recorded = max(files.history(r.index).stat().st_mtime for r in rounds)
+        state.tail_s = made - recorded if made >= recorded else None
     return state
+
+
+def _recorded(history: Path, index: int) -> list[dict[str, Any]]:
+    """The trials of round `index` as its history table (history/NNN.csv) recorded them."""
+    with open(history, newline="") as handle:
+        return [
+            {"trial": row["trial"]} for row in csv.DictReader(handle) if row["round"] == str(index)
+        ]
 
 
 def trial_progress(trial_dir: Path, metric: str) -> dict[str, Any] | None:

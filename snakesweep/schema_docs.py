@@ -20,8 +20,8 @@ inconsistent value stops the run with one line naming the key.
 Hyperparameters are not set anywhere else: every one is an entry of `space:`, tuned
 (`{type: float, low: ..., high: ..., log: true}`, `{type: int, ...}`, an ordered list of
 numbers `{type: int, values: [16, 32, 64, 128]}` (searched in order: 32 lies between 16 and
-64, unlike a categorical), `{type: categorical, choices: [...]}` (a single choice is
-the fixed value it names), optionally
+64, unlike a categorical), `{type: categorical, choices: [...]}` (a single value or
+choice is the fixed value it names), optionally
 `when: {other_param: [values]}`) or fixed (a plain value such as `max_epochs: 20`).
 
 This file is generated from the schema: `python -m snakesweep.schema_docs > config/README.md`.

@@ -376,6 +376,12 @@ def _parse_param(name: str, spec: Any) -> Param:
 
     # float / int
     values = _parse_values(key, kind, spec) if "values" in spec else None
+    if values is not None and len(values) == 1:  # nothing to search: the fixed value it is
+        if spec.get("default") not in (None, values[0]):
+            raise ConfigError(
+                f"{key}.default", f"{spec['default']!r} is not a value of this parameter"
+            )
+        return Param(name=name, type="fixed", value=values[0], when=when)
     if values is not None:
         spec.update(low=values[0], high=values[-1])
     for bound in ("low", "high"):
@@ -464,7 +470,8 @@ def _parse_param(name: str, spec: Any) -> Param:
 
 
 def _parse_values(key: str, kind: str, spec: dict[str, Any]) -> tuple:
-    """The `values:` of a float/int parameter: two or more distinct numbers, sorted."""
+    """The `values:` of a float/int parameter: distinct numbers, sorted (one is a fixed
+    value)."""
     clash = sorted({"low", "high", "step", "log"} & set(spec))
     if clash:
         raise ConfigError(
@@ -475,8 +482,8 @@ def _parse_values(key: str, kind: str, spec: dict[str, Any]) -> tuple:
         )
     values = spec["values"]
     example = "e.g. values: [16, 32, 64, 128]"
-    if not isinstance(values, list | tuple) or len(values) < 2:
-        raise ConfigError(f"{key}.values", "needs a list of at least two numbers", example)
+    if not isinstance(values, list | tuple) or not values:
+        raise ConfigError(f"{key}.values", "needs a non-empty list of numbers", example)
     for v in values:
         if not _is_number(v) or (kind == "int" and float(v) != int(v)):
             what = "an integer" if kind == "int" else "a number"
@@ -546,25 +553,37 @@ def parse_space(mapping: Mapping[str, Any] | Space) -> Space:
         raise ConfigError(
             "space",
             "no parameter is searched (all are fixed)",
-            "give at least one parameter a type: float, int or categorical (with two choices "
-            "or more: a single choice is a fixed value)",
+            "give at least one parameter a type: float, int or categorical (with two values "
+            "or choices or more: a single one is a fixed value)",
         )
     return space
 
 
-def single_choices_fixed(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """The `space:` mapping (validated by parse_space) with each categorical of one choice
-    written as the fixed value it is, so that everything reading the config's space (the
-    report, tracking, the plan) sees what the search sees."""
+def single_values_fixed(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The `space:` mapping (validated by parse_space) with each categorical of one choice and
+    each float/int of one value written as the fixed value it is, so that everything reading
+    the config's space (the report, tracking, the plan) sees what the search sees."""
     out = {}
     for name, spec in mapping.items():
-        if isinstance(spec, Mapping) and spec.get("type") == "categorical":
-            choices = spec.get("choices")
-            if isinstance(choices, list | tuple) and len(choices) == 1:
-                when = spec.get("when")
-                spec = {"type": "fixed", "value": choices[0], "when": when} if when else choices[0]
+        single = _single_value(spec) if isinstance(spec, Mapping) else []
+        if single:
+            when = spec.get("when")
+            spec = {"type": "fixed", "value": single[0], "when": when} if when else single[0]
         out[name] = spec
     return out
+
+
+def _single_value(spec: Mapping[str, Any]) -> list:
+    """[the value] of a categorical of one choice or a float/int of one value (as parse_space
+    reads it), else []."""
+    kind = spec.get("type")
+    listed = spec.get("choices" if kind == "categorical" else "values")
+    if kind not in ("categorical", "float", "int") or not isinstance(listed, list | tuple):
+        return []
+    if len(listed) != 1:
+        return []
+    cast = {"int": int, "float": float}.get(kind, lambda value: value)
+    return [cast(listed[0])]
 
 
 def _values_hint(p: Param) -> str:

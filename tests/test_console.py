@@ -36,6 +36,26 @@ def test_job_blocks_only_with_the_verbose_flag(tmp_path):
     assert "rule freeze_config:" in run(tmp_path / "dry", "--dry-run", SNAKESWEEP_VERBOSE="")
 
 
+def test_a_configfile_run_does_not_say_it_extends_the_default_config(tmp_path):
+    """Run in a folder holding the default config/config.yaml (the workflow's checkout), a sweep
+    given with --configfile replaces that default: Snakemake's line saying the default 'is
+    extended by additional config' is not printed, in a run or a dry run; the given sweep runs."""
+    import shutil
+
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "config.yaml", tmp_path / "config")
+    configfile = write_config(tmp_path, TINY_SWEEP)
+    target = "results/tiny/sweep.yaml"
+    for args, shown in ((["--dry-run", target], "freeze_config"), ([target], "plan: tiny,")):
+        result = subprocess.run(
+            snakemake_command(tmp_path, configfile, *args),
+            cwd=tmp_path, capture_output=True, text=True, env=snakemake_env(), check=True,
+        )  # fmt: skip
+        printed = result.stdout + result.stderr
+        assert shown in printed and "extended by additional config" not in printed
+    assert (tmp_path / target).exists()
+
+
 def test_cluster_job_ids_and_problems_stay_on_the_console():
     """On a cluster each job's SLURM id stays visible (to follow or cancel it); job blocks go."""
     import logging

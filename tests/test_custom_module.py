@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import lightning.pytorch as L
 import pytest
@@ -71,6 +72,14 @@ class BlobNet(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
+class ThreeOutputs(BlobNet):
+    """BlobNet's three outputs on the 8x8 digits (which have 10 classes)."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+
+
 class NotAModule(nn.Module):
     def __init__(self, lr: float = 0.1) -> None:
         super().__init__()
@@ -98,6 +107,23 @@ def test_class_path_module_gets_trial_params(tmp_path):
     ckpt = torch.load(tmp_path / "model.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["hidden_units"] == 5  # trial param reached init_args
     assert ckpt["state_dict"]["net.0.weight"].shape == (5, 2)
+
+
+def test_a_model_with_fewer_outputs_than_classes_fails_its_trial_in_one_line(tmp_path):
+    """A user's model giving 3 outputs on digits (10 classes): the trial's error names
+    model.class_path, its 3 outputs and the data's 10 classes, not "IndexError: Target 8 is out
+    of bounds"."""
+    space = {k: v for k, v in CONFIG["space"].items() if k != "hidden_units"}
+    config = {**CONFIG, "space": space, "data": {"name": "digits"},
+              "model": {"class_path": "test_custom_module.ThreeOutputs"}}  # fmt: skip
+    proposal = {"trial": "r000-t000", "seed": 0, "params": {"lr": 0.01, "max_epochs": 1}}
+    record = run_trial(proposal, 0, sweep_for(config), tmp_path / "r000-t000", isolate=False)
+    assert record["status"] == "failed" and "\n" not in record["error"]
+    assert re.fullmatch(
+        r"ConfigError: model\.class_path: test_custom_module\.ThreeOutputs gives 3 outputs .*"
+        r"the data has 10 classes \(make its output layer 10 wide\)",
+        record["error"],
+    )
 
 
 def test_class_path_sweep_is_evaluated_on_its_test_split(tmp_path):

@@ -131,6 +131,31 @@ def test_a_deleted_trial_of_a_finished_sweep_is_what_remains(tmp_path):
     assert "tiny: round 1/2 running, 1 finished, 7/8 trials done" in status_text(sweep, plan)
 
 
+def test_a_round_proposed_again_is_not_left_to_run(tmp_path):
+    """After a deleted trial of round 1 of 2 trained again, its round's table is written while
+    Snakemake proposes round 2 again (its proposals file removed until then): round 2 is the
+    trials it recorded, all done, and what remains is the steps after the search, which run
+    again after a table newer than them."""
+    sweep = sweep_in(tmp_path / "results", budget={"rounds": 2, "trials_per_round": 4})
+    sweep_dir = sweep.paths.root
+    end = write_round(sweep_dir, 0, 4, span=12.0)
+    end = write_round(sweep_dir, 1, 4, start=end, span=12.0)
+    rows = "".join(f"r{r:03d}-t{t:03d},{r}\n" for r in (0, 1) for t in range(4))
+    sweep.paths.history(1).write_text("trial,round\n" + rows)
+    os.utime(sweep.paths.history(1), (end, end))
+    sweep.paths.tracking_final.parent.mkdir(parents=True, exist_ok=True)
+    sweep.paths.tracking_final.write_text("{}")
+    os.utime(sweep.paths.tracking_final, (end + 30, end + 30))
+    assert estimate(sweep, cores=2)["remaining_wall_s"] == 0
+    # r000-t001 deleted and trained again: its round recorded again, round 2 being proposed
+    os.utime(sweep.paths.history(0), (end + 60, end + 60))
+    sweep.paths.rounds(1).unlink()
+    plan = estimate(sweep, cores=2)
+    assert plan["trials_remaining"] == 0 and plan["rounds_finished"] == 2
+    assert plan["tail_s"] > 0 and plan["remaining_wall_s"] == pytest.approx(plan["tail_s"])
+    assert describe(plan).count("trials x 2 epochs [done]") == 2
+
+
 def test_longer_trials_cost_more_per_epoch(tmp_path):
     """The fitting part scales with the epochs a trial will train, the start-up part doesn't."""
     sweep_dir = tmp_path / "results" / "tiny"

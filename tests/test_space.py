@@ -132,8 +132,9 @@ def test_values_are_an_ordered_numeric_parameter():
 @pytest.mark.parametrize(
     ("spec", "key", "words"),
     [
-        ({"type": "int", "values": [16]}, "space.b.values", "at least two"),
-        ({"type": "int", "values": "16, 32"}, "space.b.values", "at least two"),
+        ({"type": "int", "values": []}, "space.b.values", "non-empty list"),
+        ({"type": "int", "values": "16, 32"}, "space.b.values", "non-empty list"),
+        ({"type": "int", "values": [16], "default": 24}, "space.b.default", "24"),
         ({"type": "int", "values": [16, 24.5]}, "space.b.values", "24.5 is not an integer"),
         ({"type": "float", "values": [0.1, "x"]}, "space.b.values", "'x' is not a number"),
         ({"type": "float", "values": [0.1, 0.1]}, "space.b.values", "repeat"),
@@ -201,5 +202,58 @@ def test_a_single_choice_is_a_fixed_value(tmp_path):
     with pytest.raises(ConfigError, match="space.lr"):
         load_config(single, tmp_path)
     nothing = {**base, "space": {"activation": {"type": "categorical", "choices": ["relu"]}}}
-    with pytest.raises(ConfigError, match="single choice is a fixed value"):
+    with pytest.raises(ConfigError, match="a single one is a fixed value"):
+        load_config(nothing, tmp_path)
+
+
+def test_a_single_value_is_a_fixed_value(tmp_path):
+    """`{type: int, values: [64]}` is `64`, as a categorical of one choice is its value: the
+    validated config holds the fixed value (a float's as a float), a round's proposals are
+    those of the sweep that writes it as one, and a sweep recorded with either form resumes
+    with the other."""
+    import yaml
+
+    from snakesweep.config import identity, load_config
+    from snakesweep.history import empty_history
+    from snakesweep.rounds import make_round
+    from snakesweep.sweep import load_sweep
+
+    lr = {"type": "float", "low": 1e-3, "high": 0.1, "log": True}
+    optimizer = {"type": "categorical", "choices": ["sgd", "adam"]}
+    single = {
+        "sweep": "one",
+        "budget": {"rounds": 2, "trials_per_round": 3},
+        "search": {"strategy": "sobol"},
+        "space": {
+            "lr": lr,
+            "optimizer": optimizer,
+            "batch_size": {"type": "int", "values": [64]},
+            "momentum": {"type": "float", "values": [1], "when": {"optimizer": ["sgd"]}},
+        },
+    }
+    fixed_space = {
+        "lr": lr,
+        "optimizer": optimizer,
+        "batch_size": 64,
+        "momentum": {"type": "fixed", "value": 1.0, "when": {"optimizer": ["sgd"]}},
+    }
+    fixed = {**single, "space": fixed_space}
+    resolved = load_config(single, tmp_path)
+    assert resolved["space"] == fixed_space
+    assert type(resolved["space"]["momentum"]["value"]) is float
+    one, other = load_sweep(single, tmp_path), load_sweep(fixed, tmp_path)
+    assert one.space.tuned == ["lr", "optimizer"]
+    proposals = make_round(one, empty_history(), 0, 0.0)["trials"]
+    assert proposals == make_round(other, empty_history(), 0, 0.0)["trials"]
+    assert {p["params"]["batch_size"] for p in proposals} == {64}
+    frozen = tmp_path / "one" / "sweep.yaml"
+    frozen.parent.mkdir(parents=True)
+    for recorded, given in ((single, fixed), (fixed, single)):
+        frozen.write_text(yaml.safe_dump(identity({**resolved, "space": recorded["space"]})))
+        load_config(given, tmp_path)
+    frozen.write_text(yaml.safe_dump(identity({**resolved, "space": {**fixed_space, "lr": 1}})))
+    with pytest.raises(ConfigError, match="space.lr"):
+        load_config(single, tmp_path)
+    nothing = {**single, "space": {"batch_size": {"type": "int", "values": [64]}}}
+    with pytest.raises(ConfigError, match="a single one is a fixed value"):
         load_config(nothing, tmp_path)

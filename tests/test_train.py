@@ -427,6 +427,40 @@ def test_large_feature_values_keep_their_digits_through_standardisation(tmp_path
     assert len(np.unique(s.x_train)) == len(np.unique(seconds[train]))
 
 
+def test_large_regression_targets_keep_their_digits_in_the_metrics(tmp_path):
+    """A Unix time in seconds (1.7e9) as a regression target: float32 would round it to 128 s.
+    Read in double precision, the split holds every second, and a prediction of the exactly
+    standardised target scores an RMSE and MAE (in seconds) under a millisecond, on validation
+    and on the test set (in float32: an RMSE of 70 s on validation)."""
+    import torch
+
+    from snakesweep.train.evaluate import predict, test_metrics
+    from snakesweep.train.module import SweepModule, prediction_metrics
+    from snakesweep.train.options import resolve
+
+    rng = np.random.default_rng(0)
+    seconds = 1.7e9 + rng.uniform(0, 600, 200).round()
+    path = tmp_path / "times.csv"
+    path.write_text("x,time\n" + "".join(f"{t - 1.7e9},{t:.0f}\n" for t in seconds))
+    data = {"name": "csv", "path": str(path), "target": "time", "task": "regression"}
+    s = make_split(sweep(data={**data, "val_fraction": 0.2, "test_fraction": 0.2}))
+    train, val, test = split_indices(np.zeros(200), "regression", 0.2, 0.2, 0)
+    assert np.array_equal(s.y_train, seconds[train]) and np.array_equal(s.y_val, seconds[val])
+    exact = torch.as_tensor((seconds[val] - s.target_mean) / s.target_std)[:, None].float()
+    metrics = prediction_metrics(
+        exact, torch.as_tensor(s.y_val), "regression", 0, s.target_mean, s.target_std
+    )
+    assert metrics["rmse"] < 1e-3 and metrics["mae"] < 1e-3
+
+    class Exact(SweepModule):  # the network's output: the standardised target, in float32
+        def forward(self, x):
+            return torch.as_tensor((seconds[test] - s.target_mean) / s.target_std)[:, None].float()
+
+    model = Exact("mlp", resolve({}), [1], "regression", 0, s.target_mean, s.target_std)
+    predicted = predict(model, s.x_test, "regression")
+    assert test_metrics(s.y_test, predicted, "regression", 0)["test/rmse"] < 1e-3
+
+
 def test_csv_booleans_read_as_numbers(tmp_path):
     """A column of booleans as pandas writes them (True/False, any case) reads as 1/0, the same
     features as the file with 1/0; a word that is not a boolean is still refused."""

@@ -308,8 +308,10 @@ def read_csv(cfg: dict[str, Any]) -> Arrays:
     return _with_target(x, labels, cfg, "tabular", "data.target")
 
 
-# A user's features are read in double precision and become float32 only once standardised: in
-# float32 a Unix time (1.7e9 s) is rounded to 128 s, and an id or a price in cents loses digits.
+# A user's features and regression targets are read in double precision: features become
+# float32 once standardised, targets are standardised (by the built-in models) in double
+# precision. In float32 a Unix time (1.7e9 s) is rounded to 128 s, and an id or a price in cents
+# loses digits.
 FEATURES = np.float64
 # Booleans as pandas and spreadsheets write them, read as numbers.
 BOOLEANS = {"true": "1", "false": "0"}
@@ -441,7 +443,7 @@ def _with_target(x: np.ndarray, labels: list, cfg: dict[str, Any], kind: str, ke
         raise ConfigError("data.task", f"unknown task {task!r}", f"use one of {', '.join(TASKS)}")
     if task == "regression":
         try:
-            y = np.asarray(labels, dtype=np.float32)
+            y = np.asarray(labels, dtype=FEATURES)
         except ValueError:
             raise ConfigError(key, "regression target is not numeric") from None
         if not np.all(np.isfinite(y)):
@@ -639,6 +641,9 @@ def make_split(sweep: Sweep, fold: int | None = None, refit: bool = False) -> Sp
     if arrays.task == "regression":
         split.target_mean = float(split.y_train.mean())
         split.target_std = float(split.y_train.std()) or 1.0
+        if sweep.model.get("class_path"):  # a user's module takes the targets as they are
+            for name in ("y_train", "y_val", "y_test"):
+                setattr(split, name, getattr(split, name).astype(np.float32))
     for name in ("x_train", "x_val", "x_test"):
         setattr(split, name, getattr(split, name).astype(np.float32))
     return split

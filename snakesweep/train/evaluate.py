@@ -135,7 +135,8 @@ def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
                 out = out.softmax(-1)
             else:
                 out = out.squeeze(-1)
-            outs.append(out.float().cpu().numpy())
+            # float32 at least: predictions in target units (float64) keep their digits.
+            outs.append(out.to(torch.promote_types(out.dtype, torch.float32)).cpu().numpy())
     return np.concatenate(outs)
 
 

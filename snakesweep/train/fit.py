@@ -154,6 +154,11 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
             monitor=metric,
             monitor_mode=mode,
         )
+    # A user's model on built-in classes: the width of its first output in training names a
+    # model with fewer outputs than classes, should training then fail on a target.
+    first_output = None
+    if mcfg.get("class_path") and split is not None and split.task == "classification":
+        first_output = FirstOutput(model)
     if mcfg.get("init_checkpoint"):
         load_weights(model, Path(mcfg["init_checkpoint"]))
     if int(hp["freeze_layers"]) > 0 and not isinstance(model, SweepModule):
@@ -238,6 +243,10 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
             # The state after the last epoch (optimizer, schedule, RNGs): what a promoted
             # trial resumes from. model.ckpt stays the best epoch's weights.
             trainer.save_checkpoint(trial_dir / "last.ckpt")
+    except (IndexError, RuntimeError) as error:
+        if first_output is not None:
+            first_output.check(error, mcfg["class_path"], split.n_classes)
+        raise
     finally:
         write_history(history.rows, trial_dir / "history.csv")
         if resume_ckpt is not None:
@@ -265,6 +274,33 @@ def _fit(params, sweep, trial_dir, seed, fold, refit, fidelity) -> dict[str, Any
     if refit:
         trainer.save_checkpoint(trial_dir / "model.ckpt")
     return metrics
+
+
+class FirstOutput:
+    """The shape of the first tensor a user's module returns from forward in training (a
+    forward hook that removes itself once it has seen one; forward is never called for it)."""
+
+    def __init__(self, model: Any) -> None:
+        self.shape: tuple[int, ...] | None = None
+        self.handle = model.register_forward_hook(self._record)
+
+    def _record(self, module: Any, args: Any, output: Any) -> None:
+        if hasattr(output, "shape") and len(output.shape) == 2:
+            self.shape = tuple(output.shape)
+            self.handle.remove()
+
+    def check(self, error: BaseException, class_path: str, n_classes: int) -> None:
+        """A ConfigError naming model.class_path when `error` is a target out of the range of
+        fewer outputs than the data has classes (the loss's IndexError, or CUDA's assert)."""
+        message = str(error)
+        target = "out of bounds" in message or "device-side assert" in message
+        if target and self.shape is not None and self.shape[1] < n_classes:
+            raise ConfigError(
+                "model.class_path",
+                f"{class_path} gives {self.shape[1]} outputs per sample and the data has "
+                f"{n_classes} classes",
+                f"make its output layer {n_classes} wide",
+            ) from error
 
 
 # The loggers to which Lightning adds a console handler (and stops propagating) when imported

@@ -102,8 +102,9 @@ class SweepModule(L.LightningModule):
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.task == "classification":
             return F.cross_entropy(out, y)
+        # Standardised in the targets' precision (a user's file: float64), then float32.
         mean, std = self.hparams.target_mean, self.hparams.target_std
-        return F.mse_loss(out.squeeze(-1), (y - mean) / std)
+        return F.mse_loss(out.squeeze(-1), ((y - mean) / std).float())
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         hp = self.hp
@@ -245,10 +246,11 @@ class SweepModule(L.LightningModule):
         return self.predict_output(self(batch[0] if isinstance(batch, (list, tuple)) else batch))
 
     def predict_output(self, out: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (classification) or predictions in target units (regression)."""
+        """Class probabilities (classification) or predictions in target units (regression, in
+        double precision)."""
         if self.task == "classification":
             return out.softmax(-1)
-        return out.squeeze(-1) * self.hparams.target_std + self.hparams.target_mean
+        return out.double().squeeze(-1) * self.hparams.target_std + self.hparams.target_mean
 
 
 class RawInputModel(torch.nn.Module):
@@ -336,10 +338,12 @@ def prediction_metrics(
         if len(present) >= 2:
             m["auroc"] = torch.stack([binary_auroc(probs[:, c], y == c) for c in present]).mean()
     else:
-        pred = out.float().squeeze(-1) * target_std + target_mean
-        err = pred - y.float()
+        # In double precision: the targets' units (1.7e9 s) would lose digits in float32.
+        y = y.double()
+        pred = out.double().squeeze(-1) * target_std + target_mean
+        err = pred - y
         mse = (err**2).mean()
-        total = ((y.float() - y.float().mean()) ** 2).sum().clamp_min(1e-12)
+        total = ((y - y.mean()) ** 2).sum().clamp_min(1e-12)
         m = {
             "mse": mse,
             "rmse": mse.sqrt(),
