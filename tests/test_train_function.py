@@ -60,12 +60,23 @@ def test_same_seed_same_result_other_seed_other_result(tmp_path):
         ("raises", "ValueError: the user's loop broke"),
         ("killed", "killed: the training process was killed by SIGKILL"),
         ("returns_a_list", "returned list, not a dict of metrics"),
+        ("returns_a_history_of_numbers", "returned a history of int, not a list of per-epoch"),
+        ("returns_text_in_its_history", "returned history[1]['val/loss'] = 'n/a', not a number"),
     ],
 )
 def test_a_failing_function_is_a_failed_trial(tmp_path, function, reason):
     record = run_trial(proposal(), 0, sweep(f"user_functions:{function}"), tmp_path / "t")
     assert record["status"] == "failed" and reason in record["error"]
     assert json.loads((tmp_path / "t" / "metrics.json").read_text())["status"] == "failed"
+
+
+def test_numpy_numbers_and_0d_tensors_are_metrics_and_text_is_left_out(tmp_path):
+    record = run_trial(
+        proposal(x=0.5), 0, sweep("user_functions:returns_numpy_and_torch_numbers"), tmp_path / "t"
+    )
+    assert record["status"] == "ok"
+    assert record["objective"] == pytest.approx(0.04)
+    assert record["metrics"]["val/acc"] == 0.5 and "note" not in record["metrics"]
 
 
 @pytest.mark.parametrize(
