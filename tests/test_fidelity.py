@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from conftest import REPO
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
@@ -16,6 +22,7 @@ from snakesweep.fidelity import (
     promote,
     rung_of_round,
 )
+from snakesweep.plan import schedule
 from snakesweep.pruning import prune_spec, prune_thresholds, pruning_of, should_prune
 from snakesweep.rounds import make_round
 from snakesweep.strategies import plan_round
@@ -186,6 +193,23 @@ def test_bad_fidelity_config_is_one_error_naming_the_key(search, space, extra, k
     with pytest.raises(ConfigError) as error:
         load_config(raw)
     assert error.value.key == key
+
+
+def test_check_prints_the_rungs_the_schedule_runs_not_trials_per_round(tmp_path):
+    """A 2-round Hyperband sweep runs its first two rungs (27 and 9 configurations), whatever
+    budget.trials_per_round says: `check` prints that, as `plan` does."""
+    raw = {**config(), "budget": {"rounds": 2, "trials_per_round": 4}}
+    sizes = [r.trials for r in schedule(sweep_of(load_config(raw)))]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep", "check", str(path)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sum(sizes) != 2 * 4
+    rungs = ", ".join(str(n) for n in sizes)
+    assert f"2 rounds, {sum(sizes)} trials (rungs of {rungs})" in result.stdout
 
 
 def test_data_fraction_fidelity_does_not_resume():
