@@ -169,6 +169,8 @@ def test_bohb_uses_the_model_once_a_fidelity_has_enough_results():
             {},
             "search.min_fidelity",
         ),
+        ({}, {**SPACE, "max_epochs": 1}, {}, "space.max_epochs"),
+        ({"min_fidelity": 3}, {**SPACE, "max_epochs": 2}, {}, "search.min_fidelity"),
         ({}, None, {"pruning": {"rule": "median", "metric": "test/acc"}}, "pruning.metric"),
         (
             {},
@@ -210,6 +212,14 @@ def test_check_prints_the_rungs_the_schedule_runs_not_trials_per_round(tmp_path)
     assert sum(sizes) != 2 * 4
     rungs = ", ".join(str(n) for n in sizes)
     assert f"2 rounds, {sum(sizes)} trials (rungs of {rungs})" in result.stdout
+
+
+def test_max_epochs_written_as_a_whole_float_is_the_same_schedule():
+    """`max_epochs: 27.0` trains 27 epochs in any sweep; a multi-fidelity one takes it too."""
+    whole = fidelity_of(config(space={**SPACE, "max_epochs": 27.0}))
+    assert whole == fidelity_of(config()) and bracket_plan(whole, 4) == bracket_plan(
+        fidelity_of(config()), 4
+    )
 
 
 def test_data_fraction_fidelity_does_not_resume():
