@@ -396,6 +396,24 @@ CASES = [
         "not a",
     ),
     ("data class_path", set_key("data", {"class_path": "nosuch.Data"}), "data.class_path", ""),
+    (
+        "class_path re-exported by *, not a LightningModule",
+        set_key("model", {"class_path": "user_models.PlainNet"}),
+        "model.class_path",
+        "user_models.PlainNet is not a LightningModule",
+    ),
+    (
+        "class_path imported under another name, not a LightningModule",
+        set_key("model", {"class_path": "user_models.RenamedNet"}),
+        "model.class_path",
+        "user_models.RenamedNet is not a LightningModule",
+    ),
+    (
+        "class_path a torch layer",
+        set_key("model", {"class_path": "torch.nn.Linear"}),
+        "model.class_path",
+        "torch.nn.Linear is not a LightningModule",
+    ),
     ("model name typo", set_key("model.name", "mpl"), "model.name", "mlp"),
     # expected values of a published sweep
     ("expect typo", set_key("expect", {"rows": [], "tolerence": 1}), "expect.tolerence", ""),
@@ -548,6 +566,20 @@ def test_bad_config_names_the_key(tmp_path, monkeypatch, change, key, words):
         assert message.startswith(key) or f"{key}:" in message or key in message.split(":")[0]
     assert words in message
     assert not (tmp_path / "results").exists()
+
+
+def test_a_lightning_module_a_package_re_exports_is_found(monkeypatch, tmp_path):
+    """`from .nets import *` in a package's __init__: its class_path is valid, and its
+    constructor's arguments are the ones checked against the space."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "fixtures"))
+    config = copy.deepcopy(TINY_SWEEP)
+    config["model"] = {"class_path": "user_models.ReexportedMLP"}
+    config["space"] = {k: config["space"][k] for k in ("lr", "hidden_units", "max_epochs")}
+    assert load_config(config, tmp_path / "results")["model"]["class_path"].endswith("MLP")
+    config["space"]["width"] = 3
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, tmp_path / "results")
+    assert str(raised.value).startswith("space.width: not an __init__ argument")
 
 
 def test_at_least_thirty_cases():
