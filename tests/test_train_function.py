@@ -70,6 +70,15 @@ def test_a_failing_function_is_a_failed_trial(tmp_path, function, reason):
     assert json.loads((tmp_path / "t" / "metrics.json").read_text())["status"] == "failed"
 
 
+def test_what_the_function_prints_goes_to_the_trials_log_not_the_console(tmp_path, capfd):
+    log = tmp_path / "r000-t000.log"
+    record = run_trial(proposal(), 0, sweep("user_functions:talks"), tmp_path / "t", log_path=log)
+    assert record["status"] == "ok"
+    printed = capfd.readouterr()
+    for line in ("epoch 1/1 of t", "a word on stderr"):
+        assert line in log.read_text() and line not in printed.out + printed.err
+
+
 def test_numpy_numbers_and_0d_tensors_are_metrics_and_text_is_left_out(tmp_path):
     record = run_trial(
         proposal(x=0.5), 0, sweep("user_functions:returns_numpy_and_torch_numbers"), tmp_path / "t"
