@@ -212,6 +212,13 @@ def check_tabular(config: dict[str, Any]) -> None:
         raise ConfigError(
             "evaluate.folds", "a table has no folds to cross-validate", "remove evaluate.folds"
         )
+    for key, section in (("function", "train"), ("class_path", "model"), ("class_path", "data")):
+        if (config.get(section) or {}).get(key):
+            raise ConfigError(
+                f"{section}.{key}",
+                "is never used by task: tabular (a trial looks its metrics up in the table)",
+                f"remove {section}.{key}, or drop task: tabular to train instead",
+            )
     table = load_table(name)
     space = parse_space(config["space"])
     missing = [n for n in table.axes if n not in space.names]

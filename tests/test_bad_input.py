@@ -432,6 +432,18 @@ CASES = [
     ("tabular hyperband", tabular_sweep(search={"strategy": "hyperband"}), "search.strategy", ""),
     ("tabular pruning", tabular_sweep(pruning={"rule": "median"}), "pruning.rule", "rule: none"),
     ("tabular folds", tabular_sweep(evaluate={"folds": 3}), "evaluate.folds", ""),
+    (
+        "tabular with a training function",
+        tabular_sweep(train={"function": "user_functions:noisy_quadratic"}),
+        "train.function",
+        "never used by task: tabular",
+    ),
+    (
+        "tabular with a model class",
+        tabular_sweep(model={"class_path": "faulty_model.FaultyMLP"}),
+        "model.class_path",
+        "never used by task: tabular",
+    ),
     # hyperparameter values outside what training accepts
     ("dropout above 1", set_key("space.dropout", 1.5), "space.dropout", "at most 1"),
     ("negative batch", set_key("space.batch_size", -4), "space.batch_size", "at least 1"),

@@ -96,6 +96,8 @@ def test_numpy_numbers_and_0d_tensors_are_metrics_and_text_is_left_out(tmp_path)
         ("user_functions:missing", {}, "train.function"),
         ("user_functions:raises", {"search": {"strategy": "hyperband"}}, "search.strategy"),
         ("user_functions:raises", {"evaluate": {"folds": 3}}, "evaluate.folds"),
+        ("user_functions:raises", {"model": {"class_path": "faulty_model.FaultyMLP"}}, "model"),
+        ("user_functions:raises", {"data": {"class_path": "user_data.Digits"}}, "data.class_path"),
     ],
 )
 def test_a_bad_function_setting_is_one_error_naming_the_key(function, changes, key):

@@ -105,6 +105,13 @@ def _check_function(config: dict[str, Any]) -> None:
     from snakesweep.train.function import check_function
 
     check_function(config["train"]["function"])
+    for section in ("model", "data"):
+        if (config.get(section) or {}).get("class_path"):
+            raise ConfigError(
+                f"{section}.class_path",
+                f"is never used with train.function: the function builds its own {section}",
+                f"remove {section}.class_path, or drop train.function to train with it",
+            )
     strategy = (config.get("search") or {}).get("strategy")
     if strategy in MULTI_FIDELITY:
         raise ConfigError(
