@@ -94,7 +94,10 @@ def disk_fault(directory: Path) -> str | None:
 def objective_of(metrics: dict, metric: str) -> float:
     if metric not in metrics:
         available = ", ".join(sorted(metrics)) or "none"
-        raise KeyError(f"objective metric {metric!r} was not produced (metrics: {available})")
+        # LookupError, not KeyError: its message reads without KeyError's quotes around it.
+        raise LookupError(
+            f"objective.metric {metric!r} is not among the trial's metrics ({available})"
+        )
     return float(metrics[metric])
 
 

@@ -60,6 +60,10 @@ def test_same_seed_same_result_other_seed_other_result(tmp_path):
         ("raises", "ValueError: the user's loop broke"),
         ("killed", "killed: the training process was killed by SIGKILL"),
         ("returns_a_list", "returned list, not a dict of metrics"),
+        (
+            "returns_no_objective",
+            "LookupError: objective.metric 'val/loss' is not among the trial's metrics (val/acc)",
+        ),
         ("returns_a_history_of_numbers", "returned a history of int, not a list of per-epoch"),
         ("returns_text_in_its_history", "returned history[1]['val/loss'] = 'n/a', not a number"),
     ],
