@@ -98,6 +98,8 @@ def test_numpy_numbers_and_0d_tensors_are_metrics_and_text_is_left_out(tmp_path)
         ("user_functions", {}, "train.function"),
         ("no_such_module:train", {}, "train.function"),
         ("user_functions:missing", {}, "train.function"),
+        ("user_functions:takes_only_params", {}, "train.function: user_functions:takes_only"),
+        ("user_functions:takes_params_and_options", {}, "train.function: user_functions:takes"),
         ("user_functions:raises", {"search": {"strategy": "hyperband"}}, "search.strategy"),
         ("user_functions:raises", {"evaluate": {"folds": 3}}, "evaluate.folds"),
         ("user_functions:raises", {"model": {"class_path": "faulty_model.FaultyMLP"}}, "model"),
@@ -108,6 +110,12 @@ def test_a_bad_function_setting_is_one_error_naming_the_key(function, changes, k
     with pytest.raises(ConfigError) as error:
         sweep(function, **changes)
     assert str(error.value).startswith(key)
+
+
+@pytest.mark.parametrize("function", ["takes_extras_with_defaults", "takes_anything"])
+def test_a_function_taking_the_three_arguments_in_any_form_is_accepted(tmp_path, function):
+    record = run_trial(proposal(), 0, sweep(f"user_functions:{function}"), tmp_path / "t")
+    assert record["status"] == "ok", record["error"]
 
 
 def test_example_function_sweep_is_valid():

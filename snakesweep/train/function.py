@@ -57,6 +57,25 @@ def check_function(path: str) -> None:
     }
     if name not in defined:
         raise ConfigError(KEY, f"{module_name!r} defines no {name!r}")
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if node is not None:
+        _check_signature(path, node.args)
+
+
+def _check_signature(path: str, args: ast.arguments) -> None:
+    """A function defined in the module is called as fn(params, trial_dir, seed)."""
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    required = len(positional) - len(args.defaults)
+    keyword_only = [
+        a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+    ]
+    if (len(positional) < 3 and args.vararg is None) or required > 3 or keyword_only:
+        raise ConfigError(
+            KEY,
+            f"{path} takes ({', '.join(positional + keyword_only)}), but each trial calls it as "
+            "fn(params, trial_dir, seed)",
+            "give it those three arguments",
+        )
 
 
 def load_function(path: str) -> Callable[..., Any]:
