@@ -580,6 +580,35 @@ def test_bad_config_names_the_key(tmp_path, monkeypatch, change, key, words):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("import os\n\ndef train(params, trial_dir, seed)\n    return {}\n", "line 3) cannot be"),
+        ("# -*- coding: klingon -*-\nimport os\n", "cannot be read: unknown encoding"),
+        ("x = 1\ny = '\xff'\n", "is not UTF-8 text"),
+    ],
+    ids=["syntax error", "unknown coding", "not UTF-8"],
+)
+@pytest.mark.parametrize("key", ["train.function", "model.class_path"])
+def test_a_user_module_that_cannot_be_parsed_is_one_error_naming_the_key(
+    monkeypatch, tmp_path, source, words, key
+):
+    """The module a class_path or train.function names is read, not imported, at parse time:
+    a module Python cannot read is one config error, not a SyntaxError traceback."""
+    name = f"broken_{abs(hash((source, key))) % 10**8}"
+    (tmp_path / f"{name}.py").write_bytes(source.encode("latin-1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = copy.deepcopy(TINY_SWEEP)
+    if key == "model.class_path":
+        config["model"] = {"class_path": f"{name}.Model"}
+    else:
+        config["train"] = {"function": f"{name}:train"}
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, tmp_path / "results")
+    assert str(raised.value).startswith(f"{key}: '{name}' ({tmp_path / name}.py")
+    assert words in str(raised.value)
+
+
 def test_a_lightning_module_a_package_re_exports_is_found(monkeypatch, tmp_path):
     """`from .nets import *` in a package's __init__: its class_path is valid, and its
     constructor's arguments are the ones checked against the space."""

@@ -327,7 +327,19 @@ def module_source(module_name: str, key: str) -> ast.Module | None:
         )
     if not spec.origin or not spec.origin.endswith(".py"):
         return None
-    return ast.parse(Path(spec.origin).read_text(), spec.origin)
+    try:
+        return ast.parse(importlib.util.decode_source(Path(spec.origin).read_bytes()), spec.origin)
+    except SyntaxError as error:
+        where = spec.origin + (f", line {error.lineno}" if error.lineno else "")
+        raise ConfigError(
+            key,
+            f"{module_name!r} ({where}) cannot be read: {error.msg}",
+            "fix the module: python -c 'import " + module_name + "' shows the same error",
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            key, f"{module_name!r} ({spec.origin}) is not UTF-8 text: {error.reason}"
+        ) from None
 
 
 def _class_node(
