@@ -21,16 +21,16 @@ from snakesweep.errors import ConfigError
 def check(args: argparse.Namespace) -> int:
     from snakesweep.config import load_config
     from snakesweep.configfile import read_config_file
-    from snakesweep.plan import budget_note
+    from snakesweep.plan import budget_note, budget_text
     from snakesweep.sweep import sweep_of
 
     config = load_config(read_config_file(args.file), Path(args.results))
+    sweep = sweep_of(config, Path(args.results))
     print(
         f"snakesweep: {args.file} is valid: sweep {config['sweep']!r}, "
-        f"{len(config['space'])} parameters, {config['budget']['rounds']} rounds of "
-        f"{config['budget']['trials_per_round']} trials"
+        f"{len(config['space'])} parameters, {budget_text(sweep)}"
     )
-    note = budget_note(sweep_of(config, Path(args.results)))
+    note = budget_note(sweep)
     if note:
         print(note)
     return 0

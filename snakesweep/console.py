@@ -195,8 +195,10 @@ def every_trial_failed(sweep: Sweep) -> str | None:
         if sweep.folds > 1
         else f"logs/train/{sweep.name}/{trial}.log"
     )
+    status, error = first["status"], first["error"]
+    # `diverged: objective is nan` and `timeout: still running ...` say their status already.
+    reason = error if error.startswith(f"{status}:") else f"{status}: {error}"
     return (
-        f"snakesweep: every trial failed ({len(table)} of {len(table)}): {trial} "
-        f"{first['status']}: {first['error']} (its log: {log}; the report: "
-        f"{sweep.paths.summary_md})"
+        f"snakesweep: every trial failed ({len(table)} of {len(table)}): {trial} {reason} "
+        f"(its log: {log}; the report: {sweep.paths.summary_md})"
     )

@@ -108,11 +108,14 @@ def fidelity_of(config: Mapping[str, Any]) -> Fidelity | None:
             "search.eta", f"{opts['eta']} is below 2", "use a reduction factor >= 2, e.g. 3"
         )
     space = config.get("space") or {}
+    high_key = "search.max_fidelity"  # the key a user fixes for the maximum fidelity
     if kind == "epochs":
         high = opts["max_fidelity"]
         space_max = _space_max_epochs(space)
         if high is None:
-            high = space_max
+            high, high_key = space_max, "space.max_epochs"
+            if isinstance(high, float) and high.is_integer():
+                high = int(high)  # `max_epochs: 9.0` trains 9 epochs, as without a fidelity
         elif "max_epochs" in space and space_max != high:
             raise ConfigError(
                 "search.max_fidelity",
@@ -120,7 +123,7 @@ def fidelity_of(config: Mapping[str, Any]) -> Fidelity | None:
                 "drop one of them: the maximum fidelity is every trial's max_epochs",
             )
         low = 1 if opts["min_fidelity"] is None else opts["min_fidelity"]
-        for key, value in (("search.min_fidelity", low), ("search.max_fidelity", high)):
+        for key, value in (("search.min_fidelity", low), (high_key, high)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(key, f"must be a whole number of epochs >= 1, got {value!r}")
         _check_resumable(config)
@@ -138,6 +141,12 @@ def fidelity_of(config: Mapping[str, Any]) -> Fidelity | None:
             if not 0 < finite_number(key, value) <= 1:
                 raise ConfigError(key, f"a data fraction must be in (0, 1], got {value!r}")
     low, high = float(low), float(high)
+    if low >= high and opts["min_fidelity"] is None:
+        raise ConfigError(
+            high_key,
+            f"the maximum fidelity {high:g} is not above the minimum {low:g}: no rung to promote",
+            f"raise {high_key.rpartition('.')[2]}: rungs train from min_fidelity up to it",
+        )
     if low >= high:
         raise ConfigError(
             "search.min_fidelity",

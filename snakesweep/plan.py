@@ -150,9 +150,7 @@ def budget_note(sweep: Sweep) -> str | None:
     total = sum(r.trials for r in rounds)
     if sweep.fidelity is not None:
         return _fidelity_note(sweep, len(rounds))
-    runs = f"{_count(budget['rounds'], 'round')} of {budget['trials_per_round']} trials" + (
-        f", at most {budget['max_trials']}" if budget["max_trials"] else ""
-    )
+    runs = budget_text(sweep)
     strategy = sweep.search.strategy
     if strategy in ("grid", "one_at_a_time", "replay"):
         if strategy == "grid" and options["shuffle"]:
@@ -203,6 +201,21 @@ def budget_note(sweep: Sweep) -> str | None:
         f"design ({option}); the budget ({runs}) never gets past it, so {model} never "
         f"proposes: set {lower}{_budget_for(budget, need)}"
     )
+
+
+def budget_text(sweep: Sweep) -> str:
+    """The budget as the sweep runs it: `4 rounds of 4 trials`; a multi-fidelity sweep's rungs
+    take their sizes from the schedule, not budget.trials_per_round: `2 rounds, 12 trials (rungs
+    of 9, 3)`."""
+    budget = sweep.budget
+    if sweep.fidelity is None:
+        runs = (
+            f"{_count(budget['rounds'], 'round')} of {_count(budget['trials_per_round'], 'trial')}"
+        )
+        return runs + (f", at most {budget['max_trials']}" if budget["max_trials"] else "")
+    sizes = [r.trials for r in schedule(sweep)]
+    shown = ", ".join(str(n) for n in sizes[:8]) + (", ..." if len(sizes) > 8 else "")
+    return f"{_count(len(sizes), 'round')}, {_count(sum(sizes), 'trial')} (rungs of {shown})"
 
 
 def _fidelity_note(sweep: Sweep, rounds: int) -> str | None:

@@ -6,7 +6,8 @@ the wheel): HPOBench MLP (`hpobench/<dataset>`: car, phoneme, vehicle, australia
 segment, blood_transfusion, credit_g) and HPOLib FCNet (`hpolib/<dataset>`: naval_propulsion,
 parkinsons_telemonitoring, protein_structure, slice_localization). A metric is the table's
 mean over its seeds. Numeric grid values are exposed as ranges (log scale where the grid is
-geometric); a proposed value is snapped to the nearest cell.
+geometric); a proposed value is snapped to the nearest cell, and a space that reaches past
+the table (a range beyond its values, a choice it lacks) is refused when the config is read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from snakesweep.errors import ConfigError
 
 if TYPE_CHECKING:
+    from snakesweep.space import Param
     from snakesweep.sweep import Sweep
 
 BENCHMARKS = ("hpobench", "hpolib")
@@ -210,6 +212,13 @@ def check_tabular(config: dict[str, Any]) -> None:
         raise ConfigError(
             "evaluate.folds", "a table has no folds to cross-validate", "remove evaluate.folds"
         )
+    for key, section in (("function", "train"), ("class_path", "model"), ("class_path", "data")):
+        if (config.get(section) or {}).get(key):
+            raise ConfigError(
+                f"{section}.{key}",
+                "is never used by task: tabular (a trial looks its metrics up in the table)",
+                f"remove {section}.{key}, or drop task: tabular to train instead",
+            )
     table = load_table(name)
     space = parse_space(config["space"])
     missing = [n for n in table.axes if n not in space.names]
@@ -226,6 +235,8 @@ def check_tabular(config: dict[str, Any]) -> None:
             f"not a parameter of the table {name}",
             f"its parameters: {', '.join(table.axes)}",
         )
+    for axis in table.axes:
+        _check_axis(table, axis, space[axis])
     metric = config.get("objective", {}).get("metric", "val/loss")
     known = sorted(table.lookup({n: v[0] for n, v in table.axes.items()}))
     if metric not in known:
@@ -234,3 +245,37 @@ def check_tabular(config: dict[str, Any]) -> None:
             f"{metric!r} is not a metric of the table {name}",
             f"use one of {', '.join(known)}",
         )
+
+
+def _check_axis(table: Table, name: str, param: Param) -> None:
+    """Every value a space parameter can take names a table cell: a text axis's choices are the
+    table's own; numbers lie within the table's range (a proposal between two cells is snapped
+    to the nearer one, but one beyond the edge would be recorded with the edge cell's metrics)."""
+    axis = table.axes[name]
+    key = f"space.{name}"
+    if param.type == "fixed":
+        values = [(key, param.value)]
+    elif param.type == "categorical":
+        values = [(key, v) for v in param.choices]
+    else:
+        values = [(f"{key}.low", param.low), (f"{key}.high", param.high)]
+    shown = ", ".join(str(v) for v in axis)
+    for where, value in values:
+        if table.types[name] is str:
+            if value not in axis:
+                raise ConfigError(
+                    where, f"{value!r} is not in the table {table.name}", f"its values: {shown}"
+                )
+            continue
+        low, high = min(axis), max(axis)
+        inside = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and low - 1e-6 * abs(low) <= value <= high + 1e-6 * abs(high)
+        )
+        if not inside:
+            raise ConfigError(
+                where,
+                f"{value!r} is outside the table {table.name}, which has {low:g} to {high:g}",
+                f"its values: {shown}",
+            )

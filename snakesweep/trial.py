@@ -94,7 +94,10 @@ def disk_fault(directory: Path) -> str | None:
 def objective_of(metrics: dict, metric: str) -> float:
     if metric not in metrics:
         available = ", ".join(sorted(metrics)) or "none"
-        raise KeyError(f"objective metric {metric!r} was not produced (metrics: {available})")
+        # LookupError, not KeyError: its message reads without KeyError's quotes around it.
+        raise LookupError(
+            f"objective.metric {metric!r} is not among the trial's metrics ({available})"
+        )
     return float(metrics[metric])
 
 
@@ -149,12 +152,17 @@ def _wait(pid: int, time_limit_s: float | None) -> tuple[int | None, bool]:
 
 
 def supervise(
-    target: Callable[[], dict], result_path: Path, time_limit_s: float | None = None
+    target: Callable[[], dict],
+    result_path: Path,
+    time_limit_s: float | None = None,
+    output: Path | None = None,
 ) -> dict:
     """Run `target()` in a forked child and return the dict it returned.
 
     When the child dies without returning (killed, crashed, over `time_limit_s`), the result is
     `{"status": "failed", "error": <reason>}` instead. Without os.fork the target runs in-process.
+    With `output` (the trial's log), what the child writes to stdout and stderr (a user's
+    prints, library warnings, a traceback) is appended there instead of to the run's console.
     """
     result_path.unlink(missing_ok=True)
     if not hasattr(os, "fork"):
@@ -168,6 +176,8 @@ def supervise(
         code = 70
         try:
             _die_with_parent()
+            if output is not None:
+                _write_output_to(output)
             result = target()
             partial = result_path.with_suffix(".part")
             partial.write_text(json.dumps(result, default=str))
@@ -200,7 +210,8 @@ def supervise(
         }
     code = os.WEXITSTATUS(status) if status is not None else None
     if code == MACHINE_EXIT:
-        return {"status": "machine", "error": "a fault of the machine (traceback above)"}
+        where = "in the trial's log" if output is not None else "above"
+        return {"status": "machine", "error": f"a fault of the machine (traceback {where})"}
     if not result_path.exists():
         return {
             "status": "failed",
@@ -209,6 +220,17 @@ def supervise(
     result = json.loads(result_path.read_text())
     result_path.unlink()
     return result
+
+
+def _write_output_to(path: Path) -> None:
+    """This process's stdout and stderr append to `path`: file descriptors 1 and 2 (what C code
+    and child processes write) and Python's sys.stdout and sys.stderr, line by line."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
 
 
 def fidelity_args(proposal: dict, trial_dir: Path) -> dict | None:
@@ -338,13 +360,15 @@ def run_trial(
     time_limit_s: float | None = None,
     isolate: bool = True,
     fold: int | None = None,
+    log_path: Path | None = None,
 ) -> dict:
     """Train one proposed trial; write and return its metrics.json record.
 
     Status is `ok`, `diverged` (NaN/inf loss), `timeout` (over `time_limit_s`) or `failed` (an
     exception, the training process killed), with the reason in `error`. `fold` trains one fold of
     k-fold cross-validation (evaluate.folds) into `trial_dir`. A fault of the machine (see
-    `machine_fault`, `disk_fault`) raises MachineFault instead, and nothing is recorded.
+    `machine_fault`, `disk_fault`) raises MachineFault instead, and nothing is recorded. With
+    `log_path` (the job's log) the training process's own output goes there, not to the console.
     """
     clear_trial_dir(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -356,6 +380,7 @@ def run_trial(
             lambda: train_outcome(proposal, sweep, trial_dir, fold),
             trial_dir / RESULT_FILE,
             time_limit_s,
+            log_path,
         )
     else:
         outcome = train_outcome(proposal, sweep, trial_dir, fold)
@@ -438,6 +463,7 @@ def run_trial_job(
             # A lookup in a table cannot crash or hang the job: no training process to watch.
             isolate=not is_lookup(sweep),
             fold=fold,
+            log_path=Path(log_path),
         )
     except MachineFault as fault:  # the job fails, so that it is retried; one line, no traceback
         log.error("%s", fault)

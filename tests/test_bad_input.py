@@ -396,6 +396,24 @@ CASES = [
         "not a",
     ),
     ("data class_path", set_key("data", {"class_path": "nosuch.Data"}), "data.class_path", ""),
+    (
+        "class_path re-exported by *, not a LightningModule",
+        set_key("model", {"class_path": "user_models.PlainNet"}),
+        "model.class_path",
+        "user_models.PlainNet is not a LightningModule",
+    ),
+    (
+        "class_path imported under another name, not a LightningModule",
+        set_key("model", {"class_path": "user_models.RenamedNet"}),
+        "model.class_path",
+        "user_models.RenamedNet is not a LightningModule",
+    ),
+    (
+        "class_path a torch layer",
+        set_key("model", {"class_path": "torch.nn.Linear"}),
+        "model.class_path",
+        "torch.nn.Linear is not a LightningModule",
+    ),
     ("model name typo", set_key("model.name", "mpl"), "model.name", "mlp"),
     # expected values of a published sweep
     ("expect typo", set_key("expect", {"rows": [], "tolerence": 1}), "expect.tolerence", ""),
@@ -414,6 +432,18 @@ CASES = [
     ("tabular hyperband", tabular_sweep(search={"strategy": "hyperband"}), "search.strategy", ""),
     ("tabular pruning", tabular_sweep(pruning={"rule": "median"}), "pruning.rule", "rule: none"),
     ("tabular folds", tabular_sweep(evaluate={"folds": 3}), "evaluate.folds", ""),
+    (
+        "tabular with a training function",
+        tabular_sweep(train={"function": "user_functions:noisy_quadratic"}),
+        "train.function",
+        "never used by task: tabular",
+    ),
+    (
+        "tabular with a model class",
+        tabular_sweep(model={"class_path": "faulty_model.FaultyMLP"}),
+        "model.class_path",
+        "never used by task: tabular",
+    ),
     # hyperparameter values outside what training accepts
     ("dropout above 1", set_key("space.dropout", 1.5), "space.dropout", "at most 1"),
     ("negative batch", set_key("space.batch_size", -4), "space.batch_size", "at least 1"),
@@ -548,6 +578,49 @@ def test_bad_config_names_the_key(tmp_path, monkeypatch, change, key, words):
         assert message.startswith(key) or f"{key}:" in message or key in message.split(":")[0]
     assert words in message
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("import os\n\ndef train(params, trial_dir, seed)\n    return {}\n", "line 3) cannot be"),
+        ("# -*- coding: klingon -*-\nimport os\n", "cannot be read: unknown encoding"),
+        ("x = 1\ny = '\xff'\n", "is not UTF-8 text"),
+    ],
+    ids=["syntax error", "unknown coding", "not UTF-8"],
+)
+@pytest.mark.parametrize("key", ["train.function", "model.class_path"])
+def test_a_user_module_that_cannot_be_parsed_is_one_error_naming_the_key(
+    monkeypatch, tmp_path, source, words, key
+):
+    """The module a class_path or train.function names is read, not imported, at parse time:
+    a module Python cannot read is one config error, not a SyntaxError traceback."""
+    name = f"broken_{abs(hash((source, key))) % 10**8}"
+    (tmp_path / f"{name}.py").write_bytes(source.encode("latin-1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = copy.deepcopy(TINY_SWEEP)
+    if key == "model.class_path":
+        config["model"] = {"class_path": f"{name}.Model"}
+    else:
+        config["train"] = {"function": f"{name}:train"}
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, tmp_path / "results")
+    assert str(raised.value).startswith(f"{key}: '{name}' ({tmp_path / name}.py")
+    assert words in str(raised.value)
+
+
+def test_a_lightning_module_a_package_re_exports_is_found(monkeypatch, tmp_path):
+    """`from .nets import *` in a package's __init__: its class_path is valid, and its
+    constructor's arguments are the ones checked against the space."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "fixtures"))
+    config = copy.deepcopy(TINY_SWEEP)
+    config["model"] = {"class_path": "user_models.ReexportedMLP"}
+    config["space"] = {k: config["space"][k] for k in ("lr", "hidden_units", "max_epochs")}
+    assert load_config(config, tmp_path / "results")["model"]["class_path"].endswith("MLP")
+    config["space"]["width"] = 3
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, tmp_path / "results")
+    assert str(raised.value).startswith("space.width: not an __init__ argument")
 
 
 def test_at_least_thirty_cases():

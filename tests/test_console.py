@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pandas as pd
 import pytest
 from conftest import (
     REPO,
@@ -11,8 +12,11 @@ from conftest import (
     TINY_SWEEP,
     snakemake_command,
     snakemake_env,
+    sweep_for,
     write_config,
 )
+
+from snakesweep.console import every_trial_failed
 
 
 def run(workdir, *args: str, **env) -> str:
@@ -190,3 +194,23 @@ def test_the_calibrate_command_it_suggests_is_for_the_runs_own_sweep(tmp_path):
     default = subprocess.run([*plan, "--results", str(tmp_path / "none")], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert calibrate(default.splitlines()[-1]) == [*command[:4], "--calibrate"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        ("diverged", "diverged: objective is nan"),
+        ("timeout", "timeout: still running after the time limit of 3 s"),
+        ("failed", "ValueError: the user's loop broke"),
+    ],
+)
+def test_every_trial_failed_names_the_status_once(tmp_path, status, error):
+    sweep = sweep_for({}, tmp_path / "results")
+    sweep.paths.trials_csv.parent.mkdir(parents=True)
+    pd.DataFrame({"trial": ["r000-t000", "r000-t001"], "status": status, "error": error}).to_csv(
+        sweep.paths.trials_csv, index=False
+    )
+    line = every_trial_failed(sweep)
+    reason = error if error.startswith(status) else f"{status}: {error}"
+    assert f"(2 of 2): r000-t000 {reason} (its log: logs/train/test/r000-t000.log" in line
+    assert line.count(f"{status}:") == 1

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from conftest import REPO
 
 from snakesweep.config import load_config
 from snakesweep.errors import ConfigError
@@ -16,6 +22,7 @@ from snakesweep.fidelity import (
     promote,
     rung_of_round,
 )
+from snakesweep.plan import schedule
 from snakesweep.pruning import prune_spec, prune_thresholds, pruning_of, should_prune
 from snakesweep.rounds import make_round
 from snakesweep.strategies import plan_round
@@ -162,6 +169,8 @@ def test_bohb_uses_the_model_once_a_fidelity_has_enough_results():
             {},
             "search.min_fidelity",
         ),
+        ({}, {**SPACE, "max_epochs": 1}, {}, "space.max_epochs"),
+        ({"min_fidelity": 3}, {**SPACE, "max_epochs": 2}, {}, "search.min_fidelity"),
         ({}, None, {"pruning": {"rule": "median", "metric": "test/acc"}}, "pruning.metric"),
         (
             {},
@@ -186,6 +195,31 @@ def test_bad_fidelity_config_is_one_error_naming_the_key(search, space, extra, k
     with pytest.raises(ConfigError) as error:
         load_config(raw)
     assert error.value.key == key
+
+
+def test_check_prints_the_rungs_the_schedule_runs_not_trials_per_round(tmp_path):
+    """A 2-round Hyperband sweep runs its first two rungs (27 and 9 configurations), whatever
+    budget.trials_per_round says: `check` prints that, as `plan` does."""
+    raw = {**config(), "budget": {"rounds": 2, "trials_per_round": 4}}
+    sizes = [r.trials for r in schedule(sweep_of(load_config(raw)))]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep", "check", str(path)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sum(sizes) != 2 * 4
+    rungs = ", ".join(str(n) for n in sizes)
+    assert f"2 rounds, {sum(sizes)} trials (rungs of {rungs})" in result.stdout
+
+
+def test_max_epochs_written_as_a_whole_float_is_the_same_schedule():
+    """`max_epochs: 27.0` trains 27 epochs in any sweep; a multi-fidelity one takes it too."""
+    whole = fidelity_of(config(space={**SPACE, "max_epochs": 27.0}))
+    assert whole == fidelity_of(config()) and bracket_plan(whole, 4) == bracket_plan(
+        fidelity_of(config()), 4
+    )
 
 
 def test_data_fraction_fidelity_does_not_resume():

@@ -10,7 +10,7 @@ from conftest import sweep_for
 from snakesweep.errors import ConfigError
 from snakesweep.space import parse_space
 from snakesweep.strategies import propose
-from snakesweep.tabular import check_tabular, load_table, run_tabular_trial
+from snakesweep.tabular import METRIC_NAMES, check_tabular, load_table, run_tabular_trial
 
 
 def test_table_space_snaps_to_cells_and_reports_means(tmp_path):
@@ -76,6 +76,34 @@ def test_tabular_config_errors():
             }
         )
     assert e.value.key == "objective.metric"
+
+
+CAR, NAVAL = "hpobench/car", "hpolib/naval_propulsion"
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "spec", "key", "shown"),
+    [
+        (CAR, "depth", {"type": "int", "low": 1, "high": 5}, "space.depth.high", "1 to 3"),
+        (CAR, "alpha", {"type": "float", "low": 1e-9, "high": 1.0}, "space.alpha.low", "1e-08"),
+        (CAR, "depth", {"type": "categorical", "choices": [1, 7]}, "space.depth", "1 to 3"),
+        (CAR, "depth", 7, "space.depth", "1 to 3"),
+        (CAR, "depth", "deep", "space.depth", "1 to 3"),
+        (NAVAL, "activation_fn_1", {"type": "categorical", "choices": ["relu", "gelu"]},
+         "space.activation_fn_1", "relu, tanh"),
+        (NAVAL, "lr_schedule", "linear", "space.lr_schedule", "cosine, const"),
+    ],
+)  # fmt: skip
+def test_a_space_reaching_past_the_table_is_refused_naming_the_key(table, name, spec, key, shown):
+    """A value beyond the table is not snapped to its edge cell (that cell's metrics would be
+    recorded for a value never trained), and a text choice it lacks fails before any trial."""
+    metric = METRIC_NAMES[load_table(table).main_metric]
+    config = {"tabular": {"table": table}, "objective": {"metric": metric}}
+    space = load_table(table).space()
+    with pytest.raises(ConfigError) as e:
+        check_tabular({**config, "space": {**space, name: spec}})
+    assert e.value.key == key and shown in str(e.value)
+    check_tabular({**config, "space": space})  # the table's own space is fine
 
 
 def test_schema_lists_every_table():

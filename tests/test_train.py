@@ -559,3 +559,24 @@ def test_a_data_set_is_loaded_once_a_process_read_only_and_again_when_its_file_c
         first.x[0, 0] = 1.0
     path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
     assert load_arrays(cfg).x.shape == (30, 1)
+
+
+def test_an_objective_nan_in_every_epoch_is_a_divergence_not_a_config_error():
+    """A module whose loss went NaN logs val/loss as NaN: the trial diverged (saying which
+    metrics were not finite); only a metric never logged at all is the config's mistake."""
+    from snakesweep.train.fit import best_row
+
+    nan = float("nan")
+    rows = [
+        {"epoch": 0, "train/loss": nan, "val/loss": nan, "val/acc": 0.1},
+        {"epoch": 1, "train/loss": nan, "val/loss": nan, "val/acc": 0.1},
+    ]
+    with pytest.raises(DivergedError) as diverged:
+        best_row(rows, "val/loss", "min")
+    assert "val/loss is never finite (train/loss is nan, val/loss is nan in epoch 0)" in str(
+        diverged.value
+    )
+    with pytest.raises(ConfigError) as never:
+        best_row(rows, "val/f1", "max")
+    assert never.value.key == "objective.metric" and "never logged" in str(never.value)
+    assert best_row([*rows, {"epoch": 2, "val/loss": 0.5}], "val/loss", "min")["epoch"] == 2

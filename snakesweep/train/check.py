@@ -8,6 +8,7 @@ checked again, by import, when the trial starts.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib.util
 from pathlib import Path
@@ -104,6 +105,13 @@ def _check_function(config: dict[str, Any]) -> None:
     from snakesweep.train.function import check_function
 
     check_function(config["train"]["function"])
+    for section in ("model", "data"):
+        if (config.get(section) or {}).get("class_path"):
+            raise ConfigError(
+                f"{section}.class_path",
+                f"is never used with train.function: the function builds its own {section}",
+                f"remove {section}.class_path, or drop train.function to train with it",
+            )
     strategy = (config.get("search") or {}).get("strategy")
     if strategy in MULTI_FIDELITY:
         raise ConfigError(
@@ -319,10 +327,28 @@ def module_source(module_name: str, key: str) -> ast.Module | None:
         )
     if not spec.origin or not spec.origin.endswith(".py"):
         return None
-    return ast.parse(Path(spec.origin).read_text(), spec.origin)
+    try:
+        return ast.parse(importlib.util.decode_source(Path(spec.origin).read_bytes()), spec.origin)
+    except SyntaxError as error:
+        where = spec.origin + (f", line {error.lineno}" if error.lineno else "")
+        raise ConfigError(
+            key,
+            f"{module_name!r} ({where}) cannot be read: {error.msg}",
+            "fix the module: python -c 'import " + module_name + "' shows the same error",
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            key, f"{module_name!r} ({spec.origin}) is not UTF-8 text: {error.reason}"
+        ) from None
 
 
-def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | None]:
+def _class_node(
+    path: str, key: str, seen: frozenset[str] = frozenset()
+) -> tuple[ast.ClassDef | None, ast.Module | None]:
+    """The class's definition and module (None, None where it cannot be read); a class that is
+    not there is a ConfigError. Re-exports (`from .models import Model`, `from .models import *`
+    in a package) are followed to the module that defines the class; a name assigned, or
+    imported from where it cannot be read, is the trial's to check."""
     module_name, _, cls = str(path).rpartition(".")
     if not module_name or not cls:
         raise ConfigError(key, f"{path!r} is not a dotted path", "write it as package.module.Class")
@@ -330,12 +356,50 @@ def _class_node(path: str, key: str) -> tuple[ast.ClassDef | None, ast.Module | 
     if tree is None:
         return None, None
     defined = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    imported = {
+    if cls in defined:
+        return defined[cls], tree
+    for source in _import_sources(module_name, tree, cls):
+        if source.rpartition(".")[0] not in seen:
+            with contextlib.suppress(ConfigError):
+                return _class_node(source, key, seen | {module_name})
+    if cls in _imported_or_assigned(tree):
+        return None, tree
+    raise ConfigError(key, f"{module_name!r} has no class {cls!r}")
+
+
+def _imported_or_assigned(tree: ast.Module) -> set[str]:
+    names = {
         a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names
     }
-    if cls not in defined and cls not in imported:
-        raise ConfigError(key, f"{module_name!r} has no class {cls!r}")
-    return defined.get(cls), tree
+    return names | {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+
+
+def _import_sources(module_name: str, tree: ast.Module, cls: str) -> list[str]:
+    """Where a module's top-level imports may take `cls` from, as absolute dotted paths: the
+    `from M import X as cls` lines first, then the `from M import *` ones."""
+    spec = importlib.util.find_spec(module_name)
+    is_package = spec is not None and spec.submodule_search_locations is not None
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    named, starred = [], []
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        try:
+            source = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+        except (ImportError, ValueError):
+            continue
+        for alias in node.names:
+            if alias.name == "*":
+                starred.append(f"{source}.{cls}")
+            elif (alias.asname or alias.name) == cls:
+                named.append(f"{source}.{alias.name}")
+    return named + starred
 
 
 def _check_class(path: str, key: str, base: str) -> None:

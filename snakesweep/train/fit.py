@@ -374,8 +374,18 @@ def read_history_rows(path: Path) -> list[dict[str, float]]:
 
 
 def best_row(rows: list[dict[str, float]], metric: str, mode: str) -> dict[str, float]:
-    """The first epoch with the best `metric` (what ModelCheckpoint kept)."""
+    """The first epoch with the best `metric` (what ModelCheckpoint kept). A metric logged but
+    NaN or infinite in every epoch is a DivergedError; one never logged a ConfigError."""
     scored = [r for r in rows if metric in r and math.isfinite(r[metric])]
+    logged = [r for r in rows if metric in r]
+    if not scored and logged:
+        from snakesweep.train import DivergedError
+
+        first = logged[0]
+        bad = [f"{k} is {v}" for k, v in first.items() if "/" in k and not math.isfinite(v)]
+        raise DivergedError(
+            f"{metric} is never finite ({', '.join(bad)} in epoch {int(first.get('epoch', 0))})"
+        )
     if not scored:
         raise ConfigError(
             "objective.metric",

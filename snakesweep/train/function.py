@@ -12,9 +12,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,25 @@ def check_function(path: str) -> None:
     }
     if name not in defined:
         raise ConfigError(KEY, f"{module_name!r} defines no {name!r}")
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if node is not None:
+        _check_signature(path, node.args)
+
+
+def _check_signature(path: str, args: ast.arguments) -> None:
+    """A function defined in the module is called as fn(params, trial_dir, seed)."""
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    required = len(positional) - len(args.defaults)
+    keyword_only = [
+        a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+    ]
+    if (len(positional) < 3 and args.vararg is None) or required > 3 or keyword_only:
+        raise ConfigError(
+            KEY,
+            f"{path} takes ({', '.join(positional + keyword_only)}), but each trial calls it as "
+            "fn(params, trial_dir, seed)",
+            "give it those three arguments",
+        )
 
 
 def load_function(path: str) -> Callable[..., Any]:
@@ -81,7 +99,12 @@ def seed_everything(seed: int) -> None:
 
 
 def run_function(path: str, params: dict[str, Any], trial_dir: Path, seed: int) -> dict[str, Any]:
-    """Call the user's function for one trial; its metrics (numbers), history.csv written."""
+    """Call the user's function for one trial; its metrics (numbers), history.csv written.
+
+    A metric is any number: Python's, NumPy's, or a 0-d array or tensor (`loss.item()` or
+    `loss` itself); other values are left out. A `history` that is not a list of dicts of
+    numbers is a TypeError naming the entry.
+    """
     from snakesweep.train.fit import write_history
 
     function = load_function(path)
@@ -91,16 +114,49 @@ def run_function(path: str, params: dict[str, Any], trial_dir: Path, seed: int) 
         raise TypeError(f"{path} returned {type(result).__name__}, not a dict of metrics")
     result = dict(result)
     history = result.pop("history", None)
+    rows = [] if history is None else _history_rows(path, history)
     if history is not None:
-        rows = [
-            {"epoch": index, **{k: float(v) for k, v in dict(row).items()}}
-            for index, row in enumerate(history)
-        ]
         write_history(rows, trial_dir / "history.csv")
     metrics = {}
     for name, value in result.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            metrics[name] = float(value) if not math.isfinite(value) else value
-    if history:
-        metrics.setdefault("epochs", len(history))
+        number = _number(value)
+        if number is not None:
+            metrics[name] = value if type(value) is int else number
+    if rows:
+        metrics.setdefault("epochs", len(rows))
     return metrics
+
+
+def _number(value: Any) -> float | None:
+    """`value` as a float when it is one number, a 0-d array or tensor included (a bool, text or
+    an array of several is not); None otherwise."""
+    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _history_rows(path: str, history: Any) -> list[dict[str, float]]:
+    """The returned `history` as history.csv rows; a TypeError naming what is not a number."""
+    if isinstance(history, Mapping | str | bytes) or not isinstance(history, Iterable):
+        raise TypeError(
+            f"{path} returned a history of {type(history).__name__}, not a list of per-epoch "
+            "dicts of metrics"
+        )
+    rows = []
+    for index, row in enumerate(history):
+        if not isinstance(row, Mapping):
+            raise TypeError(
+                f"{path} returned history[{index}] = {type(row).__name__}, not a dict of metrics"
+            )
+        values = {}
+        for name, value in row.items():
+            values[name] = _number(value)
+            if values[name] is None:
+                raise TypeError(
+                    f"{path} returned history[{index}][{name!r}] = {value!r:.60}, not a number"
+                )
+        rows.append({"epoch": index, **values})
+    return rows
