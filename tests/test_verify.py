@@ -212,14 +212,12 @@ def test_snakemake_verify_runs_the_whole_sweep_its_last_lines_name(tmp_path):
     """`snakemake verify` on a sweep that has not run yet runs all of it, not only its trials:
     the summary, report, MLflow view and provenance its last lines point to exist, and the
     sweep can be exported straight away."""
-    from conftest import run_snakemake, write_config
+    from conftest import TABULAR_SWEEP, run_snakemake, write_config
 
     fixed = {"alpha": 0.001, "batch_size": 32, "learning_rate_init": 0.01, "width": 64}
     config = {
+        **TABULAR_SWEEP,
         "sweep": "car_table",
-        "task": "tabular",
-        "tabular": {"table": "hpobench/car"},
-        "objective": {"metric": "val/error", "direction": "minimize"},
         "budget": {"rounds": 1, "trials_per_round": 3},
         "search": {"strategy": "grid"},
         "space": {**fixed, "depth": {"type": "int", "low": 1, "high": 3}},
