@@ -197,6 +197,9 @@ def test_ctrl_c_ends_a_job_without_a_traceback(worker):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # as in a terminal: a shell that starts the tests in the background (no job
+            # control) has them ignore SIGINT, and Python then keeps it ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         running = started_job(workdir / f"{name}.pid")
         client.send_signal(signal.SIGINT)
