@@ -392,6 +392,11 @@ def forget_outdated_records():
         )
 
 
+# Where the user started snakemake (the shell's PWD; --directory moves the run elsewhere): the
+# commands and paths a run prints are given as they work there.
+STARTED_IN = Path(os.environ.get("PWD") or ".")
+
+
 def start_run():
     """A run (not a dry run) starts: record when and with what resources, for the round line and
     `python -m snakesweep status`, and print the plan's one-line summary."""
@@ -407,9 +412,8 @@ def start_run():
         jobs = workflow.nodes or 1
         cores = jobs * TRAIN_THREADS
         gpus = jobs * gpus_per_trial(THE_SWEEP)
-    started_in = Path(os.environ.get("PWD") or ".")
     configfiles = workflow.overwrite_configfiles
-    shown = configfile_shown(configfiles[-1], started_in) if configfiles else None
+    shown = configfile_shown(configfiles[-1], STARTED_IN) if configfiles else None
     print(record_run(THE_SWEEP, RUN_STARTED, cores, gpus, shown), flush=True)
 
 
@@ -475,10 +479,9 @@ onsuccess:
     cancel_pending_timers()
     from snakesweep.console import every_trial_failed, finished_lines
 
-    # Paths and commands that work where the user started snakemake (--directory moves the run).
-    started_in = Path(os.environ.get("PWD") or ".")
+    # Paths and commands that work where the user started snakemake.
     run = [Path(workflow.main_snakefile), *workflow.overwrite_configfiles]
-    lines = finished_lines(THE_SWEEP, started_in, run)
+    lines = finished_lines(THE_SWEEP, STARTED_IN, run)
     print("\n".join(lines))
     failure = every_trial_failed(THE_SWEEP)
     if failure:

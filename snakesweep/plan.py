@@ -516,7 +516,8 @@ def estimate(
 ) -> dict[str, Any]:
     """The plan of a sweep as a dict (the `--json` output): counts, and the remaining time.
 
-    `starting`: the estimate is for a run still to start, so Snakemake's own start counts too."""
+    `starting`: the estimate is for a run still to start, so Snakemake's own start counts too,
+    and the budget's note (budget_note) is given."""
     from snakesweep.cluster import gpus_per_trial, train_threads, trials_per_gpu
 
     slots = slots_of(sweep, cores, gpus)
@@ -583,7 +584,9 @@ def estimate(
         "epochs_total": sum(r.trials * r.epochs * r.data_fraction for r in state.rounds),
         "evaluation_steps": evaluation_steps(sweep),
         "stopped": state.stopped,
-        "budget_note": budget_note(sweep),
+        # Said when a run starts (and by `plan`), not at every round's line: it may read the
+        # replay list and the warm-start tables.
+        "budget_note": budget_note(sweep) if starting else None,
         "stopping_rules": [
             key for key in ("max_time_s", "target", "patience") if sweep.budget.get(key) is not None
         ],
